@@ -1,0 +1,85 @@
+# Shared by scripts/demo and scripts/test. Sourced, not run.
+# Everything here is idempotent: a second run skips what is already in place.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_CONFIG=/usr/bin/pg_config
+PG_BIN="$("$PG_CONFIG" --bindir)"
+PGRX_VERSION=0.18.0
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Postgres refuses to run as root: clusters run as the postgres user when we are root.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+ensure_prereqs() {
+    local missing=()
+    for pkg in postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+        say "installing cargo-pgrx $PGRX_VERSION (takes several minutes, once)"
+        cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+    fi
+    if ! grep -qs "pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+        say "pointing pgrx at PostgreSQL 15 ($PG_CONFIG)"
+        cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+    fi
+}
+
+# Build and install the extension into PostgreSQL 15's directories. `cargo pgrx install` removes
+# the old .so before copying, so a running server keeps its mapped copy intact.
+install_extension() {
+    local flags=(--pg-config "$PG_CONFIG")
+    [ "$(id -u)" = 0 ] || flags+=(--sudo)
+    (cd "$ROOT" && cargo pgrx install "${flags[@]}" "$@")
+}
+
+# A cluster of our own lives in DIR (data in DIR/data, socket in DIR): Unix socket only, so it
+# never collides with another server's port, and we never touch a cluster we did not create.
+cluster_dir_usable() { as_pg test -w "$1" -a -x "$1"; }
+
+cluster_start() { # DIR PORT [extra postgresql.conf lines...]
+    local dir="$1" port="$2"; shift 2
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    if ! cluster_dir_usable "$dir"; then
+        echo "error: $dir must be reachable by the postgres user (check the permissions of its parents)" >&2
+        exit 1
+    fi
+    if [ ! -s "$dir/data/PG_VERSION" ]; then
+        as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
+        {
+            echo "# written by queue_ext's scripts"
+            echo "listen_addresses = ''"
+            echo "unix_socket_directories = '$dir'"
+            echo "port = $port"
+            echo "shared_preload_libraries = 'queue_ext'"
+            echo "max_connections = 100"
+            for line in "$@"; do echo "$line"; done
+        } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    fi
+    if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+    fi
+}
+
+cluster_stop() { # DIR
+    local dir="$1"
+    if [ -s "$dir/data/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+    fi
+}
+
+psql_in() { # DIR PORT DB SQL...
+    local dir="$1" port="$2" db="$3"; shift 3
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d "$db" "$@"
+}

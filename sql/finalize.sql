@@ -1,0 +1,68 @@
+-- Privileges and documentation, applied after every function exists.
+-- PUBLIC gets nothing; the three roles get exactly their part of the API. Tables are readable by
+-- the roles and writable only through the SECURITY DEFINER functions.
+
+GRANT queue_producer, queue_worker TO queue_admin;
+
+REVOKE ALL ON SCHEMA queue FROM PUBLIC;
+GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA queue FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
+GRANT SELECT ON queue.queues, queue.jobs TO queue_admin, queue_producer, queue_worker;
+
+DO $grants$
+DECLARE
+    f record;
+    grantee text;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature, p.proname::text AS name
+          FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = 'queue'::regnamespace
+    LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
+        grantee := CASE
+            WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
+                            'release_expired_leases') THEN 'queue_admin'
+            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel') THEN 'queue_producer'
+            WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
+            WHEN f.name IN ('retry_delay') THEN 'queue_admin, queue_producer, queue_worker'
+        END;
+        IF grantee IS NULL THEN
+            RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
+        END IF;
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f.signature, grantee);
+    END LOOP;
+END
+$grants$;
+
+COMMENT ON SCHEMA queue IS 'queue_ext: a job queue that lives inside PostgreSQL.';
+COMMENT ON FUNCTION queue.create_queue IS
+    'Create a queue. Settings left NULL take the column defaults of queue.queues; if_not_exists => true makes an existing queue a no-op.';
+COMMENT ON FUNCTION queue.alter_queue IS
+    'Change a queue''s settings: NULL keeps a setting, reset => ''{setting,...}'' returns settings to their defaults.';
+COMMENT ON FUNCTION queue.drop_queue IS
+    'Remove a queue and its jobs; refuses (55006) while jobs are pending or running unless force => true.';
+COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
+COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
+COMMENT ON FUNCTION queue.enqueue IS
+    'Add a job; visible to workers when the calling transaction commits. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
+COMMENT ON FUNCTION queue.enqueue_many IS
+    'Add many jobs in one statement; returns their ids in payload order. dedupe_keys, if given, holds one key (or NULL) per payload.';
+COMMENT ON FUNCTION queue.claim IS
+    'Lease up to batch ready jobs (priority desc, run_at, id) with FOR UPDATE SKIP LOCKED. complete/complete_token first complete the previous batch in the same transaction.';
+COMMENT ON FUNCTION queue.complete IS 'Mark a claimed job done; false when the lease token no longer holds the job.';
+COMMENT ON FUNCTION queue.complete_many IS
+    'Mark claimed jobs done; returns the ids that were. One token per id, or one token for a batch claimed together.';
+COMMENT ON FUNCTION queue.fail IS
+    'Record a failed attempt: retry after capped exponential backoff with jitter (or retry_in), dead once attempts are used up; false for a stale token.';
+COMMENT ON FUNCTION queue.heartbeat IS 'Extend a claimed job''s lease by extend (default: the queue''s lease) from now; false for a stale token.';
+COMMENT ON FUNCTION queue.release IS 'Give a claimed job back without counting a failure, claimable again after delay; false for a stale token.';
+COMMENT ON FUNCTION queue.cancel IS 'Cancel a pending or running job; false when it already finished.';
+COMMENT ON FUNCTION queue.retry(bigint) IS 'Send a dead or cancelled job back to pending with attempts reset; false when it is neither.';
+COMMENT ON FUNCTION queue.retry(text, text) IS 'Send every dead (or cancelled) job of a queue back to pending; returns how many.';
+COMMENT ON FUNCTION queue.release_expired_leases IS
+    'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick.';
+COMMENT ON FUNCTION queue.retry_delay IS
+    'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';

@@ -1,0 +1,209 @@
+//! Producing jobs: enqueue and enqueue_many. Both are plain INSERTs in the caller's transaction, so
+//! a job becomes visible to workers exactly when the producer commits, and vanishes on rollback.
+
+use crate::datum::{Jsonb, JsonbArray};
+use crate::error::{QueueError, Result};
+use crate::spi::{exec_column, exec_one};
+use crate::validate::{at_least, key, queue_name, required};
+use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+const INSERT_ONE: &str = "
+    INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts)
+    SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts)
+      FROM queue.queues q WHERE q.name = $1
+    RETURNING id";
+
+// The ON CONFLICT target names the partial unique index jobs_dedupe_idx. Producers racing on one
+// key wait for each other here: exactly one insert wins, the others find it afterwards.
+const INSERT_ONE_DEDUPED: &str = "
+    INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts, dedupe_key)
+    SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), $7
+      FROM queue.queues q WHERE q.name = $1
+    ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running')
+    DO NOTHING
+    RETURNING id";
+
+const FIND_LIVE_DUPLICATE: &str = "
+    SELECT id FROM queue.jobs
+     WHERE queue = $1 AND dedupe_key = $2 AND state IN ('pending', 'running')";
+
+const QUEUE_EXISTS: &str = "SELECT true FROM queue.queues WHERE name = $1";
+
+// Rows come back in payload order: RETURNING follows the insert order of the ordered SELECT.
+const INSERT_MANY: &str = "
+    INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts)
+    SELECT q.name, p.payload, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts)
+      FROM queue.queues q, unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n)
+     WHERE q.name = $1
+     ORDER BY p.n
+    RETURNING id";
+
+// Payload datums read here stay valid until the SPI connection closes, after the inserts.
+const UNNEST_PAYLOADS: &str = "SELECT p FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(p, n) ORDER BY n";
+
+/// The options every enqueue shares, validated.
+struct JobOptions {
+    run_at: Option<TimestampWithTimeZone>,
+    priority: i32,
+    group_key: Option<String>,
+    max_attempts: Option<i32>,
+}
+
+impl JobOptions {
+    fn new(
+        run_at: Option<TimestampWithTimeZone>,
+        priority: Option<i32>,
+        group_key: Option<&str>,
+        max_attempts: Option<i32>,
+    ) -> std::result::Result<Self, QueueError> {
+        if let Some(m) = max_attempts {
+            at_least(m, 1, "max_attempts")?;
+        }
+        if run_at.is_some_and(|t| t.is_infinity() || t.is_neg_infinity()) {
+            return Err(QueueError::invalid("run_at must be a finite timestamp"));
+        }
+        Ok(JobOptions {
+            run_at,
+            priority: priority.unwrap_or(0),
+            group_key: key(group_key, "group_key")?,
+            max_attempts,
+        })
+    }
+
+    fn args<'a>(&self, queue: &'a str, payload: DatumWithOid<'a>) -> Vec<DatumWithOid<'a>> {
+        vec![
+            queue.into(),
+            payload,
+            self.run_at.into(),
+            self.priority.into(),
+            self.group_key.clone().into(),
+            self.max_attempts.into(),
+        ]
+    }
+}
+
+fn unknown_queue_unless_exists(client: &mut SpiClient<'_>, queue: &str) -> Result<()> {
+    match exec_one::<bool>(client, QUEUE_EXISTS, &[queue.into()])? {
+        Some(_) => Ok(()),
+        None => Err(QueueError::UnknownQueue(queue.to_owned()).into()),
+    }
+}
+
+/// Insert one job, or return the live job holding its dedupe key.
+fn insert_one(client: &mut SpiClient<'_>, queue: &str, payload: Jsonb, opts: &JobOptions, dedupe_key: Option<&str>) -> Result<i64> {
+    let Some(dedupe_key) = dedupe_key else {
+        return match exec_one::<i64>(client, INSERT_ONE, &opts.args(queue, payload.into()))? {
+            Some(id) => Ok(id),
+            None => Err(QueueError::UnknownQueue(queue.to_owned()).into()),
+        };
+    };
+    let mut args = opts.args(queue, payload.into());
+    args.push(dedupe_key.into());
+    // A conflicting job may finish between our insert and our lookup; then the key is free again
+    // and the next round inserts. Three rounds only fail under a pathological churn of that key.
+    for _ in 0..3 {
+        if let Some(id) = exec_one::<i64>(client, INSERT_ONE_DEDUPED, &args)? {
+            return Ok(id);
+        }
+        if let Some(id) = exec_one::<i64>(client, FIND_LIVE_DUPLICATE, &[queue.into(), dedupe_key.into()])? {
+            return Ok(id);
+        }
+        unknown_queue_unless_exists(client, queue)?;
+    }
+    Err(QueueError::DedupeConflict(format!(
+        "could not enqueue with dedupe_key \"{}\": jobs holding that key kept finishing and reappearing",
+        dedupe_key.escape_default()
+    ))
+    .into())
+}
+
+fn reject_spread(spread_key: Option<&str>, spread_period: Option<Interval>) -> Result<()> {
+    if spread_key.is_some() || spread_period.is_some() {
+        return Err(QueueError::NotSupported(
+            "spread_key and spread_period are not available in this version of queue_ext".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Add a job. Visible to workers when the calling transaction commits.
+#[pg_extern(name = "enqueue", volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::too_many_arguments)]
+fn enqueue(
+    queue: Option<&str>,
+    payload: Option<Jsonb>,
+    run_at: default!(Option<TimestampWithTimeZone>, "now()"),
+    priority: default!(Option<i32>, 0),
+    group_key: default!(Option<&str>, NULL),
+    dedupe_key: default!(Option<&str>, NULL),
+    max_attempts: default!(Option<i32>, NULL),
+    spread_key: default!(Option<&str>, NULL),
+    spread_period: default!(Option<Interval>, NULL),
+) -> Result<i64> {
+    let queue = queue_name(queue)?;
+    let payload = required(payload, "payload")?;
+    let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
+    let dedupe_key = key(dedupe_key, "dedupe_key")?;
+    reject_spread(spread_key, spread_period)?;
+    Spi::connect_mut(|client| insert_one(client, queue, payload, &opts, dedupe_key.as_deref()))
+}
+
+/// Add many jobs in one statement; returns their ids in payload order. With `dedupe_keys` (one per
+/// payload, NULL for none) each job is deduplicated as `enqueue` would.
+#[pg_extern(name = "enqueue_many", volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::too_many_arguments)]
+fn enqueue_many(
+    queue: Option<&str>,
+    payloads: Option<JsonbArray>,
+    run_at: default!(Option<TimestampWithTimeZone>, "now()"),
+    priority: default!(Option<i32>, 0),
+    group_key: default!(Option<&str>, NULL),
+    max_attempts: default!(Option<i32>, NULL),
+    dedupe_keys: default!(Option<Vec<Option<String>>>, NULL),
+) -> Result<SetOfIterator<'static, i64>> {
+    let queue = queue_name(queue)?;
+    let (payloads, shape) = required(payloads, "payloads")?.detoasted_shape();
+    if shape.dimensions > 1 {
+        return Err(QueueError::invalid("payloads must be a one-dimensional array").into());
+    }
+    if shape.has_nulls {
+        return Err(QueueError::NullValue("every element of payloads").into());
+    }
+    let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
+    let ids = match dedupe_keys {
+        None => Spi::connect_mut(|client| {
+            let ids = exec_column::<i64>(client, INSERT_MANY, &opts.args(queue, payloads.into()))?;
+            if ids.is_empty() {
+                unknown_queue_unless_exists(client, queue)?;
+            }
+            Ok::<_, pgrx::pg_sys::panic::ErrorReport>(ids)
+        })?,
+        Some(keys) => {
+            if keys.len() != shape.len {
+                return Err(QueueError::invalid(format!(
+                    "dedupe_keys has {} elements but payloads has {}; give one key (or NULL) per payload",
+                    keys.len(),
+                    shape.len
+                ))
+                .into());
+            }
+            let keys = keys.iter().map(|k| key(k.as_deref(), "dedupe_keys element")).collect::<std::result::Result<Vec<_>, _>>()?;
+            // Deduplicated batches go row by row: each key needs the conflict handling of enqueue.
+            Spi::connect_mut(|client| {
+                unknown_queue_unless_exists(client, queue)?;
+                let elements = exec_column::<Jsonb>(client, UNNEST_PAYLOADS, &[payloads.into()])?;
+                elements
+                    .into_iter()
+                    .zip(keys.iter())
+                    .map(|(p, k)| insert_one(client, queue, p, &opts, k.as_deref()))
+                    .collect::<Result<Vec<i64>>>()
+            })?
+        }
+    };
+    Ok(SetOfIterator::new(ids))
+}

@@ -1,0 +1,68 @@
+//! Statement execution with plans kept for the life of the backend.
+//!
+//! Every statement queue_ext runs is a `&'static str`; the first call in a backend prepares it
+//! (argument types taken from the arguments) and keeps the plan, so the hot path never re-plans.
+//! Postgres' plan cache revalidates kept plans after DDL, so a dropped and re-created extension
+//! is picked up transparently.
+
+use crate::error::{internal, Result};
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys::PgOid;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+thread_local! {
+    // Keyed by the statement's address: each statement is a distinct static string.
+    static PLANS: RefCell<HashMap<usize, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+}
+
+fn plan_for(client: &SpiClient<'_>, sql: &'static str, args: &[DatumWithOid]) -> Result<Rc<OwnedPreparedStatement>> {
+    let key = sql.as_ptr() as usize;
+    if let Some(plan) = PLANS.with(|p| p.borrow().get(&key).cloned()) {
+        return Ok(plan);
+    }
+    let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
+    let plan = Rc::new(client.prepare_mut(sql, &types).map_err(internal)?.keep());
+    PLANS.with(|p| p.borrow_mut().insert(key, plan.clone()));
+    Ok(plan)
+}
+
+/// Run `sql` with bound arguments (never interpolated) and return its rows.
+pub fn exec<'conn>(
+    client: &mut SpiClient<'conn>,
+    sql: &'static str,
+    args: &[DatumWithOid],
+) -> Result<SpiTupleTable<'conn>> {
+    let plan = plan_for(client, sql, args)?;
+    client.update(&*plan, None, args).map_err(internal)
+}
+
+/// Run `sql` and return the first column of its first row, if any.
+pub fn exec_one<T: pgrx::FromDatum + pgrx::IntoDatum>(
+    client: &mut SpiClient<'_>,
+    sql: &'static str,
+    args: &[DatumWithOid],
+) -> Result<Option<T>> {
+    let table = exec(client, sql, args)?;
+    if table.is_empty() {
+        return Ok(None);
+    }
+    table.first().get_one::<T>().map_err(internal)
+}
+
+/// Run `sql` and collect the first column of every row.
+pub fn exec_column<T: pgrx::FromDatum + pgrx::IntoDatum>(
+    client: &mut SpiClient<'_>,
+    sql: &'static str,
+    args: &[DatumWithOid],
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for row in exec(client, sql, args)? {
+        if let Some(v) = row.get::<T>(1).map_err(internal)? {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
