@@ -24,7 +24,7 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
         grantee := CASE
             WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
-                            'release_expired_leases') THEN 'queue_admin'
+                            'release_expired_leases', 'explain_claim') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel') THEN 'queue_producer'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
             WHEN f.name IN ('retry_delay') THEN 'queue_admin, queue_producer, queue_worker'
@@ -66,3 +66,5 @@ COMMENT ON FUNCTION queue.release_expired_leases IS
     'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick.';
 COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
+COMMENT ON FUNCTION queue.explain_claim IS
+    'EXPLAIN of the exact statement queue.claim runs for a queue: check that claims use jobs_claim_idx.';

@@ -271,3 +271,22 @@ fn release(id: Option<i64>, lease_token: Option<Uuid>, delay: default!(Option<In
     let delay = non_negative_interval(delay.unwrap_or(Interval::from_micros(0)), "delay")?;
     Spi::connect_mut(|client| Ok(exec_one::<i64>(client, RELEASE, &[id.into(), token.into(), delay.into()])?.is_some()))
 }
+
+/// The plan of the claim statement for `queue`, exactly as `claim` runs it (EXPLAIN, not executed).
+/// For DBAs checking that claims stay on the partial index whatever the history size.
+#[pg_extern(name = "explain_claim", volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> Result<SetOfIterator<'static, String>> {
+    let queue = queue_name(queue)?;
+    let batch = batch_size(required(batch, "batch")?)?;
+    let lines = Spi::connect_mut(|client| {
+        let explain = format!("EXPLAIN {CLAIM}");
+        let args: [DatumWithOid; 4] = [queue.into(), None::<&str>.into(), (batch as i64).into(), Interval::from_seconds(30.0).into()];
+        let mut lines = Vec::new();
+        for row in client.update(explain.as_str(), None, &args).map_err(internal)? {
+            lines.extend(row.get::<String>(1).map_err(internal)?);
+        }
+        Ok::<_, pgrx::pg_sys::panic::ErrorReport>(lines)
+    })?;
+    Ok(SetOfIterator::new(lines))
+}

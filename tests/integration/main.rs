@@ -1,1 +1,10 @@
+//! Client-side tests against a real server with queue_ext preloaded, started by scripts/test.
+//! Each test works in queues of its own, so tests run in parallel in one database.
 
+mod common;
+
+mod concurrency;
+mod errors;
+mod plans;
+mod roles;
+mod semantics;
