@@ -57,16 +57,19 @@ cluster_start() { # DIR PORT [extra postgresql.conf lines...]
     fi
     if [ ! -s "$dir/data/PG_VERSION" ]; then
         as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
-        {
-            echo "# written by queue_ext's scripts"
-            echo "listen_addresses = ''"
-            echo "unix_socket_directories = '$dir'"
-            echo "port = $port"
-            echo "shared_preload_libraries = 'queue_ext'"
-            echo "max_connections = 100"
-            for line in "$@"; do echo "$line"; done
-        } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
     fi
+    if ! grep -q "^include_if_exists = 'scripts.conf'" "$dir/data/postgresql.conf"; then
+        echo "include_if_exists = 'scripts.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    fi
+    # Our settings live in one file, rewritten at every start, so that changes reach old clusters.
+    {
+        echo "# written by queue_ext's scripts at every start; edits are lost"
+        echo "listen_addresses = ''"
+        echo "unix_socket_directories = '$dir'"
+        echo "port = $port"
+        echo "shared_preload_libraries = 'queue_ext'"
+        for line in "$@"; do echo "$line"; done
+    } | as_pg tee "$dir/data/scripts.conf" >/dev/null
     if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
     fi

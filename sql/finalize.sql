@@ -9,7 +9,31 @@ GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA queue FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
-GRANT SELECT ON queue.queues, queue.jobs TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status TO queue_admin, queue_producer, queue_worker;
+
+-- Trigger options are checked when the trigger is created, not only when it first fires.
+CREATE FUNCTION queue.enqueue_trigger_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    created record;
+BEGIN
+    FOR created IN
+        SELECT t.oid
+          FROM pg_event_trigger_ddl_commands() AS c
+          JOIN pg_trigger AS t ON t.oid = c.objid
+         WHERE c.classid = 'pg_trigger'::regclass
+           AND t.tgfoid = 'queue.enqueue_trigger()'::regprocedure
+    LOOP
+        PERFORM queue.check_enqueue_trigger(created.oid);
+    END LOOP;
+END
+$fn$;
+CREATE EVENT TRIGGER queue_enqueue_trigger_check ON ddl_command_end
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION queue.enqueue_trigger_ddl();
+
+-- The trigger writes queue.jobs on behalf of whoever changes the table.
+ALTER FUNCTION queue.enqueue_trigger() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 DO $grants$
 DECLARE
@@ -25,7 +49,8 @@ BEGIN
         grantee := CASE
             WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
                             'release_expired_leases', 'explain_claim') THEN 'queue_admin'
-            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel') THEN 'queue_producer'
+            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
+            WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
             WHEN f.name IN ('retry_delay') THEN 'queue_admin, queue_producer, queue_worker'
         END;
@@ -68,3 +93,11 @@ COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
 COMMENT ON FUNCTION queue.explain_claim IS
     'EXPLAIN of the exact statement queue.claim runs for a queue: check that claims use jobs_claim_idx.';
+COMMENT ON FUNCTION queue.enqueue_trigger IS
+    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE.';
+COMMENT ON FUNCTION queue.check_enqueue_trigger IS
+    'Check the options of a trigger that runs queue.enqueue_trigger (called at CREATE TRIGGER time).';
+COMMENT ON FUNCTION queue.enqueue_trigger_ddl IS
+    'Event trigger function: checks queue.enqueue_trigger options when a trigger is created.';
+COMMENT ON EVENT TRIGGER queue_enqueue_trigger_check IS
+    'Refuses CREATE TRIGGER ... queue.enqueue_trigger(...) with bad options, naming the option.';

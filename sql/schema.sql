@@ -51,7 +51,7 @@ COMMENT ON COLUMN queue.queues.burst IS 'Token-bucket size: claims allowed above
 COMMENT ON COLUMN queue.queues.max_running IS 'Cap on jobs running at once in this queue; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.max_running_per_group IS 'Cap on jobs running at once per group_key; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.group_backoff IS 'Defer a group after consecutive failures (circuit breaker); a success resets it.';
-COMMENT ON COLUMN queue.queues.retention IS 'How long finished jobs (done, dead, cancelled) are kept before the background worker deletes them.';
+COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them. Dead jobs are kept until retried.';
 COMMENT ON COLUMN queue.queues.paused IS 'A paused queue hands out no jobs; producers may still enqueue.';
 
 -- One table holds every job. The hot path never scans history: claims use a partial index over
@@ -98,6 +98,9 @@ CREATE INDEX jobs_running_idx ON queue.jobs (lease_expires_at) WHERE state = 'ru
 -- Dedupe: at most one live job per (queue, dedupe_key); also what concurrent producers race on.
 CREATE UNIQUE INDEX jobs_dedupe_idx ON queue.jobs (queue, dedupe_key)
     WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running');
+-- Scheduled jobs (delayed at enqueue, or waiting out a retry backoff): the background worker finds
+-- the ones that came due since its last tick here. Jobs due at once never enter this index.
+CREATE INDEX jobs_scheduled_idx ON queue.jobs (queue, run_at) WHERE state = 'pending' AND run_at > enqueued_at;
 -- Retention and redrive walk finished jobs by queue and age, away from the hot path.
 CREATE INDEX jobs_finished_idx ON queue.jobs (queue, finished_at) WHERE state IN ('done', 'dead', 'cancelled');
 
@@ -116,6 +119,25 @@ CREATE TYPE queue.claimed_job AS (
 );
 COMMENT ON TYPE queue.claimed_job IS
     'A job handed to a worker: pass id and lease_token back to complete, fail, heartbeat or release.';
+
+-- What the background worker did: one row, updated each tick. Totals accumulate across restarts.
+CREATE TABLE queue.worker_status (
+    singleton          boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    pid                integer,
+    started_at         timestamptz,
+    last_tick_at       timestamptz,
+    ticks              bigint NOT NULL DEFAULT 0,
+    leases_released    bigint NOT NULL DEFAULT 0,
+    notifications_sent bigint NOT NULL DEFAULT 0,
+    jobs_pruned        bigint NOT NULL DEFAULT 0,
+    last_error         text,
+    last_error_at      timestamptz,
+    due_checked_until  timestamptz
+);
+INSERT INTO queue.worker_status DEFAULT VALUES;
+COMMENT ON TABLE queue.worker_status IS
+    'The background worker''s report: its pid and start, last tick, totals of leases released, due notifications sent and finished jobs pruned, and its last error.';
+COMMENT ON COLUMN queue.worker_status.due_checked_until IS 'Scheduled jobs due up to this instant have been notified.';
 
 -- pg_dump keeps queue definitions and jobs.
 SELECT pg_catalog.pg_extension_config_dump('queue.queues', '');

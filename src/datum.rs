@@ -95,3 +95,15 @@ impl Jsonb {
         unsafe { Jsonb(pg_sys::SPI_datumTransfer(self.0, false, -1)) }
     }
 }
+
+/// A row of a trigger's table as a composite datum; bound with the table's row type.
+pub struct RowDatum(pub pg_sys::Datum);
+
+impl IntoDatum for RowDatum {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::RECORDOID
+    }
+}

@@ -21,6 +21,8 @@ pub enum QueueError {
     ObjectInUse(String),
     /// 23505: a job with this dedupe key is already live.
     DedupeConflict(String),
+    /// 42703: a trigger option names a column the table does not have.
+    UndefinedColumn(String),
     /// 0A000: recognised but not supported (yet).
     NotSupported(String),
 }
@@ -39,6 +41,7 @@ impl QueueError {
             QueueError::DuplicateQueue(_) => ERRCODE_DUPLICATE_OBJECT,
             QueueError::ObjectInUse(_) => ERRCODE_OBJECT_IN_USE,
             QueueError::DedupeConflict(_) => ERRCODE_UNIQUE_VIOLATION,
+            QueueError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,
             QueueError::NotSupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
         }
     }
@@ -49,6 +52,7 @@ impl fmt::Display for QueueError {
         match self {
             QueueError::InvalidParameter(m) | QueueError::ObjectInUse(m) => f.write_str(m),
             QueueError::DedupeConflict(m) | QueueError::NotSupported(m) => f.write_str(m),
+            QueueError::UndefinedColumn(m) => f.write_str(m),
             QueueError::NullValue(what) => write!(f, "{what} must not be null"),
             QueueError::UnknownQueue(name) => write!(f, "queue \"{name}\" does not exist"),
             QueueError::DuplicateQueue(name) => write!(f, "queue \"{name}\" already exists"),

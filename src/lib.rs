@@ -10,14 +10,28 @@ mod api;
 mod backoff;
 mod datum;
 mod error;
+mod guc;
+mod maintenance;
 mod spi;
+mod trigger_options;
 mod validate;
+mod worker;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
+
+#[allow(non_snake_case)]
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::register();
+    // The background worker exists only when the library is preloaded at server start.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register();
+    }
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

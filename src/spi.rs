@@ -2,6 +2,7 @@
 //!
 //! Every statement queue_ext runs is a `&'static str`; the first call in a backend prepares it
 //! (argument types taken from the arguments) and keeps the plan, so the hot path never re-plans.
+//! Plans are keyed by statement and argument types: a trigger binds each table's own row type.
 //! Postgres' plan cache revalidates kept plans after DDL, so a dropped and re-created extension
 //! is picked up transparently.
 
@@ -14,12 +15,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 thread_local! {
-    // Keyed by the statement's address: each statement is a distinct static string.
-    static PLANS: RefCell<HashMap<usize, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+    // Keyed by the statement's address (each statement is a distinct static string) and the
+    // argument types.
+    static PLANS: RefCell<HashMap<(usize, Vec<u32>), Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
 }
 
 fn plan_for(client: &SpiClient<'_>, sql: &'static str, args: &[DatumWithOid]) -> Result<Rc<OwnedPreparedStatement>> {
-    let key = sql.as_ptr() as usize;
+    let key = (sql.as_ptr() as usize, args.iter().map(|a| a.oid().to_u32()).collect::<Vec<_>>());
     if let Some(plan) = PLANS.with(|p| p.borrow().get(&key).cloned()) {
         return Ok(plan);
     }

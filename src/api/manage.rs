@@ -1,6 +1,5 @@
 //! Operating on jobs from outside a lease: cancel, retry (redrive), and lease expiry.
 
-use crate::api::consume::failed_attempt_set;
 use crate::error::{QueueError, Result};
 use crate::spi::{exec_column, exec_one};
 use crate::validate::{at_least, queue_name, required};
@@ -40,21 +39,6 @@ const RETRY_QUEUE: &str = "
     RETURNING j.id";
 
 const QUEUE_EXISTS: &str = "SELECT true FROM queue.queues WHERE name = $1";
-
-const RELEASE_EXPIRED: &str = concat!(
-    "WITH expired AS (
-        SELECT id FROM queue.jobs
-         WHERE state = 'running' AND lease_expires_at < now()
-         ORDER BY lease_expires_at
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED
-    )
-    UPDATE queue.jobs j SET ",
-    failed_attempt_set!("NULL::interval", "'lease expired'"),
-    " FROM expired, queue.queues q
-     WHERE j.id = expired.id AND q.name = j.queue
-    RETURNING j.id"
-);
 
 /// Cancel a pending or running job. A worker holding it can no longer complete or fail it.
 /// False when the job is already finished (or does not exist).
@@ -112,5 +96,5 @@ fn retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'")) -> 
 #[search_path(pg_catalog, pg_temp)]
 fn release_expired_leases(max_jobs: default!(Option<i32>, 1000)) -> Result<i64> {
     let max_jobs = at_least(required(max_jobs, "max_jobs")?, 1, "max_jobs")?;
-    Spi::connect_mut(|client| Ok(exec_column::<i64>(client, RELEASE_EXPIRED, &[(max_jobs as i64).into()])?.len() as i64))
+    Spi::connect_mut(|client| crate::maintenance::release_expired(client, max_jobs as i64))
 }

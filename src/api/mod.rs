@@ -5,3 +5,4 @@ pub mod consume;
 pub mod manage;
 pub mod produce;
 pub mod queues;
+pub mod trigger;

@@ -9,21 +9,40 @@ use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-const INSERT_ONE: &str = "
-    INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts)
-    SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts)
-      FROM queue.queues q WHERE q.name = $1
-    RETURNING id";
+// Every insert names its queue through the CTE `q` (an unknown queue inserts nothing) and sends the
+// queue's NOTIFY from the same statement: once, as an InitPlan, and only when a job that is due now
+// was inserted (the background worker notifies delayed jobs when they come due). Postgres folds
+// identical notifications of one transaction, so a transaction that enqueues many jobs into a
+// queue sends exactly one notification for it, at commit, and none on rollback.
+macro_rules! insert_jobs {
+    ($select:literal, $conflict:literal) => {
+        concat!(
+            "WITH q AS MATERIALIZED (SELECT name, max_attempts, notify FROM queue.queues WHERE name = $1),
+             ins AS (
+                 INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts, dedupe_key) ",
+            $select,
+            " ", $conflict, "
+                 RETURNING id, run_at
+             )
+             SELECT ins.id,
+                    (SELECT pg_notify('queue_' || q.name, q.name) FROM q
+                      WHERE q.notify AND EXISTS (SELECT FROM ins WHERE ins.run_at <= now()))::text
+               FROM ins"
+        )
+    };
+}
+
+const INSERT_ONE: &str = insert_jobs!(
+    "SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), NULL FROM q",
+    ""
+);
 
 // The ON CONFLICT target names the partial unique index jobs_dedupe_idx. Producers racing on one
 // key wait for each other here: exactly one insert wins, the others find it afterwards.
-const INSERT_ONE_DEDUPED: &str = "
-    INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts, dedupe_key)
-    SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), $7
-      FROM queue.queues q WHERE q.name = $1
-    ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running')
-    DO NOTHING
-    RETURNING id";
+const INSERT_ONE_DEDUPED: &str = insert_jobs!(
+    "SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), $7 FROM q",
+    "ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING"
+);
 
 const FIND_LIVE_DUPLICATE: &str = "
     SELECT id FROM queue.jobs
@@ -32,23 +51,22 @@ const FIND_LIVE_DUPLICATE: &str = "
 const QUEUE_EXISTS: &str = "SELECT true FROM queue.queues WHERE name = $1";
 
 // Rows come back in payload order: RETURNING follows the insert order of the ordered SELECT.
-const INSERT_MANY: &str = "
-    INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts)
-    SELECT q.name, p.payload, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts)
-      FROM queue.queues q, unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n)
-     WHERE q.name = $1
-     ORDER BY p.n
-    RETURNING id";
+const INSERT_MANY: &str = insert_jobs!(
+    "SELECT q.name, p.payload, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), NULL
+       FROM q, unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n)
+      ORDER BY p.n",
+    ""
+);
 
 // Payload datums read here stay valid until the SPI connection closes, after the inserts.
 const UNNEST_PAYLOADS: &str = "SELECT p FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(p, n) ORDER BY n";
 
 /// The options every enqueue shares, validated.
-struct JobOptions {
-    run_at: Option<TimestampWithTimeZone>,
-    priority: i32,
-    group_key: Option<String>,
-    max_attempts: Option<i32>,
+pub(crate) struct JobOptions {
+    pub(crate) run_at: Option<TimestampWithTimeZone>,
+    pub(crate) priority: i32,
+    pub(crate) group_key: Option<String>,
+    pub(crate) max_attempts: Option<i32>,
 }
 
 impl JobOptions {
@@ -92,7 +110,7 @@ fn unknown_queue_unless_exists(client: &mut SpiClient<'_>, queue: &str) -> Resul
 }
 
 /// Insert one job, or return the live job holding its dedupe key.
-fn insert_one(client: &mut SpiClient<'_>, queue: &str, payload: Jsonb, opts: &JobOptions, dedupe_key: Option<&str>) -> Result<i64> {
+pub(crate) fn insert_one(client: &mut SpiClient<'_>, queue: &str, payload: Jsonb, opts: &JobOptions, dedupe_key: Option<&str>) -> Result<i64> {
     let Some(dedupe_key) = dedupe_key else {
         return match exec_one::<i64>(client, INSERT_ONE, &opts.args(queue, payload.into()))? {
             Some(id) => Ok(id),

@@ -1,5 +1,6 @@
 //! Connections to the test server and small helpers shared by the tests.
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
@@ -51,4 +52,69 @@ pub fn await_condition(what: &str, limit: Duration, mut condition: impl FnMut() 
 
 pub fn count(client: &mut Client, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> i64 {
     client.query_one(sql, params).expect(sql).get::<_, i64>(0)
+}
+
+/// Notifications received by `listener` until the sentinel NOTIFY on `sentinel_channel` arrives.
+/// Postgres delivers notifications in commit order, so everything committed before the sentinel
+/// has been delivered by then: "nothing more came" needs no sleep.
+pub fn notifications_until_sentinel(listener: &mut Client, sender: &mut Client, sentinel_channel: &str) -> Vec<(String, String, i32)> {
+    sender.batch_execute(&format!("NOTIFY {sentinel_channel}, 'sentinel'")).unwrap();
+    let mut got = Vec::new();
+    let mut notifications = listener.notifications();
+    let mut iter = notifications.timeout_iter(Duration::from_secs(30));
+    loop {
+        let n = iter.next().expect("notification stream failed").expect("no sentinel within 30 s");
+        if n.channel() == sentinel_channel && n.payload() == "sentinel" {
+            return got;
+        }
+        got.push((n.channel().to_owned(), n.payload().to_owned(), n.process_id()));
+    }
+}
+
+/// The pid of the queue_ext background worker, once it is running and connected.
+pub fn worker_pid(client: &mut Client) -> Option<i32> {
+    client
+        .query_opt("SELECT pid FROM pg_stat_activity WHERE backend_type = 'queue_ext'", &[])
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+/// Ticks the background worker has recorded in queue.worker_status.
+pub fn worker_ticks(client: &mut Client) -> i64 {
+    client.query_one("SELECT ticks FROM queue.worker_status", &[]).unwrap().get(0)
+}
+
+/// Wait until the background worker has completed `n` more ticks than now.
+pub fn await_worker_ticks(client: &mut Client, n: i64) {
+    let start = worker_ticks(client);
+    await_condition("background worker ticks", Duration::from_secs(30), || worker_ticks(client) >= start + n);
+}
+
+/// Run a server control command (pg_ctl, as the cluster's owner).
+#[allow(dead_code)] // used by the disruptive suite only
+pub fn pg_ctl(args: &[&str]) {
+    let bin = format!("{}/pg_ctl", env("QUEUE_EXT_TEST_PGBIN"));
+    let data = env("QUEUE_EXT_TEST_PGDATA");
+    let log = env("QUEUE_EXT_TEST_LOG");
+    let mut cmd = match std::env::var("QUEUE_EXT_TEST_RUNAS") {
+        Ok(user) => {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", &user, "--", &bin]);
+            c
+        }
+        Err(_) => std::process::Command::new(&bin),
+    };
+    let status = cmd.args(args).args(["-s", "-D", &data, "-l", &log, "-w", "-t", "60"]).status().expect("run pg_ctl");
+    assert!(status.success(), "pg_ctl {args:?} failed");
+}
+
+/// A psql child process for tests that kill a client; stdout is piped.
+pub fn psql_child(sql: &[&str]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(format!("{}/psql", env("QUEUE_EXT_TEST_PGBIN")));
+    cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", &env("QUEUE_EXT_TEST_HOST"), "-p", &env("QUEUE_EXT_TEST_PORT")])
+        .args(["-U", "postgres", "-d", &env("QUEUE_EXT_TEST_DB")]);
+    for s in sql {
+        cmd.args(["-c", s]);
+    }
+    cmd.stdout(std::process::Stdio::piped()).spawn().expect("start psql")
 }

@@ -5,6 +5,9 @@ mod common;
 
 mod concurrency;
 mod errors;
+mod notify;
 mod plans;
 mod roles;
 mod semantics;
+mod trigger;
+mod worker;

@@ -1,0 +1,225 @@
+//! `queue.enqueue_trigger()`: enqueue a job for every changed row, in the changing transaction.
+//!
+//! Row level: one job per row. Statement level: one INSERT for all rows of the statement, read from
+//! its transition tables (`REFERENCING NEW TABLE AS ... OLD TABLE AS ...`). The payload is
+//! `{"op": "INSERT|UPDATE|DELETE", "table": "schema.table", "new": {...}, "old": {...}}` (a TRUNCATE
+//! enqueues one job without rows). Options are checked at CREATE TRIGGER time by an event trigger
+//! calling `queue.check_enqueue_trigger`, and again when the trigger fires.
+
+use crate::api::produce::{insert_one, JobOptions};
+use crate::datum::{Jsonb, RowDatum};
+// Not `Result`: #[pg_trigger]'s expansion needs the prelude's two-parameter Result in scope.
+use crate::error::{internal, QueueError, Result as QResult};
+use crate::spi::exec;
+use crate::trigger_options::TriggerOptions;
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::{AllocatedByPostgres, PgRelation};
+
+/// The payload, group key and dedupe key of one change, from the row images `n` (new) and `o`
+/// (old) as jsonb. Parameters: $3 op, $4 table, $5 columns to keep (NULL = all), $6 group_key
+/// column, $7 dedupe_key column. Column names are values here, never spliced into SQL.
+macro_rules! change_columns {
+    () => {
+        "jsonb_build_object('op', $3::text, 'table', $4::text)
+           || CASE WHEN r.n IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('new', CASE WHEN $5::text[] IS NULL THEN r.n
+                   ELSE (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(r.n) AS e(k, v) WHERE k = ANY($5)) END) END
+           || CASE WHEN r.o IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('old', CASE WHEN $5::text[] IS NULL THEN r.o
+                   ELSE (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(r.o) AS e(k, v) WHERE k = ANY($5)) END) END
+           AS payload,
+         nullif(coalesce(r.n, r.o) ->> $6::text, '') AS group_key,
+         nullif(coalesce(r.n, r.o) ->> $7::text, '') AS dedupe_key"
+    };
+}
+
+const ROW_CHANGE: &str = concat!("SELECT ", change_columns!(), " FROM (SELECT to_jsonb($1) AS n, to_jsonb($2) AS o) AS r");
+
+/// The firing trigger, reduced to what enqueueing needs.
+struct Firing {
+    opts: TriggerOptions,
+    table: String,
+    op: &'static str,
+}
+
+fn trigger_error(e: pgrx::trigger_support::PgTriggerError) -> ErrorReport {
+    QueueError::invalid(format!("enqueue_trigger: {e}")).into()
+}
+
+fn table_columns(rel: &PgRelation) -> Vec<String> {
+    rel.tuple_desc().iter().filter(|a| !a.is_dropped()).map(|a| a.name().to_owned()).collect()
+}
+
+fn qualified_name(rel: &PgRelation) -> String {
+    format!("{}.{}", rel.namespace(), rel.name())
+}
+
+fn change_args<'a>(f: &'a Firing, new: DatumWithOid<'a>, old: DatumWithOid<'a>) -> [DatumWithOid<'a>; 7] {
+    [
+        new,
+        old,
+        f.op.into(),
+        f.table.as_str().into(),
+        f.opts.columns.clone().into(),
+        f.opts.group_key.as_deref().into(),
+        f.opts.dedupe_key.as_deref().into(),
+    ]
+}
+
+fn enqueue_change(client: &mut SpiClient<'_>, f: &Firing, payload: Jsonb, group_key: Option<String>, dedupe_key: Option<String>) -> QResult<i64> {
+    let opts = JobOptions { run_at: None, priority: f.opts.priority, group_key, max_attempts: None };
+    insert_one(client, &f.opts.queue, payload, &opts, dedupe_key.as_deref())
+}
+
+fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
+    let td = trigger.trigger_data();
+    // SAFETY: a row-level trigger's TriggerData holds its relation and the tuples of this event.
+    let (reltype, new, old) = unsafe {
+        let rel = td.tg_relation;
+        let tupdesc = (*rel).rd_att;
+        let reltype = (*(*rel).rd_rel).reltype;
+        let image = |t: pg_sys::HeapTuple| (!t.is_null()).then(|| pg_sys::heap_copy_tuple_as_datum(t, tupdesc));
+        match f.op {
+            "INSERT" => (reltype, image(td.tg_trigtuple), None),
+            "UPDATE" => (reltype, image(td.tg_newtuple), image(td.tg_trigtuple)),
+            _ => (reltype, None, image(td.tg_trigtuple)),
+        }
+    };
+    let bind = |d: Option<pg_sys::Datum>| match d {
+        // SAFETY: the datum is a composite of the trigger's table, whose row type is reltype.
+        Some(d) => unsafe { DatumWithOid::new(RowDatum(d), reltype) },
+        None => DatumWithOid::null_oid(reltype),
+    };
+    Spi::connect_mut(|client| {
+        let row = exec(client, ROW_CHANGE, &change_args(f, bind(new), bind(old)))?.first();
+        let payload = row.get::<Jsonb>(1).map_err(internal)?.expect("payload is never null");
+        let group_key = row.get::<String>(2).map_err(internal)?;
+        let dedupe_key = row.get::<String>(3).map_err(internal)?;
+        enqueue_change(client, f, payload, group_key, dedupe_key)?;
+        Ok(())
+    })
+}
+
+fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
+    let new_table = trigger.new_transition_table_name().map_err(trigger_error)?;
+    let old_table = trigger.old_transition_table_name().map_err(trigger_error)?;
+    if f.op == "TRUNCATE" {
+        return Spi::connect_mut(|client| {
+            let payload = exec(client, "SELECT jsonb_build_object('op', 'TRUNCATE', 'table', $1::text)", &[f.table.as_str().into()])?
+                .first()
+                .get::<Jsonb>(1)
+                .map_err(internal)?
+                .expect("not null");
+            enqueue_change(client, f, payload, None, None).map(|_| ())
+        });
+    }
+    let image = |name: Option<&str>| match name {
+        Some(t) => format!("SELECT row_number() OVER () AS i, to_jsonb(t) AS r FROM {} AS t", spi::quote_identifier(t)),
+        None => "SELECT NULL::bigint AS i, NULL::jsonb AS r WHERE false".to_owned(),
+    };
+    if new_table.is_none() && old_table.is_none() {
+        return Err(QueueError::invalid(format!(
+            "enqueue_trigger on {} FOR EACH STATEMENT needs transition tables: add REFERENCING NEW TABLE AS new_rows (and OLD TABLE AS old_rows for UPDATE and DELETE)",
+            f.table
+        ))
+        .into());
+    }
+    // An UPDATE adds each row to both transition tables at once, so the two scans pair up by position.
+    let changes = format!(
+        "WITH n AS ({}), o AS ({}),
+              r AS (SELECT coalesce(n.i, o.i) AS i, n.r AS n, o.r AS o FROM n FULL JOIN o ON n.i = o.i)
+         SELECT {}, r.i FROM r ORDER BY r.i",
+        image(new_table),
+        image(old_table),
+        change_columns!()
+    );
+    Spi::connect_mut(|client| {
+        // SAFETY: registers this trigger's transition tables with the SPI connection just opened.
+        unsafe { pg_sys::SPI_register_trigger_data(std::ptr::from_ref(trigger.trigger_data()).cast_mut()) };
+        let unbound = || DatumWithOid::null_oid(pg_sys::UNKNOWNOID);
+        let args = change_args(f, unbound(), unbound());
+        let rows = client.update(changes.as_str(), None, &args[..]).map_err(internal)?;
+        let mut changes = Vec::with_capacity(rows.len());
+        for row in rows {
+            let payload = row.get::<Jsonb>(1).map_err(internal)?.expect("payload is never null");
+            changes.push((payload, row.get::<String>(2).map_err(internal)?, row.get::<String>(3).map_err(internal)?));
+        }
+        for (payload, group_key, dedupe_key) in changes {
+            enqueue_change(client, f, payload, group_key, dedupe_key)?;
+        }
+        Ok(())
+    })
+}
+
+/// Enqueue a job per changed row into the queue named by the first trigger argument.
+#[pg_trigger]
+fn enqueue_trigger<'a>(trigger: &'a PgTrigger<'a>) -> std::result::Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, ErrorReport> {
+    // pgrx's trigger wrapper turns a returned Err into a generic XX000: raise ours with its SQLSTATE.
+    fire(trigger).unwrap_or_else(|e| e.report(PgLogLevel::ERROR));
+    // Returned rows only matter to BEFORE ROW triggers: pass the row through unchanged.
+    Ok(if matches!(trigger.op(), Ok(PgTriggerOperation::Delete)) { trigger.old() } else { trigger.new() })
+}
+
+fn fire(trigger: &PgTrigger<'_>) -> QResult<()> {
+    let opts = TriggerOptions::parse(&trigger.extra_args().map_err(trigger_error)?)?;
+    let rel = trigger.relation().map_err(trigger_error)?;
+    let table = qualified_name(&rel);
+    opts.check_columns(&table, &table_columns(&rel))?;
+    let op = match trigger.op().map_err(trigger_error)? {
+        PgTriggerOperation::Insert => "INSERT",
+        PgTriggerOperation::Update => "UPDATE",
+        PgTriggerOperation::Delete => "DELETE",
+        PgTriggerOperation::Truncate => "TRUNCATE",
+    };
+    let firing = Firing { opts, table, op };
+    match trigger.level() {
+        PgTriggerLevel::Row => fire_row(trigger, &firing),
+        PgTriggerLevel::Statement => fire_statement(trigger, &firing),
+    }
+}
+
+/// Validate the options of trigger `trigger_oid` if it runs queue.enqueue_trigger; called by the
+/// event trigger queue_enqueue_trigger_check at CREATE TRIGGER time.
+#[pg_extern(name = "check_enqueue_trigger", volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
+    let (relid, args, row_level, has_transition) = Spi::connect_mut(|client| {
+        let t = exec(
+            client,
+            "SELECT tgrelid, tgargs, (tgtype & 1) = 1, tgoldtable IS NOT NULL OR tgnewtable IS NOT NULL,
+                    (tgtype & 32) = 32
+               FROM pg_catalog.pg_trigger WHERE oid = $1",
+            &[trigger_oid.into()],
+        )?;
+        if t.is_empty() {
+            return Err::<_, ErrorReport>(QueueError::invalid(format!("no trigger with oid {}", trigger_oid.to_u32())).into());
+        }
+        let t = t.first();
+        let args: Vec<u8> = t.get(2).map_err(internal)?.unwrap_or_default();
+        let args: Vec<String> = args
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let truncate_only = t.get::<bool>(5).map_err(internal)?.unwrap_or(false);
+        Ok((
+            t.get::<pg_sys::Oid>(1).map_err(internal)?.expect("tgrelid"),
+            args,
+            t.get::<bool>(3).map_err(internal)?.unwrap_or(false),
+            t.get::<bool>(4).map_err(internal)?.unwrap_or(false) || truncate_only,
+        ))
+    })?;
+    let opts = TriggerOptions::parse(&args)?;
+    // SAFETY: relid comes from pg_trigger; the lock keeps the table's definition stable while we read it.
+    let rel = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    let table = qualified_name(&rel);
+    opts.check_columns(&table, &table_columns(&rel))?;
+    if !row_level && !has_transition {
+        return Err(QueueError::invalid(format!(
+            "enqueue_trigger on {table} FOR EACH STATEMENT needs transition tables: add REFERENCING NEW TABLE AS new_rows (and OLD TABLE AS old_rows for UPDATE and DELETE)"
+        ))
+        .into());
+    }
+    Ok(())
+}

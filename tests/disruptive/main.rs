@@ -1,0 +1,125 @@
+//! Tests that crash or restart the server or its background worker. They run one at a time,
+//! after the integration suite, on the same server (scripts/test starts it).
+
+#[path = "../integration/common.rs"]
+#[allow(dead_code)]
+mod common;
+
+use common::{await_condition, await_worker_ticks, config, connect, count, new_queue, pg_ctl, worker_pid};
+use postgres::NoTls;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[test]
+fn terminated_background_worker_is_restarted_and_carries_on() {
+    let mut c = connect();
+    await_condition("the background worker", Duration::from_secs(30), || worker_pid(&mut c).is_some());
+    let old = worker_pid(&mut c).unwrap();
+    assert!(c.query_one("SELECT pg_terminate_backend($1)", &[&old]).unwrap().get::<_, bool>(0));
+    await_condition("a new background worker", Duration::from_secs(30), || worker_pid(&mut c).is_some_and(|p| p != old));
+
+    // It carries on: it ticks, and it still releases expired leases.
+    await_worker_ticks(&mut c, 2);
+    let q = new_queue(&mut c, "after_restart", "backoff_base => '0', backoff_max => '0'");
+    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
+    c.execute("SELECT queue.claim($1, lease => '100 ms')", &[&q]).unwrap();
+    await_condition("the expired lease to be released", Duration::from_secs(30), || {
+        c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, String>(0) == "pending"
+    });
+    let new = worker_pid(&mut c).unwrap();
+    assert_eq!(c.query_one("SELECT pid FROM queue.worker_status", &[]).unwrap().get::<_, i32>(0), new);
+}
+
+/// Jobs whose enqueue committed (the client saw COMMIT succeed), and completions that committed.
+#[derive(Default)]
+struct Ledger {
+    enqueued: HashSet<i64>,
+    completed: HashMap<i64, u32>,
+}
+
+#[test]
+fn immediate_shutdown_under_load_loses_nothing_and_completes_nothing_twice() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "crash", "lease => '1 second', backoff_base => '0', backoff_max => '0'");
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let crashed = Arc::new(AtomicBool::new(false));
+
+    // Producers and consumers run until the server dies under them.
+    let mut handles = Vec::new();
+    for p in 0..2 {
+        let (q, ledger, crashed) = (q.clone(), ledger.clone(), crashed.clone());
+        handles.push(thread::spawn(move || {
+            let mut c = config("postgres").connect(NoTls).unwrap();
+            let mut n = 0;
+            while !crashed.load(Ordering::Relaxed) {
+                n += 1;
+                let Ok(rows) = c.query("SELECT * FROM queue.enqueue_many($1, ARRAY[$2, $2]::jsonb[])", &[&q, &json!({"p": p, "n": n})]) else {
+                    return;
+                };
+                ledger.lock().unwrap().enqueued.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
+            }
+        }));
+    }
+    for w in 0..3 {
+        let (q, ledger, crashed) = (q.clone(), ledger.clone(), crashed.clone());
+        handles.push(thread::spawn(move || {
+            let mut c = config("postgres").connect(NoTls).unwrap();
+            let worker = format!("w{w}");
+            while !crashed.load(Ordering::Relaxed) {
+                let Ok(rows) = c.query("SELECT id, lease_token FROM queue.claim($1, $2, batch => 5)", &[&q, &worker]) else {
+                    return;
+                };
+                for r in rows {
+                    let (id, token): (i64, Uuid) = (r.get(0), r.get(1));
+                    match c.query_one("SELECT queue.complete($1, $2)", &[&id, &token]) {
+                        Ok(row) if row.get::<_, bool>(0) => *ledger.lock().unwrap().completed.entry(id).or_default() += 1,
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            }
+        }));
+    }
+    await_condition("some work before the crash", Duration::from_secs(60), || ledger.lock().unwrap().completed.len() >= 300);
+    pg_ctl(&["stop", "-m", "immediate"]);
+    crashed.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    pg_ctl(&["start"]);
+
+    // After recovery: every acknowledged enqueue is there; finish the rest (leases of jobs that
+    // were running at the crash expire and come back through the background worker).
+    let mut c = connect();
+    let ledger = Arc::try_unwrap(ledger).ok().unwrap().into_inner().unwrap();
+    let present = count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND id = ANY($2)", &[&q, &ledger.enqueued.iter().copied().collect::<Vec<_>>()]);
+    assert_eq!(present as usize, ledger.enqueued.len(), "a committed enqueue was lost");
+    for (id, n) in &ledger.completed {
+        assert_eq!(*n, 1, "job {id} completed twice before the crash");
+    }
+    let mut after: HashMap<i64, u32> = HashMap::new();
+    await_condition("the queue to drain after restart", Duration::from_secs(60), || {
+        for r in c.query("SELECT id, lease_token FROM queue.claim($1, 'after', batch => 50)", &[&q]).unwrap() {
+            let (id, token): (i64, Uuid) = (r.get(0), r.get(1));
+            if c.query_one("SELECT queue.complete($1, $2)", &[&id, &token]).unwrap().get::<_, bool>(0) {
+                *after.entry(id).or_default() += 1;
+            }
+        }
+        count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state <> 'done'", &[&q]) == 0
+    });
+    for (id, n) in &after {
+        assert_eq!(*n, 1, "job {id} completed twice after the restart");
+        assert!(!ledger.completed.contains_key(id), "job {id} completed before the crash was handed out again");
+    }
+    for id in &ledger.enqueued {
+        let row = c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[id]).unwrap();
+        assert_eq!(row.get::<_, String>(0), "done", "job {id}");
+    }
+    // The background worker came back with the server and is working.
+    await_worker_ticks(&mut c, 2);
+}
