@@ -177,6 +177,13 @@ impl Worker {
     }
 
     fn tick(&mut self) {
+        // Visible in pg_stat_activity (backend_type 'queue_ext'): query and state_change show each tick.
+        unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"queue_ext tick".as_ptr()) };
+        self.tick_steps();
+        unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, c"queue_ext tick".as_ptr()) };
+    }
+
+    fn tick_steps(&mut self) {
         if !self.extension_installed() {
             self.started_at = None;
             self.due_checked_until = None;

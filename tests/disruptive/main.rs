@@ -123,3 +123,47 @@ fn immediate_shutdown_under_load_loses_nothing_and_completes_nothing_twice() {
     // The background worker came back with the server and is working.
     await_worker_ticks(&mut c, 2);
 }
+
+/// The server log, from byte `from` on.
+fn server_log_since(from: u64) -> String {
+    let log = std::fs::read(std::env::var("QUEUE_EXT_TEST_LOG").unwrap()).unwrap();
+    String::from_utf8_lossy(&log[from as usize..]).into_owned()
+}
+
+fn log_len() -> u64 {
+    std::fs::metadata(std::env::var("QUEUE_EXT_TEST_LOG").unwrap()).unwrap().len()
+}
+
+/// Ticks are visible in pg_stat_activity even while the extension (and its status table) is gone.
+fn await_idle_ticks(c: &mut postgres::Client, n: usize) {
+    let mut seen = HashSet::new();
+    await_condition("background worker ticks", Duration::from_secs(30), || {
+        let row = c.query_opt("SELECT state_change::text FROM pg_stat_activity WHERE backend_type = 'queue_ext'", &[]).unwrap();
+        if let Some(r) = row {
+            seen.insert(r.get::<_, Option<String>>(0));
+        }
+        seen.len() > n
+    });
+}
+
+#[test]
+fn worker_waits_quietly_without_the_extension_and_resumes_after_create() {
+    let mut c = connect();
+    let from = log_len();
+    c.batch_execute("DROP EXTENSION queue_ext CASCADE").unwrap();
+    await_idle_ticks(&mut c, 10);
+    let log = server_log_since(from);
+    let waiting = log.matches("waiting for CREATE EXTENSION queue_ext").count();
+    assert_eq!(waiting, 1, "expected one waiting line, got {waiting}:\n{log}");
+    assert!(!log.contains("ERROR") && !log.contains("FATAL"), "the worker complained while waiting:\n{log}");
+    assert!(!log.contains("terminated by signal"), "a crash while waiting:\n{log}");
+
+    c.batch_execute("CREATE EXTENSION queue_ext").unwrap();
+    await_worker_ticks(&mut c, 2);
+    let q = new_queue(&mut c, "recreated", "backoff_base => '0', backoff_max => '0'");
+    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
+    c.execute("SELECT queue.claim($1, lease => '100 ms')", &[&q]).unwrap();
+    await_condition("the expired lease to be released", Duration::from_secs(30), || {
+        c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, String>(0) == "pending"
+    });
+}
