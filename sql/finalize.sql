@@ -9,7 +9,7 @@ GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA queue FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
-GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules TO queue_admin, queue_producer, queue_worker;
 
 -- Trigger options are checked when the trigger is created, not only when it first fires.
 CREATE FUNCTION queue.enqueue_trigger_ddl() RETURNS event_trigger
@@ -48,11 +48,13 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
         grantee := CASE
             WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
+                            'set_rate_schedule', 'clear_rate_schedule',
                             'release_expired_leases', 'explain_claim') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
-            WHEN f.name IN ('retry_delay') THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name IN ('retry_delay', 'slot_fraction', 'slot_offset', 'next_slot', 'bucket', 'poll_delay',
+                            'effective_rate') THEN 'queue_admin, queue_producer, queue_worker'
         END;
         IF grantee IS NULL THEN
             RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
@@ -101,3 +103,16 @@ COMMENT ON FUNCTION queue.enqueue_trigger_ddl IS
     'Event trigger function: checks queue.enqueue_trigger options when a trigger is created.';
 COMMENT ON EVENT TRIGGER queue_enqueue_trigger_check IS
     'Refuses CREATE TRIGGER ... queue.enqueue_trigger(...) with bad options, naming the option.';
+COMMENT ON FUNCTION queue.slot_fraction IS
+    'A key''s stable phase in [0, 1): (first 8 bytes of md5(utf8(key)) as a big-endian unsigned integer >> 11) / 2^53.';
+COMMENT ON FUNCTION queue.slot_offset IS 'slot_fraction(key) × period: where in each period the key''s slot lies.';
+COMMENT ON FUNCTION queue.next_slot IS
+    'The first instant at or after `after` whose position in the period (counted from the Unix epoch) is the key''s offset.';
+COMMENT ON FUNCTION queue.bucket IS
+    'The key''s bucket in 0..buckets-1 by jump consistent hash of md5(key): going from n to n+1 buckets moves about 1/(n+1) of the keys.';
+COMMENT ON FUNCTION queue.poll_delay IS
+    'How long worker i of n should sleep so that polls arrive one every `spacing`, interleaved and without drift.';
+COMMENT ON FUNCTION queue.set_rate_schedule IS
+    'On-peak / off-peak claim rates: peak_rate during peak_hours (e.g. ''9-17'') on peak_days (e.g. ''mon-fri'') in timezone, off_peak_rate otherwise; NULL = unlimited.';
+COMMENT ON FUNCTION queue.clear_rate_schedule IS 'Remove a queue''s rate schedule; its rate_per_second and burst apply again.';
+COMMENT ON FUNCTION queue.effective_rate IS 'The claim rate (and burst) that applies to a queue at an instant, and whether it is the schedule''s peak.';

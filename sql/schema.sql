@@ -91,10 +91,14 @@ COMMENT ON COLUMN queue.jobs.attempts IS 'Number of times the job has been claim
 COMMENT ON COLUMN queue.jobs.lease_token IS 'Fencing token of the current lease: complete, fail, heartbeat and release must present it.';
 COMMENT ON COLUMN queue.jobs.locked_by IS 'Worker name given to the claim that holds the lease.';
 
--- The claim order is priority DESC, run_at, id within one queue.
-CREATE INDEX jobs_claim_idx ON queue.jobs (queue, priority DESC, run_at, id) WHERE state = 'pending';
--- Lease expiry (background worker) and per-queue running counts.
-CREATE INDEX jobs_running_idx ON queue.jobs (lease_expires_at) WHERE state = 'running';
+-- Claims: groups of a queue are enumerated by skip scan over the second column (the default group
+-- is ''), and within a group jobs come in claim order, priority DESC, run_at, id.
+CREATE INDEX jobs_claim_idx ON queue.jobs (queue, (coalesce(group_key, '')), priority DESC, run_at, id)
+    WHERE state = 'pending';
+-- Running jobs per queue and group (caps) and lease expiry: the running set is bounded by the
+-- workers' concurrency.
+CREATE INDEX jobs_running_idx ON queue.jobs (queue, (coalesce(group_key, '')), lease_expires_at)
+    WHERE state = 'running';
 -- Dedupe: at most one live job per (queue, dedupe_key); also what concurrent producers race on.
 CREATE UNIQUE INDEX jobs_dedupe_idx ON queue.jobs (queue, dedupe_key)
     WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running');
@@ -103,6 +107,32 @@ CREATE UNIQUE INDEX jobs_dedupe_idx ON queue.jobs (queue, dedupe_key)
 CREATE INDEX jobs_scheduled_idx ON queue.jobs (queue, run_at) WHERE state = 'pending' AND run_at > enqueued_at;
 -- Retention and redrive walk finished jobs by queue and age, away from the hot path.
 CREATE INDEX jobs_finished_idx ON queue.jobs (queue, finished_at) WHERE state IN ('done', 'dead', 'cancelled');
+
+-- Group backoff (circuit breaker): consecutive failures of a group defer the whole group.
+CREATE TABLE queue.group_state (
+    queue                text NOT NULL,
+    group_key            text NOT NULL,  -- '' is the default group (jobs without group_key)
+    consecutive_failures integer NOT NULL CHECK (consecutive_failures >= 1),
+    eligible_at          timestamptz NOT NULL,
+    PRIMARY KEY (queue, group_key)
+);
+COMMENT ON TABLE queue.group_state IS
+    'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at. A completed job of the group deletes its row.';
+
+-- On-peak / off-peak claim rates. A NULL rate means unlimited in that period.
+CREATE TABLE queue.rate_schedules (
+    queue          text PRIMARY KEY,
+    timezone       text NOT NULL,
+    peak_days      integer[] NOT NULL,  -- ISO weekdays, 1 = Monday
+    peak_start     integer NOT NULL CHECK (peak_start BETWEEN 0 AND 23),
+    peak_end       integer NOT NULL CHECK (peak_end BETWEEN 1 AND 24),  -- exclusive; before start wraps midnight
+    peak_rate      double precision CHECK (peak_rate > 0),
+    peak_burst     integer CHECK (peak_burst >= 0),
+    off_peak_rate  double precision CHECK (off_peak_rate > 0),
+    off_peak_burst integer CHECK (off_peak_burst >= 0)
+);
+COMMENT ON TABLE queue.rate_schedules IS
+    'Per-queue rate schedule set by queue.set_rate_schedule: peak hours on peak days in a time zone use peak_rate, other times off_peak_rate.';
 
 -- What queue.claim returns for each job.
 CREATE TYPE queue.claimed_job AS (
@@ -143,3 +173,4 @@ COMMENT ON COLUMN queue.worker_status.due_checked_until IS 'Scheduled jobs due u
 SELECT pg_catalog.pg_extension_config_dump('queue.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.jobs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('queue.rate_schedules', '');

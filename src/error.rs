@@ -23,8 +23,8 @@ pub enum QueueError {
     DedupeConflict(String),
     /// 42703: a trigger option names a column the table does not have.
     UndefinedColumn(String),
-    /// 0A000: recognised but not supported (yet).
-    NotSupported(String),
+    /// 55000: the server is not set up for this (e.g. not preloaded).
+    NotInPrerequisiteState(String),
 }
 
 impl QueueError {
@@ -42,7 +42,7 @@ impl QueueError {
             QueueError::ObjectInUse(_) => ERRCODE_OBJECT_IN_USE,
             QueueError::DedupeConflict(_) => ERRCODE_UNIQUE_VIOLATION,
             QueueError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,
-            QueueError::NotSupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+            QueueError::NotInPrerequisiteState(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         }
     }
 }
@@ -51,8 +51,8 @@ impl fmt::Display for QueueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             QueueError::InvalidParameter(m) | QueueError::ObjectInUse(m) => f.write_str(m),
-            QueueError::DedupeConflict(m) | QueueError::NotSupported(m) => f.write_str(m),
-            QueueError::UndefinedColumn(m) => f.write_str(m),
+            QueueError::DedupeConflict(m) => f.write_str(m),
+            QueueError::UndefinedColumn(m) | QueueError::NotInPrerequisiteState(m) => f.write_str(m),
             QueueError::NullValue(what) => write!(f, "{what} must not be null"),
             QueueError::UnknownQueue(name) => write!(f, "queue \"{name}\" does not exist"),
             QueueError::DuplicateQueue(name) => write!(f, "queue \"{name}\" already exists"),

@@ -12,7 +12,9 @@ mod datum;
 mod error;
 mod guc;
 mod maintenance;
+mod shmem;
 mod spi;
+mod spread;
 mod trigger_options;
 mod validate;
 mod worker;
@@ -27,8 +29,9 @@ mod pg_tests;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::register();
-    // The background worker exists only when the library is preloaded at server start.
+    // Shared memory and the background worker exist only when the library is preloaded.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        shmem::init();
         worker::register();
     }
 }

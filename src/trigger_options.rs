@@ -16,6 +16,8 @@ pub struct TriggerOptions {
     /// Column whose value becomes the job's dedupe_key.
     pub dedupe_key: Option<String>,
     pub priority: i32,
+    /// `spread=<column>:<interval>`: the job is due at the column value's slot in the period.
+    pub spread: Option<(String, String)>,
 }
 
 fn option_error(arg: &str, why: impl std::fmt::Display) -> QueueError {
@@ -59,10 +61,13 @@ impl TriggerOptions {
                     opts.priority = value.trim().parse().map_err(|_| option_error(arg, "priority must be an integer"))?;
                 }
                 "spread" => {
-                    return Err(QueueError::NotSupported(format!(
-                        "enqueue_trigger option \"{}\": spread is not available in this version of queue_ext",
-                        arg.escape_default()
-                    )))
+                    let Some((column, period)) = value.split_once(':') else {
+                        return Err(option_error(arg, "spread must be <column>:<interval>, e.g. spread=user_id:6 hours"));
+                    };
+                    if period.trim().is_empty() {
+                        return Err(option_error(arg, "the spread interval is empty"));
+                    }
+                    opts.spread = Some((column_name(arg, column)?, period.trim().to_owned()));
                 }
                 other => return Err(option_error(arg, format!("unknown option \"{}\"; options are {OPTIONS}", other.escape_default()))),
             }
@@ -76,6 +81,7 @@ impl TriggerOptions {
         let named = self.columns.iter().flatten().map(|c| ("columns", c));
         let named = named.chain(self.group_key.iter().map(|c| ("group_key", c)));
         let named = named.chain(self.dedupe_key.iter().map(|c| ("dedupe_key", c)));
+        let named = named.chain(self.spread.iter().map(|(c, _)| ("spread", c)));
         for (option, column) in named {
             if !available.iter().any(|a| a == column) {
                 return Err(QueueError::UndefinedColumn(format!(
@@ -98,7 +104,8 @@ mod unit {
 
     #[test]
     fn parses_every_option() {
-        let o = parse(&["q", "columns=id, email", "group_key=tenant", "dedupe_key=id", "priority=-3"]).unwrap();
+        let o = parse(&["q", "columns=id, email", "group_key=tenant", "dedupe_key=id", "priority=-3", "spread=id: 6 hours"]).unwrap();
+        assert_eq!(o.spread, Some(("id".to_string(), "6 hours".to_string())));
         assert_eq!(o.queue, "q");
         assert_eq!(o.columns, Some(vec!["id".to_string(), "email".to_string()]));
         assert_eq!(o.group_key.as_deref(), Some("tenant"));
@@ -116,7 +123,8 @@ mod unit {
         assert!(msg(&["q", "priority=high"]).contains("\"priority=high\": priority must be an integer"));
         assert!(msg(&["q", "columns=a,,b"]).contains("a column name is empty"));
         assert!(msg(&["q", "priority=1", "priority=2"]).contains("given twice"));
-        assert!(matches!(parse(&["q", "spread=id:1 day"]), Err(QueueError::NotSupported(_))));
+        assert!(msg(&["q", "spread=id"]).contains("spread must be <column>:<interval>"));
+        assert!(msg(&["q", "spread=id:"]).contains("the spread interval is empty"));
     }
 
     #[test]

@@ -137,14 +137,30 @@ pub(crate) fn insert_one(client: &mut SpiClient<'_>, queue: &str, payload: Jsonb
     .into())
 }
 
-fn reject_spread(spread_key: Option<&str>, spread_period: Option<Interval>) -> Result<()> {
-    if spread_key.is_some() || spread_period.is_some() {
-        return Err(QueueError::NotSupported(
-            "spread_key and spread_period are not available in this version of queue_ext".into(),
-        )
-        .into());
+/// With spread_key and spread_period the job is due at the key's slot in the period, at or after
+/// run_at (default now): the same key always lands at the same phase of the period.
+fn spread_run_at(
+    run_at: Option<TimestampWithTimeZone>,
+    spread_key: Option<&str>,
+    spread_period: Option<Interval>,
+) -> Result<Option<TimestampWithTimeZone>> {
+    match (spread_key, spread_period) {
+        (None, None) => Ok(run_at),
+        (Some(key), Some(period)) => {
+            let after = match run_at {
+                Some(t) => t,
+                None => now(),
+            };
+            Ok(Some(crate::spread::next_slot_at(key, period, after)?))
+        }
+        _ => Err(QueueError::invalid("spread_key and spread_period go together: give both or neither").into()),
     }
-    Ok(())
+}
+
+/// The transaction's start time, what now() returns.
+pub(crate) fn now() -> TimestampWithTimeZone {
+    // SAFETY: reads the current transaction's start timestamp.
+    TimestampWithTimeZone::try_from(unsafe { pgrx::pg_sys::GetCurrentTransactionStartTimestamp() }).expect("now() is in range")
 }
 
 /// Add a job. Visible to workers when the calling transaction commits.
@@ -164,9 +180,9 @@ fn enqueue(
 ) -> Result<i64> {
     let queue = queue_name(queue)?;
     let payload = required(payload, "payload")?;
+    let run_at = spread_run_at(run_at, spread_key, spread_period)?;
     let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
     let dedupe_key = key(dedupe_key, "dedupe_key")?;
-    reject_spread(spread_key, spread_period)?;
     Spi::connect_mut(|client| insert_one(client, queue, payload, &opts, dedupe_key.as_deref()))
 }
 

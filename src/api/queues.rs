@@ -270,6 +270,8 @@ fn drop_queue(name: Option<&str>, force: default!(bool, false)) -> Result<()> {
             .into());
         }
         exec(client, "DELETE FROM queue.jobs WHERE queue = $1", &[name.into()])?;
+        exec(client, "DELETE FROM queue.group_state WHERE queue = $1", &[name.into()])?;
+        exec(client, "DELETE FROM queue.rate_schedules WHERE queue = $1", &[name.into()])?;
         exec(client, "DELETE FROM queue.queues WHERE name = $1", &[name.into()])?;
         Ok(())
     })

@@ -12,15 +12,16 @@ use crate::datum::{Jsonb, RowDatum};
 use crate::error::{internal, QueueError, Result as QResult};
 use crate::spi::exec;
 use crate::trigger_options::TriggerOptions;
-use pgrx::datum::DatumWithOid;
+use pgrx::datum::{DatumWithOid, Interval};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::{AllocatedByPostgres, PgRelation};
+use pgrx::{AllocatedByPostgres, PgRelation, PgTryBuilder};
 
 /// The payload, group key and dedupe key of one change, from the row images `n` (new) and `o`
 /// (old) as jsonb. Parameters: $3 op, $4 table, $5 columns to keep (NULL = all), $6 group_key
-/// column, $7 dedupe_key column. Column names are values here, never spliced into SQL.
+/// column, $7 dedupe_key column, $8 spread column. Column names are values here, never spliced
+/// into SQL.
 macro_rules! change_columns {
     () => {
         "jsonb_build_object('op', $3::text, 'table', $4::text)
@@ -30,7 +31,8 @@ macro_rules! change_columns {
                    ELSE (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(r.o) AS e(k, v) WHERE k = ANY($5)) END) END
            AS payload,
          nullif(coalesce(r.n, r.o) ->> $6::text, '') AS group_key,
-         nullif(coalesce(r.n, r.o) ->> $7::text, '') AS dedupe_key"
+         nullif(coalesce(r.n, r.o) ->> $7::text, '') AS dedupe_key,
+         coalesce(r.n, r.o) ->> $8::text AS spread_value"
     };
 }
 
@@ -41,6 +43,29 @@ struct Firing {
     opts: TriggerOptions,
     table: String,
     op: &'static str,
+    /// The spread option's period, parsed.
+    spread_period: Option<Interval>,
+}
+
+/// Parse the spread option's interval, naming the option when Postgres cannot read it.
+fn spread_period(opts: &TriggerOptions) -> QResult<Option<Interval>> {
+    let Some((column, text)) = &opts.spread else { return Ok(None) };
+    let option = format!("spread={column}:{text}");
+    let text = text.clone();
+    // interval_in raises on bad input; we only translate that error and raise ours at once.
+    let parsed = PgTryBuilder::new(move || Ok(Spi::get_one_with_args::<Interval>("SELECT $1::interval", &[text.as_str().into()]).ok().flatten()))
+        .catch_others(|e| {
+            let why = match e {
+                pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => r.message().to_owned(),
+                pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport.message().to_owned(),
+            };
+            Err(why)
+        })
+        .execute()
+        .map_err(|why| QueueError::invalid(format!("enqueue_trigger option \"{option}\": {why}")))?;
+    let period = parsed.ok_or_else(|| QueueError::invalid(format!("enqueue_trigger option \"{option}\": not an interval")))?;
+    crate::spread::period_micros(period, &format!("enqueue_trigger option \"{option}\": the period"))?;
+    Ok(Some(period))
 }
 
 fn trigger_error(e: pgrx::trigger_support::PgTriggerError) -> ErrorReport {
@@ -55,7 +80,7 @@ fn qualified_name(rel: &PgRelation) -> String {
     format!("{}.{}", rel.namespace(), rel.name())
 }
 
-fn change_args<'a>(f: &'a Firing, new: DatumWithOid<'a>, old: DatumWithOid<'a>) -> [DatumWithOid<'a>; 7] {
+fn change_args<'a>(f: &'a Firing, new: DatumWithOid<'a>, old: DatumWithOid<'a>) -> [DatumWithOid<'a>; 8] {
     [
         new,
         old,
@@ -64,11 +89,29 @@ fn change_args<'a>(f: &'a Firing, new: DatumWithOid<'a>, old: DatumWithOid<'a>) 
         f.opts.columns.clone().into(),
         f.opts.group_key.as_deref().into(),
         f.opts.dedupe_key.as_deref().into(),
+        f.opts.spread.as_ref().map(|(c, _)| c.as_str()).into(),
     ]
 }
 
-fn enqueue_change(client: &mut SpiClient<'_>, f: &Firing, payload: Jsonb, group_key: Option<String>, dedupe_key: Option<String>) -> QResult<i64> {
-    let opts = JobOptions { run_at: None, priority: f.opts.priority, group_key, max_attempts: None };
+/// One change as read back from SQL: payload, group key, dedupe key, spread column value.
+type Change = (Jsonb, Option<String>, Option<String>, Option<String>);
+
+fn read_change(row: &pgrx::spi::SpiHeapTupleData<'_>) -> QResult<Change> {
+    Ok((
+        row.get::<Jsonb>(1).map_err(internal)?.expect("payload is never null"),
+        row.get::<String>(2).map_err(internal)?,
+        row.get::<String>(3).map_err(internal)?,
+        row.get::<String>(4).map_err(internal)?,
+    ))
+}
+
+fn enqueue_change(client: &mut SpiClient<'_>, f: &Firing, (payload, group_key, dedupe_key, spread_value): Change) -> QResult<i64> {
+    // A row whose spread column is NULL is due at once.
+    let run_at = match (&f.spread_period, spread_value) {
+        (Some(period), Some(value)) => Some(crate::spread::next_slot_at(&value, *period, crate::api::produce::now())?),
+        _ => None,
+    };
+    let opts = JobOptions { run_at, priority: f.opts.priority, group_key, max_attempts: None };
     insert_one(client, &f.opts.queue, payload, &opts, dedupe_key.as_deref())
 }
 
@@ -92,11 +135,8 @@ fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
         None => DatumWithOid::null_oid(reltype),
     };
     Spi::connect_mut(|client| {
-        let row = exec(client, ROW_CHANGE, &change_args(f, bind(new), bind(old)))?.first();
-        let payload = row.get::<Jsonb>(1).map_err(internal)?.expect("payload is never null");
-        let group_key = row.get::<String>(2).map_err(internal)?;
-        let dedupe_key = row.get::<String>(3).map_err(internal)?;
-        enqueue_change(client, f, payload, group_key, dedupe_key)?;
+        let change = read_change(&exec(client, ROW_CHANGE, &change_args(f, bind(new), bind(old)))?.first().get_heap_tuple().map_err(internal)?.expect("one row"))?;
+        enqueue_change(client, f, change)?;
         Ok(())
     })
 }
@@ -111,7 +151,7 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
                 .get::<Jsonb>(1)
                 .map_err(internal)?
                 .expect("not null");
-            enqueue_change(client, f, payload, None, None).map(|_| ())
+            enqueue_change(client, f, (payload, None, None, None)).map(|_| ())
         });
     }
     let image = |name: Option<&str>| match name {
@@ -140,13 +180,9 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
         let unbound = || DatumWithOid::null_oid(pg_sys::UNKNOWNOID);
         let args = change_args(f, unbound(), unbound());
         let rows = client.update(changes.as_str(), None, &args[..]).map_err(internal)?;
-        let mut changes = Vec::with_capacity(rows.len());
-        for row in rows {
-            let payload = row.get::<Jsonb>(1).map_err(internal)?.expect("payload is never null");
-            changes.push((payload, row.get::<String>(2).map_err(internal)?, row.get::<String>(3).map_err(internal)?));
-        }
-        for (payload, group_key, dedupe_key) in changes {
-            enqueue_change(client, f, payload, group_key, dedupe_key)?;
+        let changes = rows.map(|row| read_change(&row)).collect::<QResult<Vec<_>>>()?;
+        for change in changes {
+            enqueue_change(client, f, change)?;
         }
         Ok(())
     })
@@ -172,7 +208,8 @@ fn fire(trigger: &PgTrigger<'_>) -> QResult<()> {
         PgTriggerOperation::Delete => "DELETE",
         PgTriggerOperation::Truncate => "TRUNCATE",
     };
-    let firing = Firing { opts, table, op };
+    let spread_period = spread_period(&opts)?;
+    let firing = Firing { opts, table, op, spread_period };
     match trigger.level() {
         PgTriggerLevel::Row => fire_row(trigger, &firing),
         PgTriggerLevel::Statement => fire_statement(trigger, &firing),
@@ -211,6 +248,7 @@ fn check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
         ))
     })?;
     let opts = TriggerOptions::parse(&args)?;
+    spread_period(&opts)?;
     // SAFETY: relid comes from pg_trigger; the lock keeps the table's definition stable while we read it.
     let rel = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     let table = qualified_name(&rel);

@@ -8,6 +8,8 @@ mod errors;
 mod notify;
 mod plans;
 mod roles;
+mod scheduling;
 mod semantics;
+mod spreading;
 mod trigger;
 mod worker;
