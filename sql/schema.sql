@@ -51,7 +51,7 @@ COMMENT ON COLUMN queue.queues.burst IS 'Token-bucket size: claims allowed above
 COMMENT ON COLUMN queue.queues.max_running IS 'Cap on jobs running at once in this queue; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.max_running_per_group IS 'Cap on jobs running at once per group_key; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.group_backoff IS 'Defer a group after consecutive failures (circuit breaker); a success resets it.';
-COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them. Dead jobs are kept until retried.';
+COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them; 0 deletes jobs as they complete. Dead jobs are kept until retried.';
 COMMENT ON COLUMN queue.queues.paused IS 'A paused queue hands out no jobs; producers may still enqueue.';
 
 -- One table holds every job. The hot path never scans history: claims use a partial index over
@@ -81,6 +81,10 @@ CREATE TABLE queue.jobs (
     CONSTRAINT running_has_lease CHECK (state <> 'running' OR (lease_token IS NOT NULL AND lease_expires_at IS NOT NULL)),
     CONSTRAINT finished_has_time CHECK ((state IN ('done', 'dead', 'cancelled')) = (finished_at IS NOT NULL))
 );
+-- A queue table churns: every job is inserted, updated twice and deleted. Vacuum it early and
+-- without throttling, so that claims do not wade through dead index entries.
+ALTER TABLE queue.jobs SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000,
+                            autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 0);
 COMMENT ON TABLE queue.jobs IS
     'Every job, live and finished. Read it freely; write it only through the queue.* functions.';
 COMMENT ON COLUMN queue.jobs.priority IS 'Higher runs first.';

@@ -248,4 +248,14 @@ mod tests {
         let done = one::<i64>("SELECT count(*) FROM queue.complete_many((SELECT array_agg(id) FROM c), (SELECT array_agg(lease_token) FROM c))").unwrap();
         assert_eq!(done, 3);
     }
+
+    #[pg_test]
+    fn retention_zero_forgets_jobs_as_they_complete() {
+        setup("q", ", retention => '0'");
+        let id = one::<i64>("SELECT queue.enqueue('q', '{}')").unwrap();
+        run("SELECT queue.claim('q')");
+        assert!(one::<bool>(&format!("SELECT queue.complete({id}, '{}')", token(id))).unwrap());
+        assert_eq!(one::<i64>(&format!("SELECT count(*) FROM queue.jobs WHERE id = {id}")), Some(0));
+        assert!(!one::<bool>(&format!("SELECT queue.complete({id}, gen_random_uuid())")).unwrap());
+    }
 }

@@ -17,7 +17,7 @@ use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone, Uuid};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::AllocatedByRust;
+use pgrx::{AllocatedByRust, PgTupleDesc};
 use std::cell::RefCell;
 
 /// The queue's rate at instant $2: its rate schedule's peak or off-peak rate when it has one.
@@ -169,24 +169,33 @@ pub(crate) struct ClaimedJob {
 }
 
 impl ClaimedJob {
-    pub(crate) fn into_tuple(self) -> Result<PgHeapTuple<'static, AllocatedByRust>> {
-        fn set<T: IntoDatum>(t: &mut PgHeapTuple<'static, AllocatedByRust>, name: &str, value: T) -> Result<()> {
-            t.set_by_name(name, value).map_err(|e| QueueError::invalid(format!("queue.claimed_job.{name}: {e}")).into())
-        }
-        let mut t = PgHeapTuple::new_composite_type("queue.claimed_job")
-            .map_err(|e| QueueError::invalid(format!("queue.claimed_job: {e}")))?;
-        set(&mut t, "id", self.id)?;
-        set(&mut t, "queue", self.queue)?;
-        set(&mut t, "payload", self.payload)?;
-        set(&mut t, "attempt", self.attempt)?;
-        set(&mut t, "priority", self.priority)?;
-        set(&mut t, "group_key", self.group_key)?;
-        set(&mut t, "run_at", self.run_at)?;
-        set(&mut t, "enqueued_at", self.enqueued_at)?;
-        set(&mut t, "lease_token", self.lease_token)?;
-        set(&mut t, "lease_expires_at", self.lease_expires_at)?;
-        Ok(t)
+    /// A `queue.claimed_job` row, formed in one go (setting attributes one by one would re-form
+    /// the tuple for each of them).
+    pub(crate) fn into_tuple(self, row_type: pg_sys::Oid) -> Result<PgHeapTuple<'static, AllocatedByRust>> {
+        let desc = PgTupleDesc::for_composite_type_by_oid(row_type)
+            .ok_or_else(|| QueueError::invalid("queue.claimed_job is not a composite type"))?;
+        let datums = [
+            self.id.into_datum(),
+            self.queue.into_datum(),
+            self.payload.into_datum(),
+            self.attempt.into_datum(),
+            self.priority.into_datum(),
+            self.group_key.into_datum(),
+            self.run_at.into_datum(),
+            self.enqueued_at.into_datum(),
+            self.lease_token.into_datum(),
+            self.lease_expires_at.into_datum(),
+        ];
+        // SAFETY: the datums follow queue.claimed_job's attributes in order and type (sql/schema.sql).
+        unsafe { PgHeapTuple::from_datums(desc, datums) }.map_err(|e| QueueError::invalid(format!("queue.claimed_job: {e}")).into())
     }
+}
+
+/// The row type claim returns, looked up once per call (its OID changes if the extension is re-created).
+fn claimed_job_type() -> Result<pg_sys::Oid> {
+    PgTupleDesc::for_composite_type("queue.claimed_job")
+        .map(|d| d.oid())
+        .ok_or_else(|| QueueError::invalid("type queue.claimed_job does not exist").into())
 }
 
 fn not_null<T>(v: Option<T>) -> T {
@@ -338,7 +347,8 @@ fn claim(
         }
         claim_jobs(client, queue, worker, batch, lease)
     })?;
-    let tuples = jobs.into_iter().map(ClaimedJob::into_tuple).collect::<Result<Vec<_>>>()?;
+    let row_type = claimed_job_type()?;
+    let tuples = jobs.into_iter().map(|j| j.into_tuple(row_type)).collect::<Result<Vec<_>>>()?;
     Ok(SetOfIterator::new(tuples))
 }
 

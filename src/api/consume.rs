@@ -12,18 +12,28 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 /// Mark jobs done: `$done_where` selects the running jobs (as `j`, with extra FROM items in
-/// `$from`) whose lease the caller holds. A completed job ends its group's backoff.
+/// `$from`) whose lease the caller holds. Queues with `retention = 0` keep no history: their jobs
+/// are deleted instead, which spares a row version and its index entries. A completed job ends
+/// its group's backoff.
 macro_rules! complete_jobs {
     ($from:literal, $done_where:literal) => {
         concat!(
             "WITH done AS (
-                 UPDATE queue.jobs j SET state = 'done', finished_at = now(), lease_expires_at = NULL ",
-            $from, " WHERE j.state = 'running' AND ", $done_where, "
+                 UPDATE queue.jobs j SET state = 'done', finished_at = now(), lease_expires_at = NULL
+                   FROM queue.queues q", $from, "
+                  WHERE q.name = j.queue AND q.retention <> '0' AND j.state = 'running' AND ", $done_where, "
                  RETURNING j.id, j.queue, coalesce(j.group_key, '') AS g
+             ), forgotten AS (
+                 DELETE FROM queue.jobs j
+                  USING queue.queues q", $from, "
+                  WHERE q.name = j.queue AND q.retention = '0' AND j.state = 'running' AND ", $done_where, "
+                 RETURNING j.id, j.queue, coalesce(j.group_key, '') AS g
+             ), finished AS (
+                 SELECT * FROM done UNION ALL SELECT * FROM forgotten
              ), recovered AS (
-                 DELETE FROM queue.group_state b USING done WHERE b.queue = done.queue AND b.group_key = done.g
+                 DELETE FROM queue.group_state b USING finished WHERE b.queue = finished.queue AND b.group_key = finished.g
              )
-             SELECT id FROM done"
+             SELECT id FROM finished"
         )
     };
 }
@@ -31,7 +41,7 @@ macro_rules! complete_jobs {
 const COMPLETE_ONE: &str = complete_jobs!("", "j.id = $1 AND j.lease_token = $2");
 const COMPLETE_BATCH_TOKEN: &str = complete_jobs!("", "j.id = ANY($1) AND j.lease_token = $2");
 const COMPLETE_PER_JOB_TOKENS: &str =
-    complete_jobs!("FROM unnest($1::bigint[], $2::uuid[]) AS c(id, token)", "j.id = c.id AND j.lease_token = c.token");
+    complete_jobs!(", unnest($1::bigint[], $2::uuid[]) AS c(id, token)", "j.id = c.id AND j.lease_token = c.token");
 
 /// The state change of a failed attempt, shared by `fail` and lease expiry: back to pending after
 /// the backoff (or the given delay $RETRY_IN), or dead once the attempts are used up.

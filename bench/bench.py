@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""queue_ext benchmark: queue_ext against the bare-SQL floors and peer queues, in one run.
+
+Run through bench/run, which builds and installs everything and starts the dedicated cluster.
+Repetitions are interleaved across systems (rep 1 of every system, then rep 2, ...), so that the
+machine's drift hits all systems alike; reported figures are medians with min and max.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from systems import QUICK_SYSTEMS, SQL_SYSTEMS
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Cluster:
+    def __init__(self, host, port, db, pg_bin):
+        self.host, self.port, self.db, self.pg_bin = host, port, db, pg_bin
+
+    def env(self, sync=True):
+        env = dict(os.environ, PGHOST=self.host, PGPORT=str(self.port), PGUSER="postgres", PGDATABASE=self.db)
+        env["PGOPTIONS"] = "-c synchronous_commit=" + ("on" if sync else "off")
+        return env
+
+    def psql(self, sql, quiet=True):
+        out = subprocess.run([f"{self.pg_bin}/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             env=self.env(), capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"psql failed: {sql[:200]}\n{out.stderr}")
+        return out.stdout.strip()
+
+    def scalar(self, sql):
+        return self.psql(sql).splitlines()[-1]
+
+    def url(self):
+        return f"postgresql://postgres@/{self.db}?host={self.host}&port={self.port}"
+
+
+def pgbench(cluster, script, clients, seconds, sync, defines=None, progress=None):
+    """Run one pgbench script; returns (transactions per second, pgbench output)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+        path = f.name
+    cmd = [f"{cluster.pg_bin}/pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients),
+           "-T", str(seconds), "-f", path]
+    for k, v in (defines or {}).items():
+        cmd += ["-D", f"{k}={v}"]
+    if progress:
+        cmd += ["-P", str(progress)]
+    out = subprocess.run(cmd, env=cluster.env(sync), capture_output=True, text=True)
+    os.unlink(path)
+    if out.returncode != 0:
+        raise RuntimeError(f"pgbench failed ({out.returncode}):\n{script}\n{out.stdout}\n{out.stderr}")
+    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out.stdout).group(1))
+    return tps, out.stdout + out.stderr
+
+
+def w1(cluster, system, b, sync, seconds, clients):
+    tps, _ = pgbench(cluster, system.enqueue_script(b), system.clients or clients, seconds, sync)
+    return tps * b
+
+
+def ensure_backlog(cluster, system, wanted):
+    waiting = int(cluster.scalar(system.backlog_sql()))
+    if waiting < wanted:
+        cluster.psql(system.fill_sql(wanted - waiting))
+        cluster.psql("VACUUM ANALYZE")
+
+
+def w2(cluster, system, b, sync, seconds, clients, backlog_target):
+    """Drain throughput (jobs/s) from a backlog sized not to run dry; None when it did anyway."""
+    ensure_backlog(cluster, system, backlog_target[system.name, b])
+    before = int(cluster.scalar(system.backlog_sql()))
+    cluster.psql("CHECKPOINT")
+    tps, _ = pgbench(cluster, system.drain_script(b), system.clients or clients, seconds, sync, system.drain_defines())
+    after = int(cluster.scalar(system.backlog_sql()))
+    # Next time, keep twice what this run consumed in reserve.
+    backlog_target[system.name, b] = max(backlog_target[system.name, b], 2 * (before - after) + b * 100)
+    return tps * b, after == 0
+
+
+def node_drain(cluster, peer, jobs, workers, batch):
+    script = os.path.join(HERE, "node", f"{peer}.mjs")
+    args = ["node", script, cluster.url(), str(jobs), str(workers)] + ([str(batch)] if peer == "pgboss" else [])
+    out = subprocess.run(args, env=cluster.env(), capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(f"{peer} failed:\n{out.stdout}\n{out.stderr}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return r["jobs"] / r["seconds"]
+
+
+def w3(cluster, latency_bin, rate, seconds):
+    out = subprocess.run([latency_bin, cluster.host, str(cluster.port), cluster.db, str(rate), str(seconds)],
+                         capture_output=True, text=True, timeout=seconds * 10 + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench_latency failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+MIXED = ("SELECT coalesce(array_agg(id), '{{}}') AS ids, coalesce(min(lease_token::text), '00000000-0000-0000-0000-000000000000') AS tok\n"
+         "  FROM queue.claim('bench_w4', batch => {b}) \\gset\n"
+         "SELECT count(*) FROM queue.complete_many(:ids::bigint[], ARRAY[:tok]::uuid[]);\n"
+         "SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[{b}]));\n")
+
+
+def w4(cluster, seconds, clients, pending_sizes, history):
+    """Claim throughput (claim + complete + enqueue of the same count, so pending stays put)."""
+    results = {}
+    cluster.psql("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = 'bench_w4';"
+                 " SELECT queue.create_queue('bench_w4', retention => '1 year');")
+    cluster.psql(f"INSERT INTO queue.jobs (queue, state, payload, max_attempts, attempts, finished_at)"
+                 f" SELECT 'bench_w4', 'done', '{{}}', 25, 1, now() FROM generate_series(1, {history})")
+    for pending in pending_sizes:
+        have = int(cluster.scalar("SELECT count(*) FROM queue.jobs WHERE queue = 'bench_w4' AND state = 'pending'"))
+        while have < pending:
+            n = min(100_000, pending - have)
+            cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{{}}'::jsonb, ARRAY[{n}]))")
+            have += n
+        cluster.psql("VACUUM ANALYZE queue.jobs")
+        cluster.psql("CHECKPOINT")
+        tps, _ = pgbench(cluster, MIXED.format(b=100), clients, seconds, True)
+        results[pending] = tps * 100
+    return results
+
+
+def w5(cluster, seconds, clients):
+    """Soak: mixed enqueue and drain; throughput per minute, sizes and dead tuples at the end."""
+    cluster.psql("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = 'bench_w4';"
+                 " SELECT queue.create_queue('bench_w4', retention => '1 minute');")
+    cluster.psql("SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{}'::jsonb, ARRAY[10000]))")
+    period = 60 if seconds >= 120 else max(1, seconds // 4)
+    tps, log = pgbench(cluster, MIXED.format(b=100), clients, seconds, True, progress=period)
+    per_period = [float(m) * 100 for m in re.findall(r"progress: [0-9.]+ s, ([0-9.]+) tps", log)]
+    sizes = json.loads(cluster.scalar(
+        "SELECT json_build_object('table_bytes', pg_table_size('queue.jobs'), 'indexes_bytes', pg_indexes_size('queue.jobs'),"
+        " 'claim_index_bytes', pg_relation_size('queue.jobs_claim_idx'),"
+        " 'dead_tuples', (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'queue.jobs'::regclass),"
+        " 'rows', (SELECT count(*) FROM queue.jobs))"))
+    return {"seconds": seconds, "period_seconds": period, "jobs_per_second": tps * 100, "per_period": per_period, **sizes}
+
+
+def summarize(samples):
+    keyed = {}
+    for s in samples:
+        keyed.setdefault((s["workload"], s["system"], s["batch"], s["sync"]), []).append(s["jobs_per_second"])
+    rows = []
+    for (workload, system, batch, sync), values in keyed.items():
+        rows.append({"workload": workload, "system": system, "batch": batch, "sync": sync, "reps": len(values),
+                     "median": statistics.median(values), "min": min(values), "max": max(values)})
+    return rows
+
+
+def find(rows, workload, system, batch, sync=True):
+    for r in rows:
+        if (r["workload"], r["system"], r["batch"], r["sync"]) == (workload, system, batch, sync):
+            return r["median"]
+    return None
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def targets(rows, w4_result, w5_result):
+    """The issue's targets, each with its measured ratio and a plain verdict."""
+    out = []
+
+    def check(name, value, goal):
+        out.append({"target": name, "value": value, "goal": goal,
+                    "met": None if value is None else value >= goal})
+
+    check("W2 B=100 sync on: plain flow (history kept) / FLOOR-2", ratio(find(rows, "W2", "queue_ext", 100), find(rows, "W2", "floor2", 100)), 0.85)
+    check("W2 B=100 sync on: plain flow, retention 0 / FLOOR-2", ratio(find(rows, "W2", "queue_ext_forget", 100), find(rows, "W2", "floor2", 100)), 0.85)
+    check("W2 B=100 sync on: one round trip / pgmq", ratio(find(rows, "W2", "queue_ext_rt", 100), find(rows, "W2", "pgmq", 100)), 1.5)
+    for peer in ("graphile_worker", "pg_boss"):
+        check(f"W2 B=100 sync on: one round trip / {peer}", ratio(find(rows, "W2", "queue_ext_rt", 100), find(rows, "W2", peer, 100)), 1.0)
+    check("W1 B=100 sync on: enqueue_many / INSERT floor", ratio(find(rows, "W1", "queue_ext", 100), find(rows, "W1", "floor1", 100)), 0.70)
+    if w4_result and len(w4_result) == 2:
+        small, large = sorted(w4_result)
+        check(f"W4: claim throughput at {large:,} pending / at {small:,}", ratio(w4_result[large], w4_result[small]), 0.90)
+    if w5_result and len(w5_result["per_period"]) >= 2:
+        check("W5: last period / first period", ratio(w5_result["per_period"][-1], w5_result["per_period"][0]), 0.90)
+    return out
+
+
+def print_report(rows, extras, verdicts, settings):
+    print("\nSettings (same for every system):", ", ".join(f"{k}={v}" for k, v in settings.items()))
+    print(f"\n{'workload':<4} {'B':>4} {'sync':<4} {'system':<18} {'median jobs/s':>14} {'min':>10} {'max':>10} "
+          f"{'×FLOOR-1':>9} {'×FLOOR-2':>9} {'×pgmq':>7}")
+    for r in sorted(rows, key=lambda r: (r["workload"], r["batch"], not r["sync"], r["system"])):
+        f1 = ratio(r["median"], find(rows, r["workload"], "floor1", r["batch"], r["sync"]))
+        f2 = ratio(r["median"], find(rows, r["workload"], "floor2", r["batch"], r["sync"]))
+        pm = ratio(r["median"], find(rows, r["workload"], "pgmq", r["batch"], r["sync"]))
+        fmt = lambda x: "" if x is None else f"{x:.2f}"
+        print(f"{r['workload']:<4} {r['batch']:>4} {'on' if r['sync'] else 'off':<4} {r['system']:<18} {r['median']:>14,.0f} "
+              f"{r['min']:>10,.0f} {r['max']:>10,.0f} {fmt(f1):>9} {fmt(f2):>9} {fmt(pm):>7}")
+    present = {r["system"] for r in rows}
+    for s in SQL_SYSTEMS:
+        if s.note and s.name in present:
+            print(f"note: {s.name}: {s.note}")
+    if "graphile_worker" in present or "pg_boss" in present:
+        print("note: graphile_worker and pg_boss drain a pre-queued backlog of 20 000 jobs with their own Node workers"
+              " (4 concurrent; graphile-worker fetches one job per query, pg-boss batches of 100); shown in the B=100 rows")
+    if extras.get("W3"):
+        w = extras["W3"]
+        print(f"\nW3 latency enqueue→claim, NOTIFY-woken worker, {w['offered_per_second']} jobs/s offered:"
+              f" p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms, max {w['max_ms']:.2f} ms ({w['jobs']} jobs)")
+    if extras.get("W4"):
+        print("\nW4 claim throughput (claim+complete+enqueue, B=100) with 1 000 000 finished jobs in history:",
+              ", ".join(f"{k:,} pending: {v:,.0f} jobs/s" for k, v in sorted(extras["W4"].items())))
+    if extras.get("W5"):
+        w = extras["W5"]
+        print(f"\nW5 soak {w['seconds']} s: {w['jobs_per_second']:,.0f} jobs/s; per {w['period_seconds']} s:",
+              ", ".join(f"{x:,.0f}" for x in w["per_period"]))
+        print(f"   at the end: table {w['table_bytes']:,} B, indexes {w['indexes_bytes']:,} B "
+              f"(claim index {w['claim_index_bytes']:,} B), {w['rows']:,} rows, {w['dead_tuples']:,} dead tuples")
+    if verdicts:
+        print("\nTargets:")
+        for v in verdicts:
+            if v["value"] is None:
+                print(f"  n/a    {v['target']} (not measured in this run)")
+            else:
+                word = "MET" if v["met"] else "SHORT"
+                print(f"  {word:<6} {v['target']}: {v['value']:.2f} (goal ≥ {v['goal']})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--host", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--db", default="bench")
+    ap.add_argument("--pg-bin", required=True)
+    ap.add_argument("--quick", action="store_true", help="seconds: queue_ext and the floors, W1/W2 at B=100, sync on")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=8, help="duration of each timed W1/W2 run")
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--soak-seconds", type=int, default=600)
+    ap.add_argument("--latency-bin")
+    ap.add_argument("--peers", default="pgmq,pgq,graphile_worker,pg_boss")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    cluster = Cluster(args.host, args.port, args.db, args.pg_bin)
+    peers = set(filter(None, args.peers.split(",")))
+    names = QUICK_SYSTEMS if args.quick else [s.name for s in SQL_SYSTEMS if s.name in ("floor1", "floor2") or s.name.startswith("queue_ext") or s.name in peers]
+    systems = [s for s in SQL_SYSTEMS if s.name in names]
+    batches = (100,) if args.quick else (1, 100)
+    syncs = (True,) if args.quick else (True, False)
+    reps = 1 if args.quick else args.reps
+    seconds = 2 if args.quick else args.seconds
+    for s in systems:
+        if s.setup_sql():
+            cluster.psql(s.setup_sql())
+    settings = dict(line.split("|", 1) for line in cluster.psql(
+        "SELECT name || '|' || setting FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout',"
+        " 'wal_level', 'fsync', 'autovacuum', 'max_connections', 'work_mem', 'server_version') ORDER BY name").splitlines())
+    settings["pgbench clients"] = args.clients
+
+    samples = []
+    backlog_target = {(s.name, b): (300_000 if b == 100 else 20_000) for s in systems for b in batches}
+    started = time.time()
+    for rep in range(1, reps + 1):
+        for sync in syncs:
+            for b in batches:
+                for s in systems:
+                    if s.w1:
+                        v = w1(cluster, s, b, sync, seconds, args.clients)
+                        samples.append({"workload": "W1", "system": s.name, "batch": b, "sync": sync, "rep": rep, "jobs_per_second": v})
+                        print(f"rep {rep} W1 B={b} sync={'on' if sync else 'off'} {s.name}: {v:,.0f} jobs/s", flush=True)
+                for s in systems:
+                    if s.w2 and b in s.w2_batches:
+                        v, dry = w2(cluster, s, b, sync, seconds, args.clients, backlog_target)
+                        samples.append({"workload": "W2", "system": s.name, "batch": b, "sync": sync, "rep": rep,
+                                        "jobs_per_second": v, "ran_dry": dry})
+                        print(f"rep {rep} W2 B={b} sync={'on' if sync else 'off'} {s.name}: {v:,.0f} jobs/s{' (RAN DRY)' if dry else ''}", flush=True)
+            if not args.quick and sync:
+                for peer, batch in (("graphile_worker", 1), ("pg_boss", 100)):
+                    if peer in peers:
+                        script = "graphile" if peer == "graphile_worker" else "pgboss"
+                        v = node_drain(cluster, script, 20_000, 4, batch)
+                        samples.append({"workload": "W2", "system": peer, "batch": 100, "sync": True, "rep": rep, "jobs_per_second": v})
+                        print(f"rep {rep} W2 (Node workers, 4 concurrent) {peer}: {v:,.0f} jobs/s", flush=True)
+
+    extras = {}
+    if not args.quick:
+        if args.latency_bin:
+            extras["W3"] = w3(cluster, args.latency_bin, 200, 10)
+        extras["W4"] = w4(cluster, seconds, args.clients, (1_000, 1_000_000), 1_000_000)
+        extras["W5"] = w5(cluster, args.soak_seconds, args.clients)
+
+    rows = summarize(samples)
+    verdicts = targets(rows, extras.get("W4"), extras.get("W5"))
+    print_report(rows, extras, verdicts, settings)
+    result = {"quick": args.quick, "settings": settings, "elapsed_seconds": time.time() - started,
+              "samples": samples, "summary": rows, "extras": extras, "targets": verdicts,
+              "notes": {s.name: s.note for s in systems if s.note}}
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"\nresults: {args.out}")
+    if any(r["median"] <= 0 for r in rows):
+        sys.exit("a system measured zero throughput")
+
+
+if __name__ == "__main__":
+    main()
