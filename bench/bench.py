@@ -135,6 +135,7 @@ def w5(cluster, seconds, clients):
     cluster.psql("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = 'bench_w4';"
                  " SELECT queue.create_queue('bench_w4', retention => '1 minute');")
     cluster.psql("SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{}'::jsonb, ARRAY[10000]))")
+    cluster.psql("VACUUM ANALYZE queue.jobs")  # start from W4's leftovers cleaned up: the end state is the soak's own
     period = 60 if seconds >= 120 else max(1, seconds // 4)
     tps, log = pgbench(cluster, MIXED.format(b=100), clients, seconds, True, progress=period)
     per_period = [float(m) * 100 for m in re.findall(r"progress: [0-9.]+ s, ([0-9.]+) tps", log)]
@@ -207,7 +208,8 @@ def print_report(rows, extras, verdicts, settings):
             print(f"note: {s.name}: {s.note}")
     if "graphile_worker" in present or "pg_boss" in present:
         print("note: graphile_worker and pg_boss drain a pre-queued backlog of 20 000 jobs with their own Node workers"
-              " (4 concurrent; graphile-worker fetches one job per query, pg-boss batches of 100); shown in the B=100 rows")
+              " (4 concurrent; graphile-worker fetches one job per query, pg-boss batches of 100); shown in the B=100 rows."
+              " pg-boss polls at most every 0.5 s per worker, which bounds it at about 4 × 100 / 0.5 = 800 jobs/s here")
     if extras.get("W3"):
         w = extras["W3"]
         print(f"\nW3 latency enqueue→claim, NOTIFY-woken worker, {w['offered_per_second']} jobs/s offered:"
@@ -262,6 +264,8 @@ def main():
         "SELECT name || '|' || setting FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout',"
         " 'wal_level', 'fsync', 'autovacuum', 'max_connections', 'work_mem', 'server_version') ORDER BY name").splitlines())
     settings["pgbench clients"] = args.clients
+    settings["machine"] = f"{os.cpu_count()} CPUs, " + next(
+        (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 
     samples = []
     backlog_target = {(s.name, b): (300_000 if b == 100 else 20_000) for s in systems for b in batches}

@@ -12,7 +12,7 @@ await utils.migrate();
 await utils.release();
 const client = new pg.Client({ connectionString });
 await client.connect();
-await client.query("DELETE FROM graphile_worker.jobs");
+await client.query("DELETE FROM graphile_worker._private_jobs");
 await client.query(
   `SELECT count(graphile_worker.add_job('bench', '{"n": 1}'::json)) FROM generate_series(1, $1)`,
   [jobs],
