@@ -246,6 +246,7 @@ def main():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--latency-bin")
     ap.add_argument("--peers", default="pgmq,pgq,graphile_worker,pg_boss")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5", help="comma-separated subset to run")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -267,6 +268,7 @@ def main():
     settings["machine"] = f"{os.cpu_count()} CPUs, " + next(
         (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 
+    workloads = set(args.workloads.split(","))
     samples = []
     backlog_target = {(s.name, b): (300_000 if b == 100 else 20_000) for s in systems for b in batches}
     started = time.time()
@@ -274,17 +276,17 @@ def main():
         for sync in syncs:
             for b in batches:
                 for s in systems:
-                    if s.w1:
+                    if s.w1 and "W1" in workloads:
                         v = w1(cluster, s, b, sync, seconds, args.clients)
                         samples.append({"workload": "W1", "system": s.name, "batch": b, "sync": sync, "rep": rep, "jobs_per_second": v})
                         print(f"rep {rep} W1 B={b} sync={'on' if sync else 'off'} {s.name}: {v:,.0f} jobs/s", flush=True)
                 for s in systems:
-                    if s.w2 and b in s.w2_batches:
+                    if s.w2 and b in s.w2_batches and "W2" in workloads:
                         v, dry = w2(cluster, s, b, sync, seconds, args.clients, backlog_target)
                         samples.append({"workload": "W2", "system": s.name, "batch": b, "sync": sync, "rep": rep,
                                         "jobs_per_second": v, "ran_dry": dry})
                         print(f"rep {rep} W2 B={b} sync={'on' if sync else 'off'} {s.name}: {v:,.0f} jobs/s{' (RAN DRY)' if dry else ''}", flush=True)
-            if not args.quick and sync:
+            if not args.quick and sync and "W2" in workloads:
                 for peer, batch in (("graphile_worker", 1), ("pg_boss", 100)):
                     if peer in peers:
                         script = "graphile" if peer == "graphile_worker" else "pgboss"
@@ -294,10 +296,12 @@ def main():
 
     extras = {}
     if not args.quick:
-        if args.latency_bin:
+        if args.latency_bin and "W3" in workloads:
             extras["W3"] = w3(cluster, args.latency_bin, 200, 10)
-        extras["W4"] = w4(cluster, seconds, args.clients, (1_000, 1_000_000), 1_000_000)
-        extras["W5"] = w5(cluster, args.soak_seconds, args.clients)
+        if "W4" in workloads:
+            extras["W4"] = w4(cluster, seconds, args.clients, (1_000, 1_000_000), 1_000_000)
+        if "W5" in workloads:
+            extras["W5"] = w5(cluster, args.soak_seconds, args.clients)
 
     rows = summarize(samples)
     verdicts = targets(rows, extras.get("W4"), extras.get("W5"))

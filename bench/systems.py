@@ -83,71 +83,60 @@ class Floor2(System):
 
 class QueueExt(System):
     name, label = "queue_ext", "queue_ext claim + complete_many (two commits per batch)"
+    queue = "bench"
     w1 = w2 = True
 
     def setup_sql(self):
-        return ("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name IN ('bench', 'bench_quiet');"
-                " SELECT queue.create_queue('bench'); SELECT queue.create_queue('bench_quiet', notify => false);")
+        return (f"SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = '{self.queue}';"
+                f" SELECT queue.create_queue('{self.queue}');")
 
-    def enqueue_script(self, b, queue="bench"):
+    def enqueue_script(self, b):
         if b == 1:
-            return f"SELECT queue.enqueue('{queue}', {PAYLOAD});\n"
-        return f"SELECT count(*) FROM queue.enqueue_many('{queue}', array_fill({PAYLOAD}, ARRAY[{b}]));\n"
+            return f"SELECT queue.enqueue('{self.queue}', {PAYLOAD});\n"
+        return f"SELECT count(*) FROM queue.enqueue_many('{self.queue}', array_fill({PAYLOAD}, ARRAY[{b}]));\n"
 
     def fill_sql(self, n):
         chunks, rest = divmod(n, 100_000)
-        sql = [f"SELECT count(*) FROM queue.enqueue_many('bench', array_fill({PAYLOAD}, ARRAY[100000]));"] * chunks
-        if rest:
-            sql.append(f"SELECT count(*) FROM queue.enqueue_many('bench', array_fill({PAYLOAD}, ARRAY[{rest}]));")
-        return "\n".join(sql)
+        sizes = [100_000] * chunks + ([rest] if rest else [])
+        return "\n".join(f"SELECT count(*) FROM queue.enqueue_many('{self.queue}', array_fill({PAYLOAD}, ARRAY[{k}]));" for k in sizes)
+
+    def claim_sql(self, b, extra=""):
+        return (f"SELECT coalesce(array_agg(id), '{{}}') AS ids, coalesce(min(lease_token::text), '{ZERO_UUID}') AS tok\n"
+                f"  FROM queue.claim('{self.queue}', batch => {b}{extra}) \\gset\n")
 
     def drain_script(self, b):
-        return (f"SELECT coalesce(array_agg(id), '{{}}') AS ids, coalesce(min(lease_token::text), '{ZERO_UUID}') AS tok\n"
-                f"  FROM queue.claim('bench', batch => {b}) \\gset\n"
-                "SELECT count(*) FROM queue.complete_many(:ids::bigint[], ARRAY[:tok]::uuid[]);\n")
+        return self.claim_sql(b) + "SELECT count(*) FROM queue.complete_many(:ids::bigint[], ARRAY[:tok]::uuid[]);\n"
 
     def backlog_sql(self):
-        return "SELECT count(*) FROM queue.jobs WHERE queue = 'bench' AND state = 'pending'"
+        return f"SELECT count(*) FROM queue.jobs WHERE queue = '{self.queue}' AND state = 'pending'"
 
 
 class QueueExtForget(QueueExt):
     name, label = "queue_ext_forget", "queue_ext with retention 0 (completed jobs deleted, as pgmq and the floors do)"
+    queue = "bench_forget"
     w1 = False
 
     def setup_sql(self):
-        return ("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = 'bench_forget';"
-                " SELECT queue.create_queue('bench_forget', retention => '0');")
-
-    def fill_sql(self, n):
-        return super().fill_sql(n).replace("'bench'", "'bench_forget'")
-
-    def drain_script(self, b):
-        return super().drain_script(b).replace("'bench'", "'bench_forget'")
-
-    def backlog_sql(self):
-        return super().backlog_sql().replace("'bench'", "'bench_forget'")
+        return super().setup_sql().replace("create_queue('bench_forget')", "create_queue('bench_forget', retention => '0')")
 
 
 class QueueExtQuiet(QueueExt):
     name, label = "queue_ext_quiet", "queue_ext enqueue with notify off"
+    queue = "bench_quiet"
     w2 = False
 
     def setup_sql(self):
-        return ""
-
-    def enqueue_script(self, b, queue="bench_quiet"):
-        return super().enqueue_script(b, queue)
+        return super().setup_sql().replace("create_queue('bench_quiet')", "create_queue('bench_quiet', notify => false)")
 
 
 class QueueExtRoundTrip(QueueExtForget):
     name, label = "queue_ext_rt", "queue_ext one round trip (claim completes the previous batch), retention 0"
 
     def setup_sql(self):
-        return ""
+        return ""  # shares queue_ext_forget's queue
 
     def drain_script(self, b):
-        return (f"SELECT coalesce(array_agg(id), '{{}}') AS ids, coalesce(min(lease_token::text), '{ZERO_UUID}') AS tok\n"
-                f"  FROM queue.claim('bench_forget', batch => {b}, complete => :ids::bigint[], complete_token => :tok::uuid) \\gset\n")
+        return self.claim_sql(b, ", complete => :ids::bigint[], complete_token => :tok::uuid")
 
     def drain_defines(self):
         return {"ids": "{}", "tok": ZERO_UUID}

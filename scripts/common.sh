@@ -43,6 +43,20 @@ install_extension() {
     (cd "$ROOT" && cargo pgrx install "${flags[@]}" "$@")
 }
 
+# Where a cluster of ours lives: under the project's target/ when the postgres user can reach it,
+# else (a checkout under a private home, say) in a folder of ours under /tmp.
+cluster_home() { # NAME
+    mkdir -p "$ROOT/target"
+    if as_pg test -x "$ROOT/target" 2>/dev/null; then
+        echo "$ROOT/target/$1"
+    else
+        local base="${TMPDIR:-/tmp}/queue_ext-$(printf %s "$ROOT" | md5sum | cut -c1-8)"
+        mkdir -p "$base" && chmod 755 "$base"
+        echo "note: $ROOT is not reachable by the postgres user; using $base/$1" >&2
+        echo "$base/$1"
+    fi
+}
+
 # A cluster of our own lives in DIR (data in DIR/data, socket in DIR): Unix socket only, so it
 # never collides with another server's port, and we never touch a cluster we did not create.
 cluster_dir_usable() { as_pg test -w "$1" -a -x "$1"; }

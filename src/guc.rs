@@ -30,7 +30,7 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"queue_ext.batch_size",
         c"Rows the background worker changes per transaction (lease expiry, retention).",
-        c"Each batch commits on its own, so no transaction holds back the xmin horizon for long.",
+        c"Each batch commits on its own, so no transaction holds back the xmin horizon for long; a step repeats batches for up to 40% of a tick.",
         &BATCH_SIZE,
         1,
         1_000_000,

@@ -8,7 +8,7 @@ use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const SLOTS: usize = 1024;
-const KEY_LEN: usize = 48; // queue names are at most 48 bytes
+const KEY_LEN: usize = 64; // "<database oid>:<queue name>", queue names being at most 48 bytes
 const CURSOR_LEN: usize = 128;
 
 #[derive(Clone, Copy)]
@@ -55,11 +55,17 @@ pub fn available() -> bool {
     AVAILABLE.load(Ordering::Relaxed)
 }
 
+/// Queues are per database: the same name in two databases is two queues.
+fn slot_key(queue: &str) -> String {
+    format!("{}:{queue}", unsafe { pg_sys::MyDatabaseId }.to_u32())
+}
+
 impl QueueTable {
-    /// The slot of `queue`, claimed if new; None when the table is full.
+    /// The slot of `queue` in the current database, claimed if new; None when the table is full.
     fn slot(&mut self, queue: &str, now_us: i64, capacity: f64) -> Option<&mut Slot> {
-        let key = queue.as_bytes();
-        let start = (crate::spread::key_hash(queue) % SLOTS as u64) as usize;
+        let key = slot_key(queue);
+        let start = (crate::spread::key_hash(&key) % SLOTS as u64) as usize;
+        let key = key.as_bytes();
         for probe in 0..SLOTS {
             let i = (start + probe) % SLOTS;
             let s = &self.slots[i];

@@ -14,8 +14,9 @@ use pgrx::prelude::*;
 use pgrx::PgTryBuilder;
 use std::time::Duration;
 
-/// Batches per step and tick: bounds a tick's work; what is left waits for the next tick.
-const MAX_BATCHES_PER_TICK: usize = 10;
+/// A batch step repeats until a batch comes back short or this share of the tick has gone: the
+/// worker keeps up with any completion rate (retention) while each transaction stays small.
+const STEP_BUDGET_OF_TICK: f64 = 0.4;
 /// After a crash or pg_terminate_backend, the postmaster starts the worker again this much later.
 const RESTART_AFTER: Duration = Duration::from_secs(1);
 
@@ -96,11 +97,14 @@ impl Worker {
         installed
     }
 
-    /// Repeat a batch step until it comes back short, within the per-tick bound.
+    /// Repeat a batch step, each batch in its own transaction, until one comes back short or the
+    /// step's time budget is spent; what is left waits for the next tick.
     fn batches(&mut self, report: &mut TickReport, step: fn(&mut pgrx::spi::SpiClient<'_>, i64) -> Result<i64>) -> i64 {
         let limit = guc::batch_size();
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
         let mut total = 0;
-        for _ in 0..MAX_BATCHES_PER_TICK {
+        loop {
             match in_transaction(|| Spi::connect_mut(|c| step(c, limit))) {
                 Ok(n) => {
                     total += n;
@@ -115,6 +119,9 @@ impl Worker {
             }
             if BackgroundWorker::sigterm_received() {
                 self.stopping = true;
+                break;
+            }
+            if started.elapsed() >= budget {
                 break;
             }
         }

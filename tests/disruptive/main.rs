@@ -15,6 +15,16 @@ use std::thread;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// The background worker is at work: a job whose lease runs out comes back to pending.
+fn assert_worker_releases_expired_leases(c: &mut postgres::Client, prefix: &str) {
+    let q = new_queue(c, prefix, "backoff_base => '0', backoff_max => '0'");
+    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
+    c.execute("SELECT queue.claim($1, lease => '100 ms')", &[&q]).unwrap();
+    await_condition("the expired lease to be released", Duration::from_secs(30), || {
+        c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, String>(0) == "pending"
+    });
+}
+
 #[test]
 fn terminated_background_worker_is_restarted_and_carries_on() {
     let mut c = connect();
@@ -25,12 +35,7 @@ fn terminated_background_worker_is_restarted_and_carries_on() {
 
     // It carries on: it ticks, and it still releases expired leases.
     await_worker_ticks(&mut c, 2);
-    let q = new_queue(&mut c, "after_restart", "backoff_base => '0', backoff_max => '0'");
-    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
-    c.execute("SELECT queue.claim($1, lease => '100 ms')", &[&q]).unwrap();
-    await_condition("the expired lease to be released", Duration::from_secs(30), || {
-        c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, String>(0) == "pending"
-    });
+    assert_worker_releases_expired_leases(&mut c, "after_restart");
     let new = worker_pid(&mut c).unwrap();
     assert_eq!(c.query_one("SELECT pid FROM queue.worker_status", &[]).unwrap().get::<_, i32>(0), new);
 }
@@ -160,10 +165,5 @@ fn worker_waits_quietly_without_the_extension_and_resumes_after_create() {
 
     c.batch_execute("CREATE EXTENSION queue_ext").unwrap();
     await_worker_ticks(&mut c, 2);
-    let q = new_queue(&mut c, "recreated", "backoff_base => '0', backoff_max => '0'");
-    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
-    c.execute("SELECT queue.claim($1, lease => '100 ms')", &[&q]).unwrap();
-    await_condition("the expired lease to be released", Duration::from_secs(30), || {
-        c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, String>(0) == "pending"
-    });
+    assert_worker_releases_expired_leases(&mut c, "recreated");
 }

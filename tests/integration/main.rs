@@ -4,6 +4,7 @@
 mod common;
 
 mod concurrency;
+mod dump;
 mod errors;
 mod notify;
 mod plans;
