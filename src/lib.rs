@@ -2,6 +2,10 @@
 //!
 //! Storage is plain SQL (`sql/`); the API is Rust (`api/`), one module per concern. See README.md.
 
+// Functions return pgrx's ErrorReport, which is large; an error is raised once per call, so its
+// size costs nothing that matters.
+#![allow(clippy::result_large_err)]
+
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -14,10 +14,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+type PlanCache = RefCell<HashMap<(usize, Vec<u32>), Rc<OwnedPreparedStatement>>>;
+
 thread_local! {
     // Keyed by the statement's address (each statement is a distinct static string) and the
     // argument types.
-    static PLANS: RefCell<HashMap<(usize, Vec<u32>), Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+    static PLANS: PlanCache = RefCell::new(HashMap::new());
 }
 
 fn plan_for(client: &SpiClient<'_>, sql: &'static str, args: &[DatumWithOid]) -> Result<Rc<OwnedPreparedStatement>> {

@@ -62,7 +62,7 @@ fn to_unix_micros(t: TimestampWithTimeZone) -> std::result::Result<i64, QueueErr
     if t.is_infinity() || t.is_neg_infinity() {
         return Err(QueueError::invalid("the timestamp must be finite"));
     }
-    Ok(i64::from(pg_sys::TimestampTz::from(t)) + UNIX_TO_PG_EPOCH_US)
+    Ok(pg_sys::TimestampTz::from(t) + UNIX_TO_PG_EPOCH_US)
 }
 
 fn from_unix_micros(us: i64) -> Result<TimestampWithTimeZone> {

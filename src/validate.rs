@@ -75,7 +75,7 @@ pub fn worker_name(worker: Option<&str>) -> Result<Option<&str>, QueueError> {
 
 pub fn key(value: Option<&str>, what: &str) -> Result<Option<String>, QueueError> {
     match value {
-        Some(k) if k.is_empty() => Err(QueueError::invalid(format!("{what} must not be empty (use NULL for none)"))),
+        Some("") => Err(QueueError::invalid(format!("{what} must not be empty (use NULL for none)"))),
         Some(k) if k.len() > MAX_KEY_LEN => {
             Err(QueueError::invalid(format!("{what} is {} bytes long; at most {MAX_KEY_LEN} are allowed", k.len())))
         }
