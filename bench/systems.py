@@ -84,11 +84,12 @@ class Floor2(System):
 class QueueExt(System):
     name, label = "queue_ext", "queue_ext claim + complete_many (two commits per batch)"
     queue = "bench"
+    create_options = ""  # named arguments for create_queue
     w1 = w2 = True
 
     def setup_sql(self):
         return (f"SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = '{self.queue}';"
-                f" SELECT queue.create_queue('{self.queue}');")
+                f" SELECT queue.create_queue('{self.queue}'{self.create_options});")
 
     def enqueue_script(self, b):
         if b == 1:
@@ -114,19 +115,15 @@ class QueueExt(System):
 class QueueExtForget(QueueExt):
     name, label = "queue_ext_forget", "queue_ext with retention 0 (completed jobs deleted, as pgmq and the floors do)"
     queue = "bench_forget"
+    create_options = ", retention => '0'"
     w1 = False
-
-    def setup_sql(self):
-        return super().setup_sql().replace("create_queue('bench_forget')", "create_queue('bench_forget', retention => '0')")
 
 
 class QueueExtQuiet(QueueExt):
     name, label = "queue_ext_quiet", "queue_ext enqueue with notify off"
     queue = "bench_quiet"
+    create_options = ", notify => false"
     w2 = False
-
-    def setup_sql(self):
-        return super().setup_sql().replace("create_queue('bench_quiet')", "create_queue('bench_quiet', notify => false)")
 
 
 class QueueExtRoundTrip(QueueExtForget):
