@@ -19,7 +19,8 @@ const SIGNUPS: u64 = 3000;
 const WORKERS: usize = 4;
 
 fn connect() -> Client {
-    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the demo through scripts/demo"));
+    let var =
+        |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the demo through scripts/demo"));
     Config::new()
         .host_path(var("DEMO_HOST"))
         .port(var("DEMO_PORT").parse().expect("DEMO_PORT"))
@@ -69,10 +70,15 @@ fn worker(index: usize, counters: Arc<Counters>, producing: Arc<AtomicBool>) {
     c.batch_execute(&format!("LISTEN queue_{QUEUE}")).unwrap();
     let name = format!("worker-{index}");
     loop {
-        let jobs = c.query("SELECT id, payload, attempt, lease_token FROM queue.claim($1, $2, batch => 10)", &[&QUEUE, &name]).unwrap();
+        let jobs = c
+            .query("SELECT id, payload, attempt, lease_token FROM queue.claim($1, $2, batch => 10)", &[&QUEUE, &name])
+            .unwrap();
         if jobs.is_empty() {
             let live: i64 = c
-                .query_one("SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state IN ('pending', 'running')", &[&QUEUE])
+                .query_one(
+                    "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state IN ('pending', 'running')",
+                    &[&QUEUE],
+                )
                 .unwrap()
                 .get(0);
             if !producing.load(Ordering::Relaxed) && live == 0 {
@@ -96,7 +102,8 @@ fn worker(index: usize, counters: Arc<Counters>, producing: Arc<AtomicBool>) {
             let fails = signup % 150 == 0 || (signup % 10 == 0 && attempt == 1);
             if fails {
                 c.execute("SELECT queue.fail($1, $2, 'SMTP 451: try again later')", &[&id, &lease]).unwrap();
-                let state: String = c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get(0);
+                let state: String =
+                    c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get(0);
                 if state == "dead" {
                     counters.dead.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -107,7 +114,8 @@ fn worker(index: usize, counters: Arc<Counters>, producing: Arc<AtomicBool>) {
             }
         }
         if let Some(token) = token {
-            let done = c.query("SELECT * FROM queue.complete_many($1, ARRAY[$2]::uuid[])", &[&sent, &token]).unwrap().len();
+            let done =
+                c.query("SELECT * FROM queue.complete_many($1, ARRAY[$2]::uuid[])", &[&sent, &token]).unwrap().len();
             counters.done.fetch_add(done as u64, Ordering::Relaxed);
         }
     }
@@ -176,7 +184,10 @@ fn main() {
         report(&mut c);
         // Once nothing is live, wake the idle workers so that they see it and stop.
         let live: i64 = c
-            .query_one("SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state IN ('pending', 'running')", &[&QUEUE])
+            .query_one(
+                "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state IN ('pending', 'running')",
+                &[&QUEUE],
+            )
             .unwrap()
             .get(0);
         if live == 0 {
@@ -198,14 +209,18 @@ fn main() {
             &[&QUEUE],
         )
         .unwrap();
-    let (done, dead, done_after_retry, signups): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (done, dead, done_after_retry, signups): (i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
     println!("\nSummary");
     println!("  signups committed       {signups}");
     println!("  emails sent (done)      {done}   ({done_after_retry} of them after a retry)");
     println!("  failed attempts retried {}", counters.retried.load(Ordering::Relaxed));
     println!("  dead (gave up)          {dead}");
     println!("  idle workers woken      {} times by NOTIFY (no polling)", counters.wakeups.load(Ordering::Relaxed));
-    println!("  throughput              {:.0} jobs/s over {elapsed:.1}s (workers simulate ~1.5 ms of sending per job)", (done + dead) as f64 / elapsed);
+    println!(
+        "  throughput              {:.0} jobs/s over {elapsed:.1}s (workers simulate ~1.5 ms of sending per job)",
+        (done + dead) as f64 / elapsed
+    );
     assert_eq!(done + dead, signups, "every signup's email is done or dead, none lost");
     println!("  check                   done + dead = signups: nothing lost, nothing done twice");
 }

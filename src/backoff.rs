@@ -34,7 +34,12 @@ fn clamp_micros(i: Interval) -> i64 {
 /// How long job `job_id` waits after failed attempt `attempt`, given its queue's backoff settings.
 #[pg_extern(name = "retry_delay", immutable, strict, parallel_safe)]
 fn retry_delay(attempt: i32, backoff_base: Interval, backoff_max: Interval, job_id: i64) -> Interval {
-    let us = retry_delay_micros(attempt, clamp_micros(backoff_base), clamp_micros(backoff_max), jitter_fraction(job_id, attempt));
+    let us = retry_delay_micros(
+        attempt,
+        clamp_micros(backoff_base),
+        clamp_micros(backoff_max),
+        jitter_fraction(job_id, attempt),
+    );
     Interval::from_micros(us)
 }
 

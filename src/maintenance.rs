@@ -55,7 +55,11 @@ pub fn release_expired(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {
 }
 
 /// NOTIFY each queue with a scheduled job that came due in (since, until]; returns how many queues.
-pub fn notify_due(client: &mut SpiClient<'_>, since: TimestampWithTimeZone, until: TimestampWithTimeZone) -> Result<i64> {
+pub fn notify_due(
+    client: &mut SpiClient<'_>,
+    since: TimestampWithTimeZone,
+    until: TimestampWithTimeZone,
+) -> Result<i64> {
     Ok(exec(client, NOTIFY_DUE, &[since.into(), until.into()])?.len() as i64)
 }
 

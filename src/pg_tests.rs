@@ -46,7 +46,9 @@ mod tests {
         assert_eq!(one::<i32>("SELECT max_running FROM queue.queues WHERE name = 'q'"), Some(2));
     }
 
-    #[pg_test(error = "invalid queue name \"Bad-Name\": queue names must match ^[a-z_][a-z0-9_]{0,47}$ (lower-case letters, digits and underscores, at most 48 characters, not starting with a digit)")]
+    #[pg_test(
+        error = "invalid queue name \"Bad-Name\": queue names must match ^[a-z_][a-z0-9_]{0,47}$ (lower-case letters, digits and underscores, at most 48 characters, not starting with a digit)"
+    )]
     fn queue_name_rule_is_enforced() {
         run("SELECT queue.create_queue('Bad-Name')");
     }
@@ -113,7 +115,9 @@ mod tests {
         assert!(one::<bool>(&format!("SELECT queue.fail({id}, '{}', 'first')", token(id))).unwrap());
         assert_eq!(state(id), "pending");
         // attempt 1: d = 10 s, delay in [5 s, 10 s)
-        let delay = one::<f64>(&format!("SELECT extract(epoch FROM run_at - now())::float8 FROM queue.jobs WHERE id = {id}")).unwrap();
+        let delay =
+            one::<f64>(&format!("SELECT extract(epoch FROM run_at - now())::float8 FROM queue.jobs WHERE id = {id}"))
+                .unwrap();
         assert!((5.0..10.0).contains(&delay), "delay {delay}");
         run(&format!("UPDATE queue.jobs SET run_at = now() WHERE id = {id}"));
         run("SELECT queue.claim('q')");
@@ -142,12 +146,17 @@ mod tests {
         let first = token(id);
         run(&format!("UPDATE queue.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = {id}"));
         assert_eq!(one::<i64>("SELECT queue.release_expired_leases()"), Some(1));
-        assert_eq!(one::<String>(&format!("SELECT last_error FROM queue.jobs WHERE id = {id}")).unwrap(), "lease expired");
+        assert_eq!(
+            one::<String>(&format!("SELECT last_error FROM queue.jobs WHERE id = {id}")).unwrap(),
+            "lease expired"
+        );
         run(&format!("UPDATE queue.jobs SET run_at = now() WHERE id = {id}"));
         run("SELECT queue.claim('q')");
         let second = token(id);
         assert_ne!(first, second);
-        for call in ["complete({id}, '{t}')", "fail({id}, '{t}', 'x')", "heartbeat({id}, '{t}')", "release({id}, '{t}')"] {
+        for call in
+            ["complete({id}, '{t}')", "fail({id}, '{t}', 'x')", "heartbeat({id}, '{t}')", "release({id}, '{t}')"]
+        {
             let sql = format!("SELECT queue.{}", call.replace("{id}", &id.to_string()).replace("{t}", &first));
             assert_eq!(one::<bool>(&sql), Some(false), "{sql}");
         }
@@ -172,7 +181,10 @@ mod tests {
         let id = one::<i64>("SELECT queue.enqueue('q', '{}')").unwrap();
         run("SELECT queue.claim('q')");
         assert!(one::<bool>(&format!("SELECT queue.heartbeat({id}, '{}', extend => '1 hour')", token(id))).unwrap());
-        assert!(one::<bool>(&format!("SELECT lease_expires_at > now() + interval '59 minutes' FROM queue.jobs WHERE id = {id}")).unwrap());
+        assert!(one::<bool>(&format!(
+            "SELECT lease_expires_at > now() + interval '59 minutes' FROM queue.jobs WHERE id = {id}"
+        ))
+        .unwrap());
     }
 
     #[pg_test]
@@ -212,7 +224,11 @@ mod tests {
         let a = one::<i64>("SELECT queue.enqueue('q', '{}', dedupe_key => 'k')").unwrap();
         assert_eq!(one::<i64>("SELECT queue.enqueue('q', '{\"other\":1}', dedupe_key => 'k')"), Some(a));
         run("SELECT queue.claim('q')");
-        assert_eq!(one::<i64>("SELECT queue.enqueue('q', '{}', dedupe_key => 'k')"), Some(a), "running still holds the key");
+        assert_eq!(
+            one::<i64>("SELECT queue.enqueue('q', '{}', dedupe_key => 'k')"),
+            Some(a),
+            "running still holds the key"
+        );
         run(&format!("SELECT queue.complete({a}, '{}')", token(a)));
         assert_ne!(one::<i64>("SELECT queue.enqueue('q', '{}', dedupe_key => 'k')"), Some(a));
     }
@@ -220,7 +236,10 @@ mod tests {
     #[pg_test]
     fn enqueue_many_returns_ids_in_order_and_dedupes() {
         setup("q", "");
-        let ids = one::<Vec<i64>>("SELECT array_agg(i) FROM queue.enqueue_many('q', ARRAY['{\"n\":1}','{\"n\":2}','{\"n\":3}']::jsonb[]) i").unwrap();
+        let ids = one::<Vec<i64>>(
+            "SELECT array_agg(i) FROM queue.enqueue_many('q', ARRAY['{\"n\":1}','{\"n\":2}','{\"n\":3}']::jsonb[]) i",
+        )
+        .unwrap();
         let ns = one::<Vec<String>>(&format!("SELECT array_agg(payload->>'n' ORDER BY array_position(ARRAY{ids:?}::bigint[], id)) FROM queue.jobs WHERE id = ANY(ARRAY{ids:?}::bigint[])")).unwrap();
         assert_eq!(ns, vec!["1", "2", "3"]);
         let deduped = one::<Vec<i64>>("SELECT array_agg(i) FROM queue.enqueue_many('q', ARRAY['{}','{}','{}']::jsonb[], dedupe_keys => ARRAY['x', NULL, 'x']) i").unwrap();
@@ -233,7 +252,10 @@ mod tests {
     fn one_round_trip_completes_previous_batch() {
         setup("q", "");
         run("SELECT queue.enqueue_many('q', array_fill('{}'::jsonb, ARRAY[4]))");
-        let (ids, tok) = Spi::get_two::<Vec<i64>, String>("SELECT array_agg(id), min(lease_token::text) FROM queue.claim('q', batch => 2)").unwrap();
+        let (ids, tok) = Spi::get_two::<Vec<i64>, String>(
+            "SELECT array_agg(id), min(lease_token::text) FROM queue.claim('q', batch => 2)",
+        )
+        .unwrap();
         let (ids, tok) = (ids.unwrap(), tok.unwrap());
         let next = one::<i64>(&format!("SELECT count(*) FROM queue.claim('q', batch => 2, complete => ARRAY{ids:?}::bigint[], complete_token => '{tok}')")).unwrap();
         assert_eq!(next, 2);

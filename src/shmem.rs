@@ -24,7 +24,15 @@ struct Slot {
 
 impl Default for Slot {
     fn default() -> Self {
-        Slot { used: false, key_len: 0, key: [0; KEY_LEN], tokens: 0.0, refilled_at_us: 0, cursor_len: 0, cursor: [0; CURSOR_LEN] }
+        Slot {
+            used: false,
+            key_len: 0,
+            key: [0; KEY_LEN],
+            tokens: 0.0,
+            refilled_at_us: 0,
+            cursor_len: 0,
+            cursor: [0; CURSOR_LEN],
+        }
     }
 }
 
@@ -74,7 +82,13 @@ impl QueueTable {
             }
             if !s.used {
                 let s = &mut self.slots[i];
-                *s = Slot { used: true, key_len: key.len() as u8, tokens: capacity, refilled_at_us: now_us, ..Slot::default() };
+                *s = Slot {
+                    used: true,
+                    key_len: key.len() as u8,
+                    tokens: capacity,
+                    refilled_at_us: now_us,
+                    ..Slot::default()
+                };
                 s.key[..key.len()].copy_from_slice(key);
                 return Some(s);
             }

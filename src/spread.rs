@@ -38,7 +38,9 @@ pub fn jump_bucket(mut key: u64, buckets: i32) -> i32 {
 /// A fixed-length period in microseconds: months have no fixed length, so they are refused.
 pub fn period_micros(period: Interval, what: &str) -> std::result::Result<i64, QueueError> {
     if period.months() != 0 {
-        return Err(QueueError::invalid(format!("{what} must not contain months or years (they have no fixed length), got {period}")));
+        return Err(QueueError::invalid(format!(
+            "{what} must not contain months or years (they have no fixed length), got {period}"
+        )));
     }
     let us = period.as_micros();
     if us <= 0 || us > i64::MAX as i128 {
@@ -55,7 +57,11 @@ pub fn offset_micros(key: &str, period_us: i64) -> i64 {
 pub fn next_slot_micros(offset_us: i64, period_us: i64, after_us: i64) -> i64 {
     let start = after_us - after_us.rem_euclid(period_us);
     let candidate = start + offset_us;
-    if candidate >= after_us { candidate } else { candidate + period_us }
+    if candidate >= after_us {
+        candidate
+    } else {
+        candidate + period_us
+    }
 }
 
 fn to_unix_micros(t: TimestampWithTimeZone) -> std::result::Result<i64, QueueError> {
@@ -93,7 +99,11 @@ fn slot_offset(key: &str, period: Interval) -> Result<Interval> {
 /// The first instant at or after `after` at the key's offset within the period, periods being
 /// counted from the Unix epoch.
 #[pg_extern(name = "next_slot", immutable, strict, parallel_safe)]
-fn next_slot(key: &str, period: Interval, after: default!(TimestampWithTimeZone, "now()")) -> Result<TimestampWithTimeZone> {
+fn next_slot(
+    key: &str,
+    period: Interval,
+    after: default!(TimestampWithTimeZone, "now()"),
+) -> Result<TimestampWithTimeZone> {
     next_slot_at(key, period, after)
 }
 
@@ -123,7 +133,11 @@ fn poll_delay(
         return Err(QueueError::invalid(format!("worker_count must be at least 1, got {count}")).into());
     }
     if !(0..count).contains(&index) {
-        return Err(QueueError::invalid(format!("worker_index must be between 0 and worker_count - 1 ({}), got {index}", count - 1)).into());
+        return Err(QueueError::invalid(format!(
+            "worker_index must be between 0 and worker_count - 1 ({}), got {index}",
+            count - 1
+        ))
+        .into());
     }
     let spacing_us = period_micros(spacing.ok_or(QueueError::NullValue("spacing"))?, "spacing")?;
     let offset = offset.unwrap_or(Interval::from_micros(0));
@@ -131,7 +145,9 @@ fn poll_delay(
         return Err(QueueError::invalid("offset must not contain months or years").into());
     }
     let at_us = to_unix_micros(at.ok_or(QueueError::NullValue("at"))?)?;
-    let cycle = spacing_us.checked_mul(count as i64).ok_or_else(|| QueueError::invalid("worker_count × spacing is too long"))?;
+    let cycle = spacing_us
+        .checked_mul(count as i64)
+        .ok_or_else(|| QueueError::invalid("worker_count × spacing is too long"))?;
     let phase = (offset.as_micros().rem_euclid(cycle as i128) as i64 + index as i64 * spacing_us) % cycle;
     Ok(Interval::from_micros(next_slot_micros(phase, cycle, at_us) - at_us))
 }
@@ -163,9 +179,14 @@ mod unit {
     #[test]
     fn jump_hash_moves_about_one_in_n_plus_one() {
         for n in [1, 10, 96, 500] {
-            let moved = (0..100_000u64).filter(|&k| jump_bucket(key_hash(&k.to_string()), n) != jump_bucket(key_hash(&k.to_string()), n + 1)).count();
+            let moved = (0..100_000u64)
+                .filter(|&k| jump_bucket(key_hash(&k.to_string()), n) != jump_bucket(key_hash(&k.to_string()), n + 1))
+                .count();
             let expected = 100_000.0 / (n as f64 + 1.0);
-            assert!((moved as f64 - expected).abs() <= expected * 0.1 + 50.0, "n={n}: moved {moved}, expected {expected}");
+            assert!(
+                (moved as f64 - expected).abs() <= expected * 0.1 + 50.0,
+                "n={n}: moved {moved}, expected {expected}"
+            );
         }
     }
 

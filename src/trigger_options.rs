@@ -58,18 +58,27 @@ impl TriggerOptions {
                 "group_key" => opts.group_key = Some(column_name(arg, value)?),
                 "dedupe_key" => opts.dedupe_key = Some(column_name(arg, value)?),
                 "priority" => {
-                    opts.priority = value.trim().parse().map_err(|_| option_error(arg, "priority must be an integer"))?;
+                    opts.priority =
+                        value.trim().parse().map_err(|_| option_error(arg, "priority must be an integer"))?;
                 }
                 "spread" => {
                     let Some((column, period)) = value.split_once(':') else {
-                        return Err(option_error(arg, "spread must be <column>:<interval>, e.g. spread=user_id:6 hours"));
+                        return Err(option_error(
+                            arg,
+                            "spread must be <column>:<interval>, e.g. spread=user_id:6 hours",
+                        ));
                     };
                     if period.trim().is_empty() {
                         return Err(option_error(arg, "the spread interval is empty"));
                     }
                     opts.spread = Some((column_name(arg, column)?, period.trim().to_owned()));
                 }
-                other => return Err(option_error(arg, format!("unknown option \"{}\"; options are {OPTIONS}", other.escape_default()))),
+                other => {
+                    return Err(option_error(
+                        arg,
+                        format!("unknown option \"{}\"; options are {OPTIONS}", other.escape_default()),
+                    ))
+                }
             }
             seen.push(key);
         }
@@ -104,7 +113,15 @@ mod unit {
 
     #[test]
     fn parses_every_option() {
-        let o = parse(&["q", "columns=id, email", "group_key=tenant", "dedupe_key=id", "priority=-3", "spread=id: 6 hours"]).unwrap();
+        let o = parse(&[
+            "q",
+            "columns=id, email",
+            "group_key=tenant",
+            "dedupe_key=id",
+            "priority=-3",
+            "spread=id: 6 hours",
+        ])
+        .unwrap();
         assert_eq!(o.spread, Some(("id".to_string(), "6 hours".to_string())));
         assert_eq!(o.queue, "q");
         assert_eq!(o.columns, Some(vec!["id".to_string(), "email".to_string()]));
@@ -131,7 +148,10 @@ mod unit {
     fn unknown_columns_are_named() {
         let o = parse(&["q", "columns=id,nope"]).unwrap();
         let err = o.check_columns("public.t", &["id".into(), "email".into()]).unwrap_err();
-        assert_eq!(err.to_string(), "enqueue_trigger option columns names column \"nope\", which table public.t does not have");
+        assert_eq!(
+            err.to_string(),
+            "enqueue_trigger option columns names column \"nope\", which table public.t does not have"
+        );
         assert!(parse(&["q", "group_key=email"]).unwrap().check_columns("t", &["email".into()]).is_ok());
     }
 }

@@ -66,9 +66,10 @@ pub fn batch_size(batch: i32) -> Result<i32, QueueError> {
 
 pub fn worker_name(worker: Option<&str>) -> Result<Option<&str>, QueueError> {
     match worker {
-        Some(w) if w.len() > MAX_WORKER_NAME => {
-            Err(QueueError::invalid(format!("worker name is {} bytes long; at most {MAX_WORKER_NAME} are allowed", w.len())))
-        }
+        Some(w) if w.len() > MAX_WORKER_NAME => Err(QueueError::invalid(format!(
+            "worker name is {} bytes long; at most {MAX_WORKER_NAME} are allowed",
+            w.len()
+        ))),
         other => Ok(other),
     }
 }

@@ -73,7 +73,9 @@ fn in_transaction<R>(f: impl FnOnce() -> Result<R> + std::panic::UnwindSafe) -> 
     .catch_others(|caught| {
         unsafe { pg_sys::AbortCurrentTransaction() };
         let message = match caught {
-            pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => r.message().to_owned(),
+            pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
+                r.message().to_owned()
+            }
             pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport.message().to_owned(),
         };
         Err(message)
@@ -84,11 +86,16 @@ fn in_transaction<R>(f: impl FnOnce() -> Result<R> + std::panic::UnwindSafe) -> 
 impl Worker {
     fn extension_installed(&mut self) -> bool {
         let installed = in_transaction(|| {
-            Spi::connect_mut(|c| Ok(!exec(c, "SELECT FROM pg_catalog.pg_extension WHERE extname = 'queue_ext'", &[])?.is_empty()))
+            Spi::connect_mut(|c| {
+                Ok(!exec(c, "SELECT FROM pg_catalog.pg_extension WHERE extname = 'queue_ext'", &[])?.is_empty())
+            })
         })
         .unwrap_or(false);
         if !installed && !self.waiting_logged {
-            log!("queue_ext background worker: waiting for CREATE EXTENSION queue_ext in database \"{}\"", guc::database());
+            log!(
+                "queue_ext background worker: waiting for CREATE EXTENSION queue_ext in database \"{}\"",
+                guc::database()
+            );
             self.waiting_logged = true;
         }
         if installed {
@@ -135,11 +142,15 @@ impl Worker {
                 let until = maintenance::now(c)?;
                 let since = match since {
                     Some(s) => s,
-                    None => exec(c, "SELECT coalesce(due_checked_until, now() - interval '1 minute') FROM queue.worker_status", &[])?
-                        .first()
-                        .get_one::<TimestampWithTimeZone>()
-                        .map_err(crate::error::internal)?
-                        .unwrap_or(until),
+                    None => exec(
+                        c,
+                        "SELECT coalesce(due_checked_until, now() - interval '1 minute') FROM queue.worker_status",
+                        &[],
+                    )?
+                    .first()
+                    .get_one::<TimestampWithTimeZone>()
+                    .map_err(crate::error::internal)?
+                    .unwrap_or(until),
                 };
                 Ok((maintenance::notify_due(c, since, until)?, until))
             })
@@ -169,9 +180,21 @@ impl Worker {
                             last_error_at = CASE WHEN $6 IS NULL THEN last_error_at ELSE now() END,
                             due_checked_until = coalesce($7, due_checked_until)
                     RETURNING started_at",
-                    &[pid.into(), started_at.into(), released.into(), sent.into(), pruned.into(), error.into(), due.into()],
+                    &[
+                        pid.into(),
+                        started_at.into(),
+                        released.into(),
+                        sent.into(),
+                        pruned.into(),
+                        error.into(),
+                        due.into(),
+                    ],
                 )?;
-                Ok(if row.is_empty() { None } else { row.first().get_one::<TimestampWithTimeZone>().map_err(crate::error::internal)? })
+                Ok(if row.is_empty() {
+                    None
+                } else {
+                    row.first().get_one::<TimestampWithTimeZone>().map_err(crate::error::internal)?
+                })
             })
         });
         match result {

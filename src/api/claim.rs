@@ -58,7 +58,9 @@ macro_rules! next_group {
     ($bound:literal) => {
         concat!(
             "(SELECT coalesce(j.group_key, '') FROM queue.jobs j
-               WHERE j.queue = $1 AND j.state = 'pending' AND coalesce(j.group_key, '') ", $bound, "
+               WHERE j.queue = $1 AND j.state = 'pending' AND coalesce(j.group_key, '') ",
+            $bound,
+            "
                ORDER BY coalesce(j.group_key, '') LIMIT 1)"
         )
     };
@@ -70,14 +72,22 @@ macro_rules! next_group {
 const CLAIM: &str = concat!(
     "WITH RECURSIVE
      after_cursor(g) AS (
-         SELECT ", next_group!("> $5"), "
+         SELECT ",
+    next_group!("> $5"),
+    "
          UNION ALL
-         SELECT ", next_group!("> a.g"), " FROM after_cursor a WHERE a.g IS NOT NULL
+         SELECT ",
+    next_group!("> a.g"),
+    " FROM after_cursor a WHERE a.g IS NOT NULL
      ),
      up_to_cursor(g) AS (
-         SELECT ", next_group!(">= ''"), "
+         SELECT ",
+    next_group!(">= ''"),
+    "
          UNION ALL
-         SELECT ", next_group!("> u.g"), " FROM up_to_cursor u WHERE u.g IS NOT NULL AND u.g <= $5
+         SELECT ",
+    next_group!("> u.g"),
+    " FROM up_to_cursor u WHERE u.g IS NOT NULL AND u.g <= $5
      ),
      ring AS (
          SELECT g, 1 AS lap FROM after_cursor WHERE g IS NOT NULL
@@ -187,7 +197,8 @@ impl ClaimedJob {
             self.lease_expires_at.into_datum(),
         ];
         // SAFETY: the datums follow queue.claimed_job's attributes in order and type (sql/schema.sql).
-        unsafe { PgHeapTuple::from_datums(desc, datums) }.map_err(|e| QueueError::invalid(format!("queue.claimed_job: {e}")).into())
+        unsafe { PgHeapTuple::from_datums(desc, datums) }
+            .map_err(|e| QueueError::invalid(format!("queue.claimed_job: {e}")).into())
     }
 }
 
@@ -238,7 +249,13 @@ fn capacity(rate: f64, burst: Option<i32>) -> f64 {
     (burst.map(f64::from).unwrap_or(rate.ceil())).max(1.0)
 }
 
-pub(crate) fn claim_jobs(client: &mut SpiClient<'_>, queue: &str, worker: Option<&str>, batch: i32, lease: Option<Interval>) -> Result<Vec<ClaimedJob>> {
+pub(crate) fn claim_jobs(
+    client: &mut SpiClient<'_>,
+    queue: &str,
+    worker: Option<&str>,
+    batch: i32,
+    lease: Option<Interval>,
+) -> Result<Vec<ClaimedJob>> {
     let Some(s) = settings(client, queue, lease)? else { return Ok(Vec::new()) };
     let mut want = batch as i64;
     let mut claimed_at = unsafe { pg_sys::GetCurrentTimestamp() };
@@ -284,7 +301,8 @@ pub(crate) fn claim_jobs(client: &mut SpiClient<'_>, queue: &str, worker: Option
         return Ok(Vec::new());
     }
     let cursor = cursor(queue);
-    let claimed_at = TimestampWithTimeZone::try_from(claimed_at).map_err(|_| QueueError::invalid("clock out of range"))?;
+    let claimed_at =
+        TimestampWithTimeZone::try_from(claimed_at).map_err(|_| QueueError::invalid("clock out of range"))?;
     let args: [DatumWithOid; 7] = [
         queue.into(),
         worker.into(),
@@ -307,7 +325,11 @@ pub(crate) fn claim_jobs(client: &mut SpiClient<'_>, queue: &str, worker: Option
             enqueued_at: not_null(row.get(8).map_err(internal)?),
             lease_token: not_null(row.get(9).map_err(internal)?),
             lease_expires_at: not_null(row.get(10).map_err(internal)?),
-            order: (not_null(row.get(11).map_err(internal)?), not_null(row.get(12).map_err(internal)?), not_null(row.get(13).map_err(internal)?)),
+            order: (
+                not_null(row.get(11).map_err(internal)?),
+                not_null(row.get(12).map_err(internal)?),
+                not_null(row.get(13).map_err(internal)?),
+            ),
         });
     }
     if let Some(cap) = bucket {

@@ -51,9 +51,13 @@ macro_rules! failed_attempt_set {
         concat!(
             "state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'pending' END::queue.job_state,
              run_at = CASE WHEN j.attempts >= j.max_attempts THEN j.run_at
-                      ELSE now() + coalesce(", $retry_in, ", queue.retry_delay(j.attempts, q.backoff_base, q.backoff_max, j.id)) END,
+                      ELSE now() + coalesce(",
+            $retry_in,
+            ", queue.retry_delay(j.attempts, q.backoff_base, q.backoff_max, j.id)) END,
              finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
-             last_error = ", $error, ", lease_token = NULL, lease_expires_at = NULL"
+             last_error = ",
+            $error,
+            ", lease_token = NULL, lease_expires_at = NULL"
         )
     };
 }
@@ -95,7 +99,11 @@ const RELEASE: &str = "
      WHERE id = $1 AND lease_token = $2 AND state = 'running'
     RETURNING id";
 
-pub(crate) fn complete_jobs(client: &mut SpiClient<'_>, ids: Vec<Option<i64>>, tokens: Vec<Option<Uuid>>) -> Result<Vec<i64>> {
+pub(crate) fn complete_jobs(
+    client: &mut SpiClient<'_>,
+    ids: Vec<Option<i64>>,
+    tokens: Vec<Option<Uuid>>,
+) -> Result<Vec<i64>> {
     if ids.iter().any(Option::is_none) {
         return Err(QueueError::NullValue("every element of ids").into());
     }
@@ -129,7 +137,10 @@ fn complete(id: Option<i64>, lease_token: Option<Uuid>) -> Result<bool> {
 /// or a single token for a batch claimed together.
 #[pg_extern(name = "complete_many", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn complete_many(ids: Option<Vec<Option<i64>>>, lease_tokens: Option<Vec<Option<Uuid>>>) -> Result<SetOfIterator<'static, i64>> {
+fn complete_many(
+    ids: Option<Vec<Option<i64>>>,
+    lease_tokens: Option<Vec<Option<Uuid>>>,
+) -> Result<SetOfIterator<'static, i64>> {
     let ids = required(ids, "ids")?;
     let tokens = required(lease_tokens, "lease_tokens")?;
     let done = Spi::connect_mut(|client| complete_jobs(client, ids, tokens))?;
@@ -161,7 +172,9 @@ fn heartbeat(id: Option<i64>, lease_token: Option<Uuid>, extend: default!(Option
     let id = required(id, "id")?;
     let token = required(lease_token, "lease_token")?;
     let extend = extend.map(|e| positive_interval(e, "extend")).transpose()?;
-    Spi::connect_mut(|client| Ok(exec_one::<i64>(client, HEARTBEAT, &[id.into(), token.into(), extend.into()])?.is_some()))
+    Spi::connect_mut(|client| {
+        Ok(exec_one::<i64>(client, HEARTBEAT, &[id.into(), token.into(), extend.into()])?.is_some())
+    })
 }
 
 /// Give a claimed job back without counting a failure; it is claimable again after `delay`.
@@ -173,4 +186,3 @@ fn release(id: Option<i64>, lease_token: Option<Uuid>, delay: default!(Option<In
     let delay = non_negative_interval(delay.unwrap_or(Interval::from_micros(0)), "delay")?;
     Spi::connect_mut(|client| Ok(exec_one::<i64>(client, RELEASE, &[id.into(), token.into(), delay.into()])?.is_some()))
 }
-

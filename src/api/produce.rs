@@ -21,7 +21,9 @@ macro_rules! insert_jobs {
              ins AS (
                  INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts, dedupe_key) ",
             $select,
-            " ", $conflict, "
+            " ",
+            $conflict,
+            "
                  RETURNING id, run_at
              )
              SELECT ins.id,
@@ -32,10 +34,8 @@ macro_rules! insert_jobs {
     };
 }
 
-const INSERT_ONE: &str = insert_jobs!(
-    "SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), NULL FROM q",
-    ""
-);
+const INSERT_ONE: &str =
+    insert_jobs!("SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), NULL FROM q", "");
 
 // The ON CONFLICT target names the partial unique index jobs_dedupe_idx. Producers racing on one
 // key wait for each other here: exactly one insert wins, the others find it afterwards.
@@ -110,7 +110,13 @@ fn unknown_queue_unless_exists(client: &mut SpiClient<'_>, queue: &str) -> Resul
 }
 
 /// Insert one job, or return the live job holding its dedupe key.
-pub(crate) fn insert_one(client: &mut SpiClient<'_>, queue: &str, payload: Jsonb, opts: &JobOptions, dedupe_key: Option<&str>) -> Result<i64> {
+pub(crate) fn insert_one(
+    client: &mut SpiClient<'_>,
+    queue: &str,
+    payload: Jsonb,
+    opts: &JobOptions,
+    dedupe_key: Option<&str>,
+) -> Result<i64> {
     let Some(dedupe_key) = dedupe_key else {
         return match exec_one::<i64>(client, INSERT_ONE, &opts.args(queue, payload.into()))? {
             Some(id) => Ok(id),
@@ -160,7 +166,8 @@ fn spread_run_at(
 /// The transaction's start time, what now() returns.
 pub(crate) fn now() -> TimestampWithTimeZone {
     // SAFETY: reads the current transaction's start timestamp.
-    TimestampWithTimeZone::try_from(unsafe { pgrx::pg_sys::GetCurrentTransactionStartTimestamp() }).expect("now() is in range")
+    TimestampWithTimeZone::try_from(unsafe { pgrx::pg_sys::GetCurrentTransactionStartTimestamp() })
+        .expect("now() is in range")
 }
 
 /// Add a job. Visible to workers when the calling transaction commits.
@@ -226,7 +233,10 @@ fn enqueue_many(
                 ))
                 .into());
             }
-            let keys = keys.iter().map(|k| key(k.as_deref(), "dedupe_keys element")).collect::<std::result::Result<Vec<_>, _>>()?;
+            let keys = keys
+                .iter()
+                .map(|k| key(k.as_deref(), "dedupe_keys element"))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             // Deduplicated batches go row by row: each key needs the conflict handling of enqueue.
             Spi::connect_mut(|client| {
                 unknown_queue_unless_exists(client, queue)?;

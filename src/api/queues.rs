@@ -43,8 +43,17 @@ struct Settings {
 
 /// Settings `reset` may return to their column defaults (NULL, i.e. "no limit", for the limits).
 const RESETTABLE: &[&str] = &[
-    "lease", "max_attempts", "backoff_base", "backoff_max", "notify", "rate_per_second", "burst",
-    "max_running", "max_running_per_group", "group_backoff", "retention",
+    "lease",
+    "max_attempts",
+    "backoff_base",
+    "backoff_max",
+    "notify",
+    "rate_per_second",
+    "burst",
+    "max_running",
+    "max_running_per_group",
+    "group_backoff",
+    "retention",
 ];
 
 impl Settings {
@@ -213,8 +222,17 @@ fn create_queue(
         return if if_not_exists { Ok(()) } else { Err(QueueError::DuplicateQueue(name.to_owned()).into()) };
     }
     let change = SettingsChange {
-        lease, max_attempts, backoff_base, backoff_max, notify, rate_per_second, burst,
-        max_running, max_running_per_group, group_backoff, retention,
+        lease,
+        max_attempts,
+        backoff_base,
+        backoff_max,
+        notify,
+        rate_per_second,
+        burst,
+        max_running,
+        max_running_per_group,
+        group_backoff,
+        retention,
     };
     change_settings(name, change, None)
 }
@@ -241,8 +259,17 @@ fn alter_queue(
 ) -> Result<()> {
     let name = queue_name(name)?;
     let change = SettingsChange {
-        lease, max_attempts, backoff_base, backoff_max, notify, rate_per_second, burst,
-        max_running, max_running_per_group, group_backoff, retention,
+        lease,
+        max_attempts,
+        backoff_base,
+        backoff_max,
+        notify,
+        rate_per_second,
+        burst,
+        max_running,
+        max_running_per_group,
+        group_backoff,
+        retention,
     };
     change_settings(name, change, reset)
 }

@@ -16,7 +16,10 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 pub fn parse_days(spec: &str) -> std::result::Result<Vec<i32>, QueueError> {
     let day = |d: &str| {
         DAYS.iter().position(|x| x.eq_ignore_ascii_case(d.trim())).map(|i| i as i32 + 1).ok_or_else(|| {
-            QueueError::invalid(format!("peak_days: unknown day \"{}\"; use mon, tue, wed, thu, fri, sat, sun", d.trim().escape_default()))
+            QueueError::invalid(format!(
+                "peak_days: unknown day \"{}\"; use mon, tue, wed, thu, fri, sat, sun",
+                d.trim().escape_default()
+            ))
         })
     };
     let mut days = Vec::new();
@@ -43,7 +46,12 @@ pub fn parse_days(spec: &str) -> std::result::Result<Vec<i32>, QueueError> {
 
 /// "9-17": from 09:00 up to (not including) 17:00 local time; "22-6" wraps midnight; "0-24" all day.
 pub fn parse_hours(spec: &str) -> std::result::Result<(i32, i32), QueueError> {
-    let bad = || QueueError::invalid(format!("peak_hours must look like \"9-17\" (start hour 0-23, end hour 1-24), got \"{}\"", spec.escape_default()));
+    let bad = || {
+        QueueError::invalid(format!(
+            "peak_hours must look like \"9-17\" (start hour 0-23, end hour 1-24), got \"{}\"",
+            spec.escape_default()
+        ))
+    };
     let (start, end) = spec.split_once('-').ok_or_else(bad)?;
     let (start, end): (i32, i32) = (start.trim().parse().map_err(|_| bad())?, end.trim().parse().map_err(|_| bad())?);
     if !(0..=23).contains(&start) || !(1..=24).contains(&end) || start == end {
@@ -54,7 +62,9 @@ pub fn parse_hours(spec: &str) -> std::result::Result<(i32, i32), QueueError> {
 
 fn check_rate(rate: Option<f64>, what: &str) -> std::result::Result<(), QueueError> {
     match rate {
-        Some(r) if !(r.is_finite() && r > 0.0) => Err(QueueError::invalid(format!("{what} must be a positive number (or NULL for unlimited), got {r}"))),
+        Some(r) if !(r.is_finite() && r > 0.0) => {
+            Err(QueueError::invalid(format!("{what} must be a positive number (or NULL for unlimited), got {r}")))
+        }
         _ => Ok(()),
     }
 }
@@ -112,7 +122,10 @@ fn set_rate_schedule(
 #[search_path(pg_catalog, pg_temp)]
 fn clear_rate_schedule(queue: Option<&str>) -> Result<bool> {
     let queue = queue_name(queue)?;
-    Spi::connect_mut(|client| Ok(!exec(client, "DELETE FROM queue.rate_schedules WHERE queue = $1 RETURNING queue", &[queue.into()])?.is_empty()))
+    Spi::connect_mut(|client| {
+        Ok(!exec(client, "DELETE FROM queue.rate_schedules WHERE queue = $1 RETURNING queue", &[queue.into()])?
+            .is_empty())
+    })
 }
 
 const EFFECTIVE_RATE: &str = concat!(
@@ -129,7 +142,9 @@ const EFFECTIVE_RATE: &str = concat!(
 fn effective_rate(
     queue: Option<&str>,
     at: default!(Option<TimestampWithTimeZone>, "clock_timestamp()"),
-) -> Result<TableIterator<'static, (name!(rate_per_second, Option<f64>), name!(burst, Option<i32>), name!(peak, Option<bool>))>> {
+) -> Result<
+    TableIterator<'static, (name!(rate_per_second, Option<f64>), name!(burst, Option<i32>), name!(peak, Option<bool>))>,
+> {
     let queue = queue_name(queue)?;
     let at = at.ok_or(QueueError::NullValue("at"))?;
     let row = Spi::connect_mut(|client| {
@@ -138,7 +153,11 @@ fn effective_rate(
             return Err::<_, pgrx::pg_sys::panic::ErrorReport>(QueueError::UnknownQueue(queue.to_owned()).into());
         }
         let r = rows.first();
-        Ok((r.get::<f64>(1).map_err(internal)?, r.get::<i32>(2).map_err(internal)?, r.get::<bool>(3).map_err(internal)?))
+        Ok((
+            r.get::<f64>(1).map_err(internal)?,
+            r.get::<i32>(2).map_err(internal)?,
+            r.get::<bool>(3).map_err(internal)?,
+        ))
     })?;
     Ok(TableIterator::once(row))
 }

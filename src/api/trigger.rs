@@ -36,7 +36,8 @@ macro_rules! change_columns {
     };
 }
 
-const ROW_CHANGE: &str = concat!("SELECT ", change_columns!(), " FROM (SELECT to_jsonb($1) AS n, to_jsonb($2) AS o) AS r");
+const ROW_CHANGE: &str =
+    concat!("SELECT ", change_columns!(), " FROM (SELECT to_jsonb($1) AS n, to_jsonb($2) AS o) AS r");
 
 /// The firing trigger, reduced to what enqueueing needs.
 struct Firing {
@@ -53,17 +54,22 @@ fn spread_period(opts: &TriggerOptions) -> QResult<Option<Interval>> {
     let option = format!("spread={column}:{text}");
     let text = text.clone();
     // interval_in raises on bad input; we only translate that error and raise ours at once.
-    let parsed = PgTryBuilder::new(move || Ok(Spi::get_one_with_args::<Interval>("SELECT $1::interval", &[text.as_str().into()]).ok().flatten()))
-        .catch_others(|e| {
-            let why = match e {
-                pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => r.message().to_owned(),
-                pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport.message().to_owned(),
-            };
-            Err(why)
-        })
-        .execute()
-        .map_err(|why| QueueError::invalid(format!("enqueue_trigger option \"{option}\": {why}")))?;
-    let period = parsed.ok_or_else(|| QueueError::invalid(format!("enqueue_trigger option \"{option}\": not an interval")))?;
+    let parsed = PgTryBuilder::new(move || {
+        Ok(Spi::get_one_with_args::<Interval>("SELECT $1::interval", &[text.as_str().into()]).ok().flatten())
+    })
+    .catch_others(|e| {
+        let why = match e {
+            pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
+                r.message().to_owned()
+            }
+            pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport.message().to_owned(),
+        };
+        Err(why)
+    })
+    .execute()
+    .map_err(|why| QueueError::invalid(format!("enqueue_trigger option \"{option}\": {why}")))?;
+    let period =
+        parsed.ok_or_else(|| QueueError::invalid(format!("enqueue_trigger option \"{option}\": not an interval")))?;
     crate::spread::period_micros(period, &format!("enqueue_trigger option \"{option}\": the period"))?;
     Ok(Some(period))
 }
@@ -105,7 +111,11 @@ fn read_change(row: &pgrx::spi::SpiHeapTupleData<'_>) -> QResult<Change> {
     ))
 }
 
-fn enqueue_change(client: &mut SpiClient<'_>, f: &Firing, (payload, group_key, dedupe_key, spread_value): Change) -> QResult<i64> {
+fn enqueue_change(
+    client: &mut SpiClient<'_>,
+    f: &Firing,
+    (payload, group_key, dedupe_key, spread_value): Change,
+) -> QResult<i64> {
     // A row whose spread column is NULL is due at once.
     let run_at = match (&f.spread_period, spread_value) {
         (Some(period), Some(value)) => Some(crate::spread::next_slot_at(&value, *period, crate::api::produce::now())?),
@@ -135,7 +145,13 @@ fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
         None => DatumWithOid::null_oid(reltype),
     };
     Spi::connect_mut(|client| {
-        let change = read_change(&exec(client, ROW_CHANGE, &change_args(f, bind(new), bind(old)))?.first().get_heap_tuple().map_err(internal)?.expect("one row"))?;
+        let change = read_change(
+            &exec(client, ROW_CHANGE, &change_args(f, bind(new), bind(old)))?
+                .first()
+                .get_heap_tuple()
+                .map_err(internal)?
+                .expect("one row"),
+        )?;
         enqueue_change(client, f, change)?;
         Ok(())
     })
@@ -146,11 +162,15 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
     let old_table = trigger.old_transition_table_name().map_err(trigger_error)?;
     if f.op == "TRUNCATE" {
         return Spi::connect_mut(|client| {
-            let payload = exec(client, "SELECT jsonb_build_object('op', 'TRUNCATE', 'table', $1::text)", &[f.table.as_str().into()])?
-                .first()
-                .get::<Jsonb>(1)
-                .map_err(internal)?
-                .expect("not null");
+            let payload = exec(
+                client,
+                "SELECT jsonb_build_object('op', 'TRUNCATE', 'table', $1::text)",
+                &[f.table.as_str().into()],
+            )?
+            .first()
+            .get::<Jsonb>(1)
+            .map_err(internal)?
+            .expect("not null");
             enqueue_change(client, f, (payload, None, None, None)).map(|_| ())
         });
     }
@@ -190,7 +210,9 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
 
 /// Enqueue a job per changed row into the queue named by the first trigger argument.
 #[pg_trigger]
-fn enqueue_trigger<'a>(trigger: &'a PgTrigger<'a>) -> std::result::Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, ErrorReport> {
+fn enqueue_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> std::result::Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, ErrorReport> {
     // pgrx's trigger wrapper turns a returned Err into a generic XX000: raise ours with its SQLSTATE.
     fire(trigger).unwrap_or_else(|e| e.report(PgLogLevel::ERROR));
     // Returned rows only matter to BEFORE ROW triggers: pass the row through unchanged.
@@ -230,7 +252,9 @@ fn check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
             &[trigger_oid.into()],
         )?;
         if t.is_empty() {
-            return Err::<_, ErrorReport>(QueueError::invalid(format!("no trigger with oid {}", trigger_oid.to_u32())).into());
+            return Err::<_, ErrorReport>(
+                QueueError::invalid(format!("no trigger with oid {}", trigger_oid.to_u32())).into(),
+            );
         }
         let t = t.first();
         let args: Vec<u8> = t.get(2).map_err(internal)?.unwrap_or_default();

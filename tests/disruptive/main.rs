@@ -21,7 +21,8 @@ fn assert_worker_releases_expired_leases(c: &mut postgres::Client, prefix: &str)
     let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
     c.execute("SELECT queue.claim($1, lease => '100 ms')", &[&q]).unwrap();
     await_condition("the expired lease to be released", Duration::from_secs(30), || {
-        c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, String>(0) == "pending"
+        c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, String>(0)
+            == "pending"
     });
 }
 
@@ -31,7 +32,9 @@ fn terminated_background_worker_is_restarted_and_carries_on() {
     await_condition("the background worker", Duration::from_secs(30), || worker_pid(&mut c).is_some());
     let old = worker_pid(&mut c).unwrap();
     assert!(c.query_one("SELECT pg_terminate_backend($1)", &[&old]).unwrap().get::<_, bool>(0));
-    await_condition("a new background worker", Duration::from_secs(30), || worker_pid(&mut c).is_some_and(|p| p != old));
+    await_condition("a new background worker", Duration::from_secs(30), || {
+        worker_pid(&mut c).is_some_and(|p| p != old)
+    });
 
     // It carries on: it ticks, and it still releases expired leases.
     await_worker_ticks(&mut c, 2);
@@ -63,7 +66,10 @@ fn immediate_shutdown_under_load_loses_nothing_and_completes_nothing_twice() {
             let mut n = 0;
             while !crashed.load(Ordering::Relaxed) {
                 n += 1;
-                let Ok(rows) = c.query("SELECT * FROM queue.enqueue_many($1, ARRAY[$2, $2]::jsonb[])", &[&q, &json!({"p": p, "n": n})]) else {
+                let Ok(rows) = c.query(
+                    "SELECT * FROM queue.enqueue_many($1, ARRAY[$2, $2]::jsonb[])",
+                    &[&q, &json!({"p": p, "n": n})],
+                ) else {
                     return;
                 };
                 ledger.lock().unwrap().enqueued.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
@@ -76,13 +82,16 @@ fn immediate_shutdown_under_load_loses_nothing_and_completes_nothing_twice() {
             let mut c = config("postgres").connect(NoTls).unwrap();
             let worker = format!("w{w}");
             while !crashed.load(Ordering::Relaxed) {
-                let Ok(rows) = c.query("SELECT id, lease_token FROM queue.claim($1, $2, batch => 5)", &[&q, &worker]) else {
+                let Ok(rows) = c.query("SELECT id, lease_token FROM queue.claim($1, $2, batch => 5)", &[&q, &worker])
+                else {
                     return;
                 };
                 for r in rows {
                     let (id, token): (i64, Uuid) = (r.get(0), r.get(1));
                     match c.query_one("SELECT queue.complete($1, $2)", &[&id, &token]) {
-                        Ok(row) if row.get::<_, bool>(0) => *ledger.lock().unwrap().completed.entry(id).or_default() += 1,
+                        Ok(row) if row.get::<_, bool>(0) => {
+                            *ledger.lock().unwrap().completed.entry(id).or_default() += 1
+                        }
                         Ok(_) => {}
                         Err(_) => return,
                     }
@@ -90,7 +99,9 @@ fn immediate_shutdown_under_load_loses_nothing_and_completes_nothing_twice() {
             }
         }));
     }
-    await_condition("some work before the crash", Duration::from_secs(60), || ledger.lock().unwrap().completed.len() >= 300);
+    await_condition("some work before the crash", Duration::from_secs(60), || {
+        ledger.lock().unwrap().completed.len() >= 300
+    });
     pg_ctl(&["stop", "-m", "immediate"]);
     crashed.store(true, Ordering::Relaxed);
     for h in handles {
@@ -102,7 +113,11 @@ fn immediate_shutdown_under_load_loses_nothing_and_completes_nothing_twice() {
     // were running at the crash expire and come back through the background worker).
     let mut c = connect();
     let ledger = Arc::try_unwrap(ledger).ok().unwrap().into_inner().unwrap();
-    let present = count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND id = ANY($2)", &[&q, &ledger.enqueued.iter().copied().collect::<Vec<_>>()]);
+    let present = count(
+        &mut c,
+        "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND id = ANY($2)",
+        &[&q, &ledger.enqueued.iter().copied().collect::<Vec<_>>()],
+    );
     assert_eq!(present as usize, ledger.enqueued.len(), "a committed enqueue was lost");
     for (id, n) in &ledger.completed {
         assert_eq!(*n, 1, "job {id} completed twice before the crash");
@@ -143,7 +158,9 @@ fn log_len() -> u64 {
 fn await_idle_ticks(c: &mut postgres::Client, n: usize) {
     let mut seen = HashSet::new();
     await_condition("background worker ticks", Duration::from_secs(30), || {
-        let row = c.query_opt("SELECT state_change::text FROM pg_stat_activity WHERE backend_type = 'queue_ext'", &[]).unwrap();
+        let row = c
+            .query_opt("SELECT state_change::text FROM pg_stat_activity WHERE backend_type = 'queue_ext'", &[])
+            .unwrap();
         if let Some(r) = row {
             seen.insert(r.get::<_, Option<String>>(0));
         }

@@ -57,7 +57,11 @@ pub fn count(client: &mut Client, sql: &str, params: &[&(dyn postgres::types::To
 /// Notifications received by `listener` until the sentinel NOTIFY on `sentinel_channel` arrives.
 /// Postgres delivers notifications in commit order, so everything committed before the sentinel
 /// has been delivered by then: "nothing more came" needs no sleep.
-pub fn notifications_until_sentinel(listener: &mut Client, sender: &mut Client, sentinel_channel: &str) -> Vec<(String, String, i32)> {
+pub fn notifications_until_sentinel(
+    listener: &mut Client,
+    sender: &mut Client,
+    sentinel_channel: &str,
+) -> Vec<(String, String, i32)> {
     sender.batch_execute(&format!("NOTIFY {sentinel_channel}, 'sentinel'")).unwrap();
     let mut got = Vec::new();
     let mut notifications = listener.notifications();
@@ -111,8 +115,18 @@ pub fn pg_ctl(args: &[&str]) {
 /// A psql child process for tests that kill a client; stdout is piped.
 pub fn psql_child(sql: &[&str]) -> std::process::Child {
     let mut cmd = std::process::Command::new(format!("{}/psql", env("QUEUE_EXT_TEST_PGBIN")));
-    cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", &env("QUEUE_EXT_TEST_HOST"), "-p", &env("QUEUE_EXT_TEST_PORT")])
-        .args(["-U", "postgres", "-d", &env("QUEUE_EXT_TEST_DB")]);
+    cmd.args([
+        "-X",
+        "-q",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        &env("QUEUE_EXT_TEST_HOST"),
+        "-p",
+        &env("QUEUE_EXT_TEST_PORT"),
+    ])
+    .args(["-U", "postgres", "-d", &env("QUEUE_EXT_TEST_DB")]);
     for s in sql {
         cmd.args(["-c", s]);
     }

@@ -80,7 +80,10 @@ fn eight_workers_drain_twenty_thousand_jobs_exactly_once() {
     }
     assert_eq!(seen.len() as i64, JOBS, "every job completed");
     assert!(seen.values().all(|&n| n == 1), "a job was completed twice");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'done' AND attempts = 1", &[&q]), JOBS);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'done' AND attempts = 1", &[&q]),
+        JOBS
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state <> 'done'", &[&q]), 0);
 }
 
@@ -102,7 +105,10 @@ fn concurrent_producers_never_duplicate_a_dedupe_key() {
                 for i in 0..KEYS {
                     let k = (i * (p + 1) * 7919) % KEYS;
                     let key = format!("key-{k}");
-                    let id: i64 = c.query_one("SELECT queue.enqueue($1, $2, dedupe_key => $3)", &[&q, &json!({"p": p}), &key]).unwrap().get(0);
+                    let id: i64 = c
+                        .query_one("SELECT queue.enqueue($1, $2, dedupe_key => $3)", &[&q, &json!({"p": p}), &key])
+                        .unwrap()
+                        .get(0);
                     ids.push((key, id));
                 }
                 ids

@@ -7,7 +7,14 @@ use std::process::Command;
 fn pg_tool(tool: &str, args: &[&str]) {
     let bin = format!("{}/{tool}", std::env::var("QUEUE_EXT_TEST_PGBIN").unwrap());
     let status = Command::new(bin)
-        .args(["-h", &std::env::var("QUEUE_EXT_TEST_HOST").unwrap(), "-p", &std::env::var("QUEUE_EXT_TEST_PORT").unwrap(), "-U", "postgres"])
+        .args([
+            "-h",
+            &std::env::var("QUEUE_EXT_TEST_HOST").unwrap(),
+            "-p",
+            &std::env::var("QUEUE_EXT_TEST_PORT").unwrap(),
+            "-U",
+            "postgres",
+        ])
         .args(args)
         .status()
         .unwrap();
@@ -26,7 +33,11 @@ fn pg_dump_and_restore_keep_queues_jobs_and_schedules() {
     let mut c = config("postgres").dbname(&source).connect(NoTls).unwrap();
     c.batch_execute("CREATE EXTENSION queue_ext").unwrap();
     let q = new_queue(&mut c, "dumped", "max_attempts => 7, rate_per_second => 5");
-    c.execute("SELECT count(*) FROM queue.enqueue_many($1, array_fill('{\"k\": 1}'::jsonb, ARRAY[10]), group_key => 'g')", &[&q]).unwrap();
+    c.execute(
+        "SELECT count(*) FROM queue.enqueue_many($1, array_fill('{\"k\": 1}'::jsonb, ARRAY[10]), group_key => 'g')",
+        &[&q],
+    )
+    .unwrap();
     c.execute("SELECT count(*) FROM queue.claim($1, batch => 3)", &[&q]).unwrap();
     // After the claim: off-peak (rate 1) would otherwise let one job through.
     c.execute("SELECT queue.set_rate_schedule($1, 10, 1)", &[&q]).unwrap();
@@ -36,9 +47,23 @@ fn pg_dump_and_restore_keep_queues_jobs_and_schedules() {
     drop(c);
 
     let mut r = config("postgres").dbname(&target).connect(NoTls).unwrap();
-    assert_eq!(count(&mut r, "SELECT count(*) FROM queue.queues WHERE name = $1 AND max_attempts = 7 AND rate_per_second = 5", &[&q]), 1);
+    assert_eq!(
+        count(
+            &mut r,
+            "SELECT count(*) FROM queue.queues WHERE name = $1 AND max_attempts = 7 AND rate_per_second = 5",
+            &[&q]
+        ),
+        1
+    );
     assert_eq!(count(&mut r, "SELECT count(*) FROM queue.rate_schedules WHERE queue = $1", &[&q]), 1);
-    assert_eq!(count(&mut r, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'pending' AND payload = '{\"k\": 1}'", &[&q]), 7);
+    assert_eq!(
+        count(
+            &mut r,
+            "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'pending' AND payload = '{\"k\": 1}'",
+            &[&q]
+        ),
+        7
+    );
     assert_eq!(count(&mut r, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'running'", &[&q]), 3);
     // The restored queue works, and new ids do not collide with restored ones.
     let id: i64 = r.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);

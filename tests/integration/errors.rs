@@ -83,7 +83,10 @@ fn bad_input_gets_the_documented_sqlstate_and_changes_nothing() {
         (format!("SELECT queue.claim('{q}', complete => ARRAY[{running}]::bigint[])"), "22004"),
         (format!("SELECT queue.complete(NULL, '{token}')"), "22004"),
         (format!("SELECT queue.complete({running}, NULL)"), "22004"),
-        (format!("SELECT queue.complete_many(ARRAY[{running}, 1], ARRAY['{token}', '{token}', '{token}']::uuid[])"), "22023"),
+        (
+            format!("SELECT queue.complete_many(ARRAY[{running}, 1], ARRAY['{token}', '{token}', '{token}']::uuid[])"),
+            "22023",
+        ),
         (format!("SELECT queue.complete_many(ARRAY[{running}, NULL], ARRAY['{token}']::uuid[])"), "22004"),
         (format!("SELECT queue.complete_many(NULL, ARRAY['{token}']::uuid[])"), "22004"),
         (format!("SELECT queue.fail({running}, '{token}', 'x', retry_in => '-1 second')"), "22023"),
@@ -127,10 +130,16 @@ fn bad_input_gets_the_documented_sqlstate_and_changes_nothing() {
             Err(e) => {
                 let got = e.code().map(|s| s.code().to_owned()).unwrap_or_else(|| format!("no SQLSTATE ({e})"));
                 if got != *expected {
-                    wrong.push(format!("{sql}: got {got} ({}), expected {expected}", e.as_db_error().map(|d| d.message()).unwrap_or("")));
+                    wrong.push(format!(
+                        "{sql}: got {got} ({}), expected {expected}",
+                        e.as_db_error().map(|d| d.message()).unwrap_or("")
+                    ));
                 } else {
                     let message = e.as_db_error().unwrap().message().to_owned();
-                    assert!(!message.is_empty() && !message.contains("internal error"), "{sql}: vague message {message}");
+                    assert!(
+                        !message.is_empty() && !message.contains("internal error"),
+                        "{sql}: vague message {message}"
+                    );
                 }
             }
         }

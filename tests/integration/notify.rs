@@ -25,7 +25,10 @@ fn one_notification_for_a_thousand_jobs_in_one_transaction() {
     }
     tx.commit().unwrap();
     let got = notifications_until_sentinel(&mut listener, &mut c, &sentinel);
-    assert_eq!(got.iter().map(|(ch, p, _)| (ch.as_str(), p.as_str())).collect::<Vec<_>>(), vec![(format!("queue_{q}").as_str(), q.as_str())]);
+    assert_eq!(
+        got.iter().map(|(ch, p, _)| (ch.as_str(), p.as_str())).collect::<Vec<_>>(),
+        vec![(format!("queue_{q}").as_str(), q.as_str())]
+    );
 }
 
 #[test]
@@ -43,7 +46,8 @@ fn one_notification_per_queue_and_none_on_rollback_or_when_off() {
     tx.execute("SELECT queue.enqueue($1, '{}')", &[&a]).unwrap();
     tx.execute("SELECT queue.enqueue($1, '{}')", &[&quiet]).unwrap();
     tx.commit().unwrap();
-    let mut got: Vec<String> = notifications_until_sentinel(&mut listener, &mut c, &sentinel).into_iter().map(|(ch, _, _)| ch).collect();
+    let mut got: Vec<String> =
+        notifications_until_sentinel(&mut listener, &mut c, &sentinel).into_iter().map(|(ch, _, _)| ch).collect();
     got.sort();
     assert_eq!(got, vec![format!("queue_{a}"), format!("queue_{b}")]);
 
@@ -59,7 +63,10 @@ fn delayed_job_is_notified_by_the_worker_when_due() {
     let q = new_queue(&mut c, "notify_due", "");
     let channel = format!("queue_{q}");
     let mut listener = listen(&[&channel]);
-    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}', run_at => clock_timestamp() + interval '500 ms')", &[&q]).unwrap().get(0);
+    let id: i64 = c
+        .query_one("SELECT queue.enqueue($1, '{}', run_at => clock_timestamp() + interval '500 ms')", &[&q])
+        .unwrap()
+        .get(0);
     assert!(c.query("SELECT * FROM queue.claim($1)", &[&q]).unwrap().is_empty());
 
     // No notification at commit (the job is not due yet); the next one comes from the worker.
@@ -71,6 +78,7 @@ fn delayed_job_is_notified_by_the_worker_when_due() {
         .expect("no notification when the delayed job came due");
     assert_eq!(n.channel(), channel);
     assert_eq!(Some(n.process_id()), worker_pid(&mut c), "not sent by the background worker");
-    let claimed: Vec<i64> = c.query("SELECT id FROM queue.claim($1)", &[&q]).unwrap().iter().map(|r| r.get(0)).collect();
+    let claimed: Vec<i64> =
+        c.query("SELECT id FROM queue.claim($1)", &[&q]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(claimed, vec![id], "woken before the job was claimable");
 }

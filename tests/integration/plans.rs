@@ -23,14 +23,17 @@ fn claim_uses_the_partial_index_with_100k_finished_jobs() {
     c.execute("SELECT count(*) FROM queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[1000]))", &[&q]).unwrap();
     c.batch_execute("ANALYZE queue.jobs").unwrap();
 
-    let plan: Vec<String> = c.query("SELECT * FROM queue.explain_claim($1, 10)", &[&q]).unwrap().iter().map(|r| r.get(0)).collect();
+    let plan: Vec<String> =
+        c.query("SELECT * FROM queue.explain_claim($1, 10)", &[&q]).unwrap().iter().map(|r| r.get(0)).collect();
     let plan = plan.join("\n");
     assert!(plan.contains("jobs_claim_idx"), "claim does not use jobs_claim_idx:\n{plan}");
     assert!(!plan.contains("Seq Scan on jobs"), "claim scans the table:\n{plan}");
 
     // The claim index holds pending rows only: far smaller than the history it ignores.
     let pages = |c: &mut postgres::Client, rel: &str| -> i64 {
-        c.query_one("SELECT pg_relation_size($1::text::regclass) / current_setting('block_size')::bigint", &[&rel]).unwrap().get(0)
+        c.query_one("SELECT pg_relation_size($1::text::regclass) / current_setting('block_size')::bigint", &[&rel])
+            .unwrap()
+            .get(0)
     };
     let claim_pages = pages(&mut c, "queue.jobs_claim_idx");
     let pkey_pages = pages(&mut c, "queue.jobs_pkey");

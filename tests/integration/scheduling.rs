@@ -44,7 +44,8 @@ fn rate_limit_holds_in_every_one_second_window() {
                 let start = Instant::now();
                 while start.elapsed() < run_for {
                     for r in c.query("SELECT id, lease_token FROM queue.claim($1, batch => 5)", &[&q]).unwrap() {
-                        c.execute("SELECT queue.complete($1, $2)", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)]).unwrap();
+                        c.execute("SELECT queue.complete($1, $2)", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)])
+                            .unwrap();
                     }
                 }
             })
@@ -122,7 +123,9 @@ fn claims_rotate_fairly_across_groups() {
             thread::spawn(move || {
                 let mut c = connect();
                 barrier.wait();
-                while count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state <> 'pending'", &[&q]) < 1000 {
+                while count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state <> 'pending'", &[&q])
+                    < 1000
+                {
                     c.query("SELECT id FROM queue.claim($1, batch => 5)", &[&q]).unwrap();
                 }
             })
@@ -185,7 +188,9 @@ fn caps_are_never_exceeded_under_eight_concurrent_claimers() {
                 loop {
                     let rows = c.query("SELECT id, lease_token FROM queue.claim($1, batch => 3)", &[&q]).unwrap();
                     if rows.is_empty() {
-                        if count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state <> 'done'", &[&q]) == 0 {
+                        if count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state <> 'done'", &[&q])
+                            == 0
+                        {
                             return;
                         }
                         continue;
@@ -193,7 +198,8 @@ fn caps_are_never_exceeded_under_eight_concurrent_claimers() {
                     for r in rows {
                         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                         thread::sleep(Duration::from_micros(200 + (seed >> 54))); // holding the job, up to ~1.2 ms
-                        c.execute("SELECT queue.complete($1, $2)", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)]).unwrap();
+                        c.execute("SELECT queue.complete($1, $2)", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)])
+                            .unwrap();
                     }
                 }
             })
@@ -258,7 +264,10 @@ fn a_failing_group_backs_off_while_others_flow_and_one_success_resets_it() {
         assert!(*d >= full / 2.0 - 0.01 && *d < full + 0.01, "delay {n}: {d}");
     }
     assert!(delays.windows(2).all(|w| w[1] > w[0]), "delays do not grow: {delays:?}");
-    assert!(healthy_between[1..].iter().all(|n| *n > 0), "healthy jobs did not flow during the backoff: {healthy_between:?}");
+    assert!(
+        healthy_between[1..].iter().all(|n| *n > 0),
+        "healthy jobs did not flow during the backoff: {healthy_between:?}"
+    );
 
     // One success resets the group.
     let eligible = last_eligible.unwrap();
@@ -273,5 +282,9 @@ fn a_failing_group_backs_off_while_others_flow_and_one_success_resets_it() {
         }
         recovered
     });
-    assert_eq!(count(&mut c, "SELECT count(*) FROM queue.group_state WHERE queue = $1", &[&q]), 0, "success did not reset the group");
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM queue.group_state WHERE queue = $1", &[&q]),
+        0,
+        "success did not reset the group"
+    );
 }

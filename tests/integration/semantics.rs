@@ -37,13 +37,17 @@ fn stale_lease_token_is_refused_after_reissue() {
     let q = new_queue(&mut c, "stale", "backoff_base => '0', backoff_max => '0'");
     let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
     let mut slow = connect();
-    let old: Uuid = slow.query_one("SELECT lease_token FROM queue.claim($1, 'slow', lease => '200 ms')", &[&q]).unwrap().get(0);
+    let old: Uuid =
+        slow.query_one("SELECT lease_token FROM queue.claim($1, 'slow', lease => '200 ms')", &[&q]).unwrap().get(0);
 
     // Whoever comes first, the background worker or this explicit call, re-queues the job.
     await_condition("the lease to expire", Duration::from_secs(10), || {
-        c.query_one("SELECT state <> 'running' OR lease_expires_at < clock_timestamp() FROM queue.jobs WHERE id = $1", &[&id])
-            .unwrap()
-            .get(0)
+        c.query_one(
+            "SELECT state <> 'running' OR lease_expires_at < clock_timestamp() FROM queue.jobs WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0)
     });
     c.execute("SELECT queue.release_expired_leases()", &[]).unwrap();
     let state: String = c.query_one("SELECT state::text FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get(0);
@@ -63,7 +67,9 @@ fn stale_lease_token_is_refused_after_reissue() {
     let olds = vec![old];
     assert_eq!(slow.query("SELECT * FROM queue.complete_many(ARRAY[$1::bigint], $2)", &[&id, &olds]).unwrap().len(), 0);
     assert!(fast.query_one("SELECT queue.complete($1, $2)", &[&id, &new]).unwrap().get::<_, bool>(0));
-    let row = c.query_one("SELECT state::text, attempts, locked_by, last_error FROM queue.jobs WHERE id = $1", &[&id]).unwrap();
+    let row = c
+        .query_one("SELECT state::text, attempts, locked_by, last_error FROM queue.jobs WHERE id = $1", &[&id])
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), "done");
     assert_eq!(row.get::<_, i32>(1), 2);
     assert_eq!(row.get::<_, String>(2), "fast");
@@ -74,7 +80,10 @@ fn stale_lease_token_is_refused_after_reissue() {
 fn delayed_job_is_claimable_only_from_run_at() {
     let mut c = connect();
     let q = new_queue(&mut c, "delayed", "");
-    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}', run_at => clock_timestamp() + interval '300 ms')", &[&q]).unwrap().get(0);
+    let id: i64 = c
+        .query_one("SELECT queue.enqueue($1, '{}', run_at => clock_timestamp() + interval '300 ms')", &[&q])
+        .unwrap()
+        .get(0);
     assert_eq!(c.query("SELECT * FROM queue.claim($1)", &[&q]).unwrap().len(), 0, "claimed before run_at");
     await_condition("run_at to pass", Duration::from_secs(10), || {
         c.query_one("SELECT run_at <= clock_timestamp() FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get(0)
@@ -111,10 +120,16 @@ fn failing_job_retries_then_goes_dead_and_can_be_redriven() {
         let row = c.query_one("SELECT attempt, lease_token FROM queue.claim($1)", &[&q]).unwrap();
         assert_eq!(row.get::<_, i32>(0), attempt);
         let token: Uuid = row.get(1);
-        assert!(c.query_one("SELECT queue.fail($1, $2, $3)", &[&id, &token, &format!("boom {attempt}")]).unwrap().get::<_, bool>(0));
+        assert!(c
+            .query_one("SELECT queue.fail($1, $2, $3)", &[&id, &token, &format!("boom {attempt}")])
+            .unwrap()
+            .get::<_, bool>(0));
     }
     let row = c.query_one("SELECT state::text, attempts, last_error FROM queue.jobs WHERE id = $1", &[&id]).unwrap();
-    assert_eq!((row.get::<_, String>(0).as_str(), row.get::<_, i32>(1), row.get::<_, String>(2).as_str()), ("dead", 3, "boom 3"));
+    assert_eq!(
+        (row.get::<_, String>(0).as_str(), row.get::<_, i32>(1), row.get::<_, String>(2).as_str()),
+        ("dead", 3, "boom 3")
+    );
     assert_eq!(c.query("SELECT * FROM queue.claim($1)", &[&q]).unwrap().len(), 0, "dead jobs are not claimable");
     assert_eq!(c.query_one("SELECT queue.retry($1)", &[&q]).unwrap().get::<_, i64>(0), 1);
     assert_eq!(c.query("SELECT * FROM queue.claim($1)", &[&q]).unwrap().len(), 1, "redriven job is claimable");

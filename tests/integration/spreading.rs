@@ -18,7 +18,14 @@ fn hundred_thousand_ids_fill_96_slots_of_a_day_evenly() {
                FROM generate_series(1, 100000) AS id GROUP BY 1) AS s",
     );
     assert!(ratio <= 1.10, "max bucket / mean = {ratio}");
-    assert_eq!(count(&mut c, "SELECT count(DISTINCT floor(queue.slot_fraction(id::text) * 96)) FROM generate_series(1, 100000) AS id", &[]), 96);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(DISTINCT floor(queue.slot_fraction(id::text) * 96)) FROM generate_series(1, 100000) AS id",
+            &[]
+        ),
+        96
+    );
     // The same holds for the job run_at times a spread enqueue computes over a day.
     let ratio = one_f64(
         &mut c,
@@ -85,9 +92,13 @@ fn the_documented_python_client_computes_the_same_values() {
             &[],
         )
         .unwrap();
-    let after_us: i64 = c.query_one("SELECT (extract(epoch FROM '2026-11-22 13:14:15.123456+00'::timestamptz) * 1e6)::bigint", &[]).unwrap().get(0);
+    let after_us: i64 = c
+        .query_one("SELECT (extract(epoch FROM '2026-11-22 13:14:15.123456+00'::timestamptz) * 1e6)::bigint", &[])
+        .unwrap()
+        .get(0);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/python/queue_ext_slots.py");
-    let mut py = Command::new("python3").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("python3");
+    let mut py =
+        Command::new("python3").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("python3");
     {
         let stdin = py.stdin.as_mut().unwrap();
         for r in &rows {
@@ -97,7 +108,8 @@ fn the_documented_python_client_computes_the_same_values() {
     }
     let out = py.wait_with_output().unwrap();
     assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), rows.len());
     for (r, py) in rows.iter().zip(&lines) {
         let key: String = r.get(0);
@@ -112,19 +124,31 @@ fn the_documented_python_client_computes_the_same_values() {
 fn spread_enqueue_and_trigger_put_jobs_at_the_keys_slot() {
     let mut c = connect();
     let q = new_queue(&mut c, "spread", "");
-    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}', spread_key => 'user:7', spread_period => '6 hours')", &[&q]).unwrap().get(0);
+    let id: i64 = c
+        .query_one("SELECT queue.enqueue($1, '{}', spread_key => 'user:7', spread_period => '6 hours')", &[&q])
+        .unwrap()
+        .get(0);
     let ok: bool = c
-        .query_one("SELECT run_at = queue.next_slot('user:7', '6 hours', enqueued_at) FROM queue.jobs WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT run_at = queue.next_slot('user:7', '6 hours', enqueued_at) FROM queue.jobs WHERE id = $1",
+            &[&id],
+        )
         .unwrap()
         .get(0);
     assert!(ok, "spread enqueue is not at the key's slot");
     // With run_at, the slot is the first at or after it.
     let id: i64 = c
-        .query_one("SELECT queue.enqueue($1, '{}', run_at => '2030-01-01', spread_key => 'user:7', spread_period => '1 day')", &[&q])
+        .query_one(
+            "SELECT queue.enqueue($1, '{}', run_at => '2030-01-01', spread_key => 'user:7', spread_period => '1 day')",
+            &[&q],
+        )
         .unwrap()
         .get(0);
     let ok: bool = c
-        .query_one("SELECT run_at = queue.next_slot('user:7', '1 day', '2030-01-01') FROM queue.jobs WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT run_at = queue.next_slot('user:7', '1 day', '2030-01-01') FROM queue.jobs WHERE id = $1",
+            &[&id],
+        )
         .unwrap()
         .get(0);
     assert!(ok);
@@ -189,7 +213,8 @@ fn poll_delay_interleaves_workers_without_drift() {
     }
     let gaps = |mut polls: Vec<f64>| {
         polls.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let window: Vec<f64> = polls.into_iter().filter(|p| *p > start_ms + 2000.0 && *p < start_ms + 12000.0).collect();
+        let window: Vec<f64> =
+            polls.into_iter().filter(|p| *p > start_ms + 2000.0 && *p < start_ms + 12000.0).collect();
         window.windows(2).map(|w| w[1] - w[0]).collect::<Vec<f64>>()
     };
     let slotted_gaps = gaps(slotted);

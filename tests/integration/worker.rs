@@ -13,7 +13,8 @@ fn jobs_of_a_killed_worker_are_requeued_and_done_exactly_once() {
     c.execute("SELECT count(*) FROM queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[20]))", &[&q]).unwrap();
 
     // A worker process claims 5 jobs under a 1-second lease, prints them, then hangs: kill -9.
-    let claim = format!("SELECT id || ' ' || lease_token FROM queue.claim('{q}', 'doomed', batch => 5, lease => '1 second')");
+    let claim =
+        format!("SELECT id || ' ' || lease_token FROM queue.claim('{q}', 'doomed', batch => 5, lease => '1 second')");
     let mut child = psql_child(&[&claim, "SELECT pg_sleep(60)"]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let held: Vec<(i64, Uuid)> = (0..5)
@@ -40,7 +41,10 @@ fn jobs_of_a_killed_worker_are_requeued_and_done_exactly_once() {
     assert_eq!((done.len(), unique.len()), (20, 20), "a job was done twice");
     for (id, token) in &held {
         assert!(unique.contains(id));
-        assert!(!c.query_one("SELECT queue.complete($1, $2)", &[id, token]).unwrap().get::<_, bool>(0), "late complete accepted");
+        assert!(
+            !c.query_one("SELECT queue.complete($1, $2)", &[id, token]).unwrap().get::<_, bool>(0),
+            "late complete accepted"
+        );
         let row = c.query_one("SELECT state::text, attempts, last_error FROM queue.jobs WHERE id = $1", &[id]).unwrap();
         assert_eq!(row.get::<_, String>(0), "done");
         assert_eq!(row.get::<_, i32>(1), 2);
@@ -73,7 +77,8 @@ fn retention_prunes_old_done_and_cancelled_jobs_only() {
     // ids[0], ids[1] done; ids[2] cancelled; ids[3] dead; ids[4] running; ids[5] pending.
     let claimed = c.query("SELECT id, lease_token FROM queue.claim($1, batch => 5)", &[&q]).unwrap();
     let token: Uuid = claimed[0].get(1);
-    c.execute("SELECT count(*) FROM queue.complete_many($1, ARRAY[$2]::uuid[])", &[&vec![ids[0], ids[1]], &token]).unwrap();
+    c.execute("SELECT count(*) FROM queue.complete_many($1, ARRAY[$2]::uuid[])", &[&vec![ids[0], ids[1]], &token])
+        .unwrap();
     c.execute("SELECT queue.cancel($1)", &[&ids[2]]).unwrap();
     c.execute("SELECT queue.fail($1, $2, 'x')", &[&ids[3], &token]).unwrap();
     c.execute("SELECT queue.release($1, $2)", &[&claimed[4].get::<_, i64>(0), &token]).unwrap();
