@@ -74,3 +74,12 @@ pub fn internal(e: pgrx::spi::SpiError) -> ErrorReport {
 }
 
 pub type Result<T> = std::result::Result<T, ErrorReport>;
+
+/// The message of an error caught with PgTryBuilder, whatever raised it.
+pub fn caught_message(caught: pgrx::pg_sys::panic::CaughtError) -> String {
+    use pgrx::pg_sys::panic::CaughtError;
+    match caught {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r.message().to_owned(),
+        CaughtError::RustPanic { ereport, .. } => ereport.message().to_owned(),
+    }
+}

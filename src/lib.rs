@@ -12,6 +12,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod backoff;
+mod clock;
 mod datum;
 mod error;
 mod guc;

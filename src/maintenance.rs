@@ -3,7 +3,7 @@
 
 use crate::api::consume::failed_attempt_set;
 use crate::error::Result;
-use crate::spi::{exec, exec_column, exec_one};
+use crate::spi::{exec, exec_column};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::spi::SpiClient;
 
@@ -66,8 +66,4 @@ pub fn notify_due(
 /// Delete finished jobs past their queue's retention; returns how many, at most `limit`.
 pub fn prune_finished(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {
     Ok(exec_column::<i64>(client, PRUNE_FINISHED, &[limit.into()])?.len() as i64)
-}
-
-pub fn now(client: &mut SpiClient<'_>) -> Result<TimestampWithTimeZone> {
-    Ok(exec_one::<TimestampWithTimeZone>(client, "SELECT now()", &[])?.expect("now() is never null"))
 }

@@ -107,7 +107,7 @@ pub enum Grant {
 /// The clock is read under the lock, so grant times are in the order tokens left the bucket.
 pub fn take_tokens(queue: &str, rate: f64, capacity: f64, want: i64) -> Grant {
     let mut table = TABLE.exclusive();
-    let now_us = unsafe { pg_sys::GetCurrentTimestamp() };
+    let now_us = crate::clock::wall_micros();
     let Some(s) = table.slot(queue, now_us, capacity) else { return Grant::TableFull };
     let elapsed = (now_us - s.refilled_at_us).max(0) as f64 / 1e6;
     s.tokens = (s.tokens + elapsed * rate).min(capacity);
@@ -122,7 +122,7 @@ pub fn refund_tokens(queue: &str, n: i64, capacity: f64) {
     if n <= 0 {
         return;
     }
-    let now_us = unsafe { pg_sys::GetCurrentTimestamp() };
+    let now_us = crate::clock::wall_micros();
     let mut table = TABLE.exclusive();
     if let Some(s) = table.slot(queue, now_us, capacity) {
         s.tokens = (s.tokens + n as f64).min(capacity);
@@ -131,7 +131,7 @@ pub fn refund_tokens(queue: &str, n: i64, capacity: f64) {
 
 /// The group the last claim of `queue` served last (for round-robin across calls).
 pub fn cursor(queue: &str) -> Option<String> {
-    let now_us = unsafe { pg_sys::GetCurrentTimestamp() };
+    let now_us = crate::clock::wall_micros();
     let mut table = TABLE.exclusive();
     let s = table.slot(queue, now_us, 0.0)?;
     Some(String::from_utf8_lossy(&s.cursor[..s.cursor_len as usize]).into_owned())
@@ -144,7 +144,7 @@ pub fn set_cursor(queue: &str, group: &str) {
     while !group.is_char_boundary(end) {
         end -= 1;
     }
-    let now_us = unsafe { pg_sys::GetCurrentTimestamp() };
+    let now_us = crate::clock::wall_micros();
     let mut table = TABLE.exclusive();
     if let Some(s) = table.slot(queue, now_us, 0.0) {
         s.cursor[..end].copy_from_slice(&group.as_bytes()[..end]);

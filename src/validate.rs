@@ -28,12 +28,8 @@ pub fn queue_name(name: Option<&str>) -> Result<&str, QueueError> {
     }
 }
 
-pub fn micros(interval: Interval) -> i128 {
-    interval.as_micros()
-}
-
 pub fn positive_interval(value: Interval, what: &str) -> Result<Interval, QueueError> {
-    if micros(value) > 0 {
+    if value.as_micros() > 0 {
         Ok(value)
     } else {
         Err(QueueError::invalid(format!("{what} must be a positive interval, got {value}")))
@@ -41,7 +37,7 @@ pub fn positive_interval(value: Interval, what: &str) -> Result<Interval, QueueE
 }
 
 pub fn non_negative_interval(value: Interval, what: &str) -> Result<Interval, QueueError> {
-    if micros(value) >= 0 {
+    if value.as_micros() >= 0 {
         Ok(value)
     } else {
         Err(QueueError::invalid(format!("{what} must not be negative, got {value}")))

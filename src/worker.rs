@@ -72,13 +72,7 @@ fn in_transaction<R>(f: impl FnOnce() -> Result<R> + std::panic::UnwindSafe) -> 
     })
     .catch_others(|caught| {
         unsafe { pg_sys::AbortCurrentTransaction() };
-        let message = match caught {
-            pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
-                r.message().to_owned()
-            }
-            pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport.message().to_owned(),
-        };
-        Err(message)
+        Err(crate::error::caught_message(caught))
     })
     .execute()
 }
@@ -139,7 +133,7 @@ impl Worker {
         let since = self.due_checked_until;
         match in_transaction(move || {
             Spi::connect_mut(|c| {
-                let until = maintenance::now(c)?;
+                let until = crate::clock::transaction_now();
                 let since = match since {
                     Some(s) => s,
                     None => exec(

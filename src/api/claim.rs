@@ -8,6 +8,7 @@
 //! memory), skipping groups in backoff; each gets an equal share of the batch, and the batch is
 //! handed out round by round, so one tenant with a huge backlog cannot starve the others.
 
+use crate::clock;
 use crate::datum::Jsonb;
 use crate::error::{internal, QueueError, Result};
 use crate::shmem::{self, Grant};
@@ -222,8 +223,7 @@ struct ClaimSettings {
 }
 
 fn settings(client: &mut SpiClient<'_>, queue: &str, lease: Option<Interval>) -> Result<Option<ClaimSettings>> {
-    let now = unsafe { pg_sys::GetCurrentTimestamp() };
-    let now = TimestampWithTimeZone::try_from(now).map_err(|_| QueueError::invalid("clock out of range"))?;
+    let now = clock::timestamp(clock::wall_micros())?;
     let rows = exec(client, QUEUE_FOR_CLAIM, &[queue.into(), now.into()])?;
     if rows.is_empty() {
         return Err(QueueError::UnknownQueue(queue.to_owned()).into());
@@ -258,7 +258,7 @@ pub(crate) fn claim_jobs(
 ) -> Result<Vec<ClaimedJob>> {
     let Some(s) = settings(client, queue, lease)? else { return Ok(Vec::new()) };
     let mut want = batch as i64;
-    let mut claimed_at = unsafe { pg_sys::GetCurrentTimestamp() };
+    let mut claimed_at = clock::wall_micros();
     if s.max_running.is_some() || s.max_running_per_group.is_some() {
         exec(client, LOCK_QUEUE_CAPS, &[queue.into()])?;
         if let Some(max) = s.max_running {
@@ -267,7 +267,7 @@ pub(crate) fn claim_jobs(
         }
         // Stamped after the lock was granted, so that no claim appears to start before the
         // completions it saw.
-        claimed_at = unsafe { pg_sys::GetCurrentTimestamp() };
+        claimed_at = clock::wall_micros();
     }
     if want <= 0 {
         return Ok(Vec::new());
@@ -301,8 +301,7 @@ pub(crate) fn claim_jobs(
         return Ok(Vec::new());
     }
     let cursor = cursor(queue);
-    let claimed_at =
-        TimestampWithTimeZone::try_from(claimed_at).map_err(|_| QueueError::invalid("clock out of range"))?;
+    let claimed_at = clock::timestamp(claimed_at)?;
     let args: [DatumWithOid; 7] = [
         queue.into(),
         worker.into(),
@@ -390,7 +389,7 @@ fn explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> Result
             Interval::from_seconds(30.0).into(),
             "".into(),
             None::<i32>.into(),
-            crate::api::produce::now().into(),
+            clock::transaction_now().into(),
         ];
         let mut lines = Vec::new();
         for row in client.update(explain.as_str(), None, &args).map_err(internal)? {

@@ -14,7 +14,8 @@ use pgrx::spi::SpiClient;
 /// Mark jobs done: `$done_where` selects the running jobs (as `j`, with extra FROM items in
 /// `$from`) whose lease the caller holds. Queues with `retention = 0` keep no history: their jobs
 /// are deleted instead, which spares a row version and its index entries. A completed job ends
-/// its group's backoff.
+/// its group's backoff. The uncorrelated EXISTS gates are one-time filters: without a retention-0
+/// queue or a group in backoff, those branches do no work at all.
 macro_rules! complete_jobs {
     ($from:literal, $done_where:literal) => {
         concat!(
@@ -27,11 +28,13 @@ macro_rules! complete_jobs {
                  DELETE FROM queue.jobs j
                   USING queue.queues q", $from, "
                   WHERE q.name = j.queue AND q.retention = '0' AND j.state = 'running' AND ", $done_where, "
+                    AND EXISTS (SELECT FROM queue.queues z WHERE z.retention = '0')
                  RETURNING j.id, j.queue, coalesce(j.group_key, '') AS g
              ), finished AS (
                  SELECT * FROM done UNION ALL SELECT * FROM forgotten
              ), recovered AS (
-                 DELETE FROM queue.group_state b USING finished WHERE b.queue = finished.queue AND b.group_key = finished.g
+                 DELETE FROM queue.group_state b USING finished
+                  WHERE b.queue = finished.queue AND b.group_key = finished.g AND EXISTS (SELECT FROM queue.group_state)
              )
              SELECT id FROM finished"
         )

@@ -1,5 +1,6 @@
 //! Operating on jobs from outside a lease: cancel, retry (redrive), and lease expiry.
 
+use crate::api::queues::require_queue;
 use crate::error::{QueueError, Result};
 use crate::spi::{exec_column, exec_one};
 use crate::validate::{at_least, queue_name, required};
@@ -37,8 +38,6 @@ const RETRY_QUEUE: &str = "
     UPDATE queue.jobs j SET state = 'pending', attempts = 0, run_at = now(), finished_at = NULL
       FROM picked WHERE j.id = picked.id
     RETURNING j.id";
-
-const QUEUE_EXISTS: &str = "SELECT true FROM queue.queues WHERE name = $1";
 
 /// Cancel a pending or running job. A worker holding it can no longer complete or fail it.
 /// False when the job is already finished (or does not exist).
@@ -82,9 +81,7 @@ fn retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'")) -> 
         .into());
     }
     Spi::connect_mut(|client| {
-        if exec_one::<bool>(client, QUEUE_EXISTS, &[queue.into()])?.is_none() {
-            return Err(QueueError::UnknownQueue(queue.to_owned()).into());
-        }
+        require_queue(client, queue)?;
         Ok(exec_column::<i64>(client, RETRY_QUEUE, &[queue.into(), state.into()])?.len() as i64)
     })
 }

@@ -1,6 +1,7 @@
 //! Producing jobs: enqueue and enqueue_many. Both are plain INSERTs in the caller's transaction, so
 //! a job becomes visible to workers exactly when the producer commits, and vanishes on rollback.
 
+use crate::api::queues::require_queue;
 use crate::datum::{Jsonb, JsonbArray};
 use crate::error::{QueueError, Result};
 use crate::spi::{exec_column, exec_one};
@@ -47,8 +48,6 @@ const INSERT_ONE_DEDUPED: &str = insert_jobs!(
 const FIND_LIVE_DUPLICATE: &str = "
     SELECT id FROM queue.jobs
      WHERE queue = $1 AND dedupe_key = $2 AND state IN ('pending', 'running')";
-
-const QUEUE_EXISTS: &str = "SELECT true FROM queue.queues WHERE name = $1";
 
 // Rows come back in payload order: RETURNING follows the insert order of the ordered SELECT.
 const INSERT_MANY: &str = insert_jobs!(
@@ -102,13 +101,6 @@ impl JobOptions {
     }
 }
 
-fn unknown_queue_unless_exists(client: &mut SpiClient<'_>, queue: &str) -> Result<()> {
-    match exec_one::<bool>(client, QUEUE_EXISTS, &[queue.into()])? {
-        Some(_) => Ok(()),
-        None => Err(QueueError::UnknownQueue(queue.to_owned()).into()),
-    }
-}
-
 /// Insert one job, or return the live job holding its dedupe key.
 pub(crate) fn insert_one(
     client: &mut SpiClient<'_>,
@@ -134,7 +126,7 @@ pub(crate) fn insert_one(
         if let Some(id) = exec_one::<i64>(client, FIND_LIVE_DUPLICATE, &[queue.into(), dedupe_key.into()])? {
             return Ok(id);
         }
-        unknown_queue_unless_exists(client, queue)?;
+        require_queue(client, queue)?;
     }
     Err(QueueError::DedupeConflict(format!(
         "could not enqueue with dedupe_key \"{}\": jobs holding that key kept finishing and reappearing",
@@ -155,19 +147,12 @@ fn spread_run_at(
         (Some(key), Some(period)) => {
             let after = match run_at {
                 Some(t) => t,
-                None => now(),
+                None => crate::clock::transaction_now(),
             };
             Ok(Some(crate::spread::next_slot_at(key, period, after)?))
         }
         _ => Err(QueueError::invalid("spread_key and spread_period go together: give both or neither").into()),
     }
-}
-
-/// The transaction's start time, what now() returns.
-pub(crate) fn now() -> TimestampWithTimeZone {
-    // SAFETY: reads the current transaction's start timestamp.
-    TimestampWithTimeZone::try_from(unsafe { pgrx::pg_sys::GetCurrentTransactionStartTimestamp() })
-        .expect("now() is in range")
 }
 
 /// Add a job. Visible to workers when the calling transaction commits.
@@ -220,7 +205,7 @@ fn enqueue_many(
         None => Spi::connect_mut(|client| {
             let ids = exec_column::<i64>(client, INSERT_MANY, &opts.args(queue, payloads.into()))?;
             if ids.is_empty() {
-                unknown_queue_unless_exists(client, queue)?;
+                require_queue(client, queue)?;
             }
             Ok::<_, pgrx::pg_sys::panic::ErrorReport>(ids)
         })?,
@@ -239,7 +224,7 @@ fn enqueue_many(
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             // Deduplicated batches go row by row: each key needs the conflict handling of enqueue.
             Spi::connect_mut(|client| {
-                unknown_queue_unless_exists(client, queue)?;
+                require_queue(client, queue)?;
                 let elements = exec_column::<Jsonb>(client, UNNEST_PAYLOADS, &[payloads.into()])?;
                 elements
                     .into_iter()

@@ -178,14 +178,23 @@ fn reset(client: &mut SpiClient<'_>, name: &str, settings: &[Option<String>]) ->
     Ok(())
 }
 
+/// 42704 unless `queue` exists.
+pub(crate) fn require_queue(client: &mut SpiClient<'_>, queue: &str) -> Result<()> {
+    match exec_one::<bool>(client, "SELECT true FROM queue.queues WHERE name = $1", &[queue.into()])? {
+        Some(_) => Ok(()),
+        None => Err(QueueError::UnknownQueue(queue.to_owned()).into()),
+    }
+}
+
 fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Vec<Option<String>>>) -> Result<()> {
     Spi::connect_mut(|client| {
         // load() locks the row: concurrent alters of one queue apply one after the other.
-        load(client, name)?;
+        let mut current = load(client, name)?;
         if let Some(r) = reset_settings {
             reset(client, name, &r)?;
+            current = load(client, name)?;
         }
-        let merged = load(client, name)?.apply(change);
+        let merged = current.apply(change);
         merged.validate()?;
         store(client, name, &merged)
     })

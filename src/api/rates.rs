@@ -4,6 +4,7 @@
 //! and answers which rate applies at an instant (`queue.effective_rate`, also used by claim).
 
 use crate::api::claim::effective_rate_join;
+use crate::api::queues::require_queue;
 use crate::error::{internal, QueueError, Result};
 use crate::spi::exec;
 use crate::validate::{at_least, queue_name};
@@ -95,9 +96,7 @@ fn set_rate_schedule(
     let days = parse_days(peak_days.ok_or(QueueError::NullValue("peak_days"))?)?;
     let (start, end) = parse_hours(peak_hours.ok_or(QueueError::NullValue("peak_hours"))?)?;
     Spi::connect_mut(|client| {
-        if exec(client, "SELECT FROM queue.queues WHERE name = $1", &[queue.into()])?.is_empty() {
-            return Err(QueueError::UnknownQueue(queue.to_owned()).into());
-        }
+        require_queue(client, queue)?;
         // Postgres itself judges the time zone (22023 when it does not know it).
         exec(client, "SELECT now() AT TIME ZONE $1", &[timezone.into()])?;
         exec(

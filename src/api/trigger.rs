@@ -57,15 +57,7 @@ fn spread_period(opts: &TriggerOptions) -> QResult<Option<Interval>> {
     let parsed = PgTryBuilder::new(move || {
         Ok(Spi::get_one_with_args::<Interval>("SELECT $1::interval", &[text.as_str().into()]).ok().flatten())
     })
-    .catch_others(|e| {
-        let why = match e {
-            pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
-                r.message().to_owned()
-            }
-            pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport.message().to_owned(),
-        };
-        Err(why)
-    })
+    .catch_others(|e| Err(crate::error::caught_message(e)))
     .execute()
     .map_err(|why| QueueError::invalid(format!("enqueue_trigger option \"{option}\": {why}")))?;
     let period =
@@ -118,7 +110,9 @@ fn enqueue_change(
 ) -> QResult<i64> {
     // A row whose spread column is NULL is due at once.
     let run_at = match (&f.spread_period, spread_value) {
-        (Some(period), Some(value)) => Some(crate::spread::next_slot_at(&value, *period, crate::api::produce::now())?),
+        (Some(period), Some(value)) => {
+            Some(crate::spread::next_slot_at(&value, *period, crate::clock::transaction_now())?)
+        }
         _ => None,
     };
     let opts = JobOptions { run_at, priority: f.opts.priority, group_key, max_attempts: None };
