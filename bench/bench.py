@@ -115,8 +115,9 @@ def w4(cluster, seconds, clients, pending_sizes, history):
     results = {}
     cluster.psql("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = 'bench_w4';"
                  " SELECT queue.create_queue('bench_w4', retention => '1 year');")
-    cluster.psql(f"INSERT INTO queue.jobs (queue, state, payload, max_attempts, attempts, finished_at)"
-                 f" SELECT 'bench_w4', 'done', '{{}}', 25, 1, now() FROM generate_series(1, {history})")
+    cluster.psql(f"INSERT INTO queue.done (queue_id, state, payload, max_attempts, attempts, run_at, enqueued_at, finished_at)"
+                 f" SELECT (SELECT id FROM queue.queues WHERE name = 'bench_w4'), 'done', '{{}}', 25, 1, now(), now(), now()"
+                 f" FROM generate_series(1, {history})")
     for pending in pending_sizes:
         have = int(cluster.scalar("SELECT count(*) FROM queue.jobs WHERE queue = 'bench_w4' AND state = 'pending'"))
         while have < pending:

@@ -1,15 +1,21 @@
 -- Privileges and documentation, applied after every function exists.
--- PUBLIC gets nothing; the three roles get exactly their part of the API. Tables are readable by
--- the roles and writable only through the SECURITY DEFINER functions.
+-- PUBLIC gets nothing; the three roles get exactly their part of the API. Jobs are read through the
+-- queue.jobs view (which shows a lease token only to the role that claimed the job), never from
+-- the job tables themselves; nothing is writable except through the SECURITY DEFINER functions.
+-- queue_maintainer, the background worker's identity, may change queue_ext's tables and nothing else.
 
 GRANT queue_producer, queue_worker TO queue_admin;
 
 REVOKE ALL ON SCHEMA queue FROM PUBLIC;
-GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker;
+GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker, queue_maintainer;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA queue FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
-GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules,
+                queue.queue_grants, queue.dropped_queues
+   TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
 -- Trigger options are checked when the trigger is created, not only when it first fires.
 CREATE FUNCTION queue.enqueue_trigger_ddl() RETURNS event_trigger
@@ -32,8 +38,21 @@ CREATE EVENT TRIGGER queue_enqueue_trigger_check ON ddl_command_end
     WHEN TAG IN ('CREATE TRIGGER')
     EXECUTE FUNCTION queue.enqueue_trigger_ddl();
 
--- The trigger writes queue.jobs on behalf of whoever changes the table.
-ALTER FUNCTION queue.enqueue_trigger() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- The trigger function is SECURITY INVOKER: it builds each job's payload with the rights of whoever
+-- changes the table, and takes the extension owner's rights only for its own INSERT (trigger.rs).
+ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
+
+-- The hot-path functions always run the generic plans of their statements: no re-planning after
+-- the first executions, and queue.explain_claim shows exactly the plan claim runs.
+ALTER FUNCTION queue.claim SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.explain_claim SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.enqueue SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.enqueue_many SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.complete SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.complete_many SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.fail SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.heartbeat SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION queue.release SET plan_cache_mode = force_generic_plan;
 
 DO $grants$
 DECLARE
@@ -48,18 +67,23 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
         grantee := CASE
             WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
-                            'set_rate_schedule', 'clear_rate_schedule',
-                            'release_expired_leases', 'explain_claim') THEN 'queue_admin'
+                            'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
+                            'release_expired_leases', 'explain_claim', 'shared_queue_slots') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
-            WHEN f.name IN ('retry_delay', 'slot_fraction', 'slot_offset', 'next_slot', 'bucket', 'poll_delay',
-                            'effective_rate') THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name IN ('slot_fraction', 'slot_offset', 'next_slot', 'bucket', 'poll_delay',
+                            'effective_rate', 'library_version') THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
+            -- Internal: called by the queue.* functions and the worker as the extension owner.
+            WHEN f.name IN ('_may', '_effective_rate', '_wake_launcher') THEN ''
         END;
         IF grantee IS NULL THEN
             RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
         END IF;
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f.signature, grantee);
+        IF grantee <> '' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f.signature, grantee);
+        END IF;
     END LOOP;
 END
 $grants$;
@@ -70,7 +94,7 @@ COMMENT ON FUNCTION queue.create_queue IS
 COMMENT ON FUNCTION queue.alter_queue IS
     'Change a queue''s settings: NULL keeps a setting, reset => ''{setting,...}'' returns settings to their defaults.';
 COMMENT ON FUNCTION queue.drop_queue IS
-    'Remove a queue and its jobs; refuses (55006) while jobs are pending or running unless force => true.';
+    'Remove a queue and its jobs; refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
 COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
 COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
 COMMENT ON FUNCTION queue.enqueue IS
@@ -86,17 +110,17 @@ COMMENT ON FUNCTION queue.fail IS
     'Record a failed attempt: retry after capped exponential backoff with jitter (or retry_in), dead once attempts are used up; false for a stale token.';
 COMMENT ON FUNCTION queue.heartbeat IS 'Extend a claimed job''s lease by extend (default: the queue''s lease) from now; false for a stale token.';
 COMMENT ON FUNCTION queue.release IS 'Give a claimed job back without counting a failure, claimable again after delay; false for a stale token.';
-COMMENT ON FUNCTION queue.cancel IS 'Cancel a pending or running job; false when it already finished.';
+COMMENT ON FUNCTION queue.cancel IS 'Cancel a pending or running job (needs produce on its queue); false when it already finished.';
 COMMENT ON FUNCTION queue.retry(bigint) IS 'Send a dead or cancelled job back to pending with attempts reset; false when it is neither.';
 COMMENT ON FUNCTION queue.retry(text, text) IS 'Send every dead (or cancelled) job of a queue back to pending; returns how many.';
 COMMENT ON FUNCTION queue.release_expired_leases IS
-    'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick.';
+    'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs.';
 COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
 COMMENT ON FUNCTION queue.explain_claim IS
-    'EXPLAIN of the exact statement queue.claim runs for a queue: check that claims use jobs_claim_idx.';
+    'EXPLAIN of the generic plan queue.claim runs for a queue (claims always run it): check that claims use ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS
-    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE.';
+    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
 COMMENT ON FUNCTION queue.check_enqueue_trigger IS
     'Check the options of a trigger that runs queue.enqueue_trigger (called at CREATE TRIGGER time).';
 COMMENT ON FUNCTION queue.enqueue_trigger_ddl IS
@@ -116,3 +140,15 @@ COMMENT ON FUNCTION queue.set_rate_schedule IS
     'On-peak / off-peak claim rates: peak_rate during peak_hours (e.g. ''9-17'') on peak_days (e.g. ''mon-fri'') in timezone, off_peak_rate otherwise; NULL = unlimited.';
 COMMENT ON FUNCTION queue.clear_rate_schedule IS 'Remove a queue''s rate schedule; its rate_per_second and burst apply again.';
 COMMENT ON FUNCTION queue.effective_rate IS 'The claim rate (and burst) that applies to a queue at an instant, and whether it is the schedule''s peak.';
+COMMENT ON FUNCTION queue.grant IS
+    'Allow a role a privilege (produce, consume or admin) on a queue. A role holding any grant for a privilege may use it on its granted queues only; admin also allows produce and consume.';
+COMMENT ON FUNCTION queue.revoke IS 'Take back a grant of queue.grant; a role left with no grant for a privilege may use it on every queue again.';
+COMMENT ON FUNCTION queue.shared_queue_slots IS
+    'Queues (of every database) holding a token bucket or rotation cursor in shared memory, and the capacity: past three quarters the least recently used is evicted, so claims never fail for lack of room.';
+COMMENT ON FUNCTION queue.library_version IS
+    'The version of the loaded queue_ext library; differs from pg_extension.extversion until ALTER EXTENSION queue_ext UPDATE has run.';
+COMMENT ON FUNCTION queue._wake_launcher IS
+    'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION).';
+
+-- The background worker of this database starts as soon as this CREATE EXTENSION commits.
+SELECT queue._wake_launcher();

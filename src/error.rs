@@ -23,8 +23,12 @@ pub enum QueueError {
     DedupeConflict(String),
     /// 42703: a trigger option names a column the table does not have.
     UndefinedColumn(String),
-    /// 55000: the server is not set up for this (e.g. not preloaded).
+    /// 55000: the server or the database is not set up for this (not preloaded, not upgraded).
     NotInPrerequisiteState(String),
+    /// 42501: the calling role may not do this to this queue.
+    Denied { queue: String, privilege: &'static str },
+    /// 0A000: this cannot work in the caller's situation (e.g. its isolation level).
+    NotSupported(String),
 }
 
 impl QueueError {
@@ -43,6 +47,18 @@ impl QueueError {
             QueueError::DedupeConflict(_) => ERRCODE_UNIQUE_VIOLATION,
             QueueError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,
             QueueError::NotInPrerequisiteState(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            QueueError::Denied { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            QueueError::NotSupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+        }
+    }
+
+    /// Advice for the caller, raised as the error's HINT.
+    fn hint(&self) -> Option<String> {
+        match self {
+            QueueError::Denied { queue, privilege } => Some(format!(
+                "a DBA can allow it with queue.grant('{queue}', <role>, '{privilege}'); see queue.queue_grants"
+            )),
+            _ => None,
         }
     }
 }
@@ -51,11 +67,14 @@ impl fmt::Display for QueueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             QueueError::InvalidParameter(m) | QueueError::ObjectInUse(m) => f.write_str(m),
-            QueueError::DedupeConflict(m) => f.write_str(m),
+            QueueError::DedupeConflict(m) | QueueError::NotSupported(m) => f.write_str(m),
             QueueError::UndefinedColumn(m) | QueueError::NotInPrerequisiteState(m) => f.write_str(m),
             QueueError::NullValue(what) => write!(f, "{what} must not be null"),
             QueueError::UnknownQueue(name) => write!(f, "queue \"{name}\" does not exist"),
             QueueError::DuplicateQueue(name) => write!(f, "queue \"{name}\" already exists"),
+            QueueError::Denied { queue, privilege } => {
+                write!(f, "permission denied to {privilege} on queue \"{queue}\"")
+            }
         }
     }
 }
@@ -63,8 +82,18 @@ impl fmt::Display for QueueError {
 impl From<QueueError> for ErrorReport {
     #[track_caller]
     fn from(e: QueueError) -> Self {
-        ErrorReport::new(e.sqlstate(), e.to_string(), "queue_ext")
+        let report = ErrorReport::new(e.sqlstate(), e.to_string(), "queue_ext");
+        match e.hint() {
+            Some(hint) => report.set_hint(hint),
+            None => report,
+        }
     }
+}
+
+/// An error raised with a hint of our own (e.g. what to run to fix it).
+#[track_caller]
+pub fn with_hint(e: QueueError, hint: impl Into<String>) -> ErrorReport {
+    ErrorReport::new(e.sqlstate(), e.to_string(), "queue_ext").set_hint(hint.into())
 }
 
 /// SPI misuse (wrong types, argument counts) is a bug in queue_ext, never the caller's fault.

@@ -4,23 +4,32 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 use std::time::Duration;
 
-static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
 
 pub fn register() {
     GucRegistry::define_string_guc(
+        c"queue_ext.databases",
+        c"Databases the queue_ext background workers serve (comma-separated); empty: every database where the extension is installed.",
+        c"A launcher starts one worker per database that allows connections, is not a template and has the extension installed.",
+        &DATABASES,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
         c"queue_ext.database",
-        c"Database the queue_ext background worker serves.",
-        c"The worker connects at server start; changing it needs a restart.",
+        c"Deprecated (0.1.0): a single database to serve; use queue_ext.databases.",
+        c"When set and queue_ext.databases is empty, only this database is served.",
         &DATABASE,
-        GucContext::Postmaster,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"queue_ext.tick",
-        c"Time between two rounds of the queue_ext background worker.",
-        c"Each round releases expired leases, notifies queues whose scheduled jobs became due and prunes finished jobs past retention.",
+        c"Longest time between two rounds of a queue_ext background worker.",
+        c"Each round releases expired leases, moves scheduled jobs that came due to ready (notifying their queues), purges dropped queues and prunes finished jobs past retention. A worker also wakes when the earliest scheduled job comes due.",
         &TICK_MS,
         10,
         3_600_000,
@@ -29,7 +38,7 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"queue_ext.batch_size",
-        c"Rows the background worker changes per transaction (lease expiry, retention).",
+        c"Rows the background worker changes per transaction (lease expiry, promotion, retention, purges).",
         c"Each batch commits on its own, so no transaction holds back the xmin horizon for long; a step repeats batches for up to 40% of a tick.",
         &BATCH_SIZE,
         1,
@@ -41,12 +50,20 @@ pub fn register() {
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"queue_ext".as_ptr()) };
 }
 
-pub fn database() -> String {
-    DATABASE.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_else(|| "postgres".to_owned())
+/// The databases to serve, by name; None means every database with the extension.
+pub fn databases() -> Option<Vec<String>> {
+    let text = |s: &GucSetting<Option<CString>>| s.get().map(|c| c.to_string_lossy().into_owned());
+    let list = text(&DATABASES).filter(|s| !s.trim().is_empty()).or_else(|| text(&DATABASE))?;
+    let names: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    (!names.is_empty()).then_some(names)
 }
 
 pub fn tick() -> Duration {
     Duration::from_millis(TICK_MS.get().max(10) as u64)
+}
+
+pub fn tick_micros() -> i64 {
+    TICK_MS.get().max(10) as i64 * 1000
 }
 
 pub fn batch_size() -> i64 {

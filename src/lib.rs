@@ -1,6 +1,7 @@
 //! queue_ext: a job queue that lives inside PostgreSQL.
 //!
-//! Storage is plain SQL (`sql/`); the API is Rust (`api/`), one module per concern. See README.md.
+//! Tables and types are plain SQL (`sql/`); the statements that use them live in `store/`; the API
+//! is Rust (`api/`), one module per concern. See README.md and docs/adr/.
 
 // Functions return pgrx's ErrorReport, which is large; an error is raised once per call, so its
 // size costs nothing that matters.
@@ -16,15 +17,21 @@ mod clock;
 mod datum;
 mod error;
 mod guc;
+mod legacy;
 mod maintenance;
+mod security;
 mod shmem;
 mod spi;
 mod spread;
+mod store;
 mod trigger_options;
 mod validate;
 mod worker;
 
-extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/queues.sql", name = "queues", requires = ["bootstrap"]);
+extension_sql_file!("../sql/jobs.sql", name = "jobs", requires = ["queues"]);
+extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["bootstrap"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -34,11 +41,18 @@ mod pg_tests;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::register();
-    // Shared memory and the background worker exist only when the library is preloaded.
+    // Shared memory and the background workers exist only when the library is preloaded.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         shmem::init();
         worker::register();
     }
+}
+
+/// The version of this library, to compare with the installed SQL objects' (pg_extension's
+/// extversion): they differ between installing a new library and ALTER EXTENSION ... UPDATE.
+#[pg_extern(name = "library_version", immutable, parallel_safe)]
+fn queue_library_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
 }
 
 /// Required by `cargo pgrx test`.

@@ -1,69 +1,63 @@
-//! The housekeeping statements the background worker runs each tick, each in its own short
-//! transaction. `queue.release_expired_leases()` exposes the first for manual use.
+//! The housekeeping each background worker does for its database, each step in its own short
+//! transaction (worker.rs), every statement in src/store/sql/. Lease expiry is also what a claim
+//! does for its own queue when no worker is running, and what `queue.release_expired_leases()`
+//! does by hand.
 
-use crate::api::consume::failed_attempt_set;
-use crate::error::Result;
-use crate::spi::{exec, exec_column};
-use pgrx::datum::TimestampWithTimeZone;
+use crate::api::consume::fail_jobs;
+use crate::error::{internal, Result};
+use crate::spi::{exec, exec_column, exec_one};
+use crate::store;
+use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::spi::SpiClient;
 
-const RELEASE_EXPIRED: &str = concat!(
-    "WITH expired AS (
-        SELECT id FROM queue.jobs
-         WHERE state = 'running' AND lease_expires_at < now()
-         ORDER BY lease_expires_at
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED
-    )
-    UPDATE queue.jobs j SET ",
-    failed_attempt_set!("NULL::interval", "'lease expired'"),
-    " FROM expired, queue.queues q
-     WHERE j.id = expired.id AND q.name = j.queue
-    RETURNING j.id"
-);
-
-// Scheduled jobs (run_at after enqueue: delays and retries) sit in jobs_scheduled_idx, so finding
-// the ones that came due in (since, until] probes only that window.
-const NOTIFY_DUE: &str = "
-    SELECT q.name, pg_notify('queue_' || q.name, q.name)::text
-      FROM queue.queues q
-     WHERE q.notify
-       AND EXISTS (SELECT FROM queue.jobs j
-                    WHERE j.queue = q.name AND j.state = 'pending' AND j.run_at > j.enqueued_at
-                      AND j.run_at > $1 AND j.run_at <= $2)";
-
-// Dead jobs are kept whatever their age: they are the queue's dead letters, waiting for a retry or
-// an operator's decision.
-const PRUNE_FINISHED: &str = "
-    WITH doomed AS (
-        SELECT old.id
-          FROM queue.queues q
-         CROSS JOIN LATERAL (
-                SELECT id FROM queue.jobs
-                 WHERE queue = q.name AND state IN ('done', 'cancelled')
-                   AND finished_at < now() - q.retention
-                 ORDER BY finished_at
-                 LIMIT $1) AS old
-         LIMIT $1
-    )
-    DELETE FROM queue.jobs j USING doomed WHERE j.id = doomed.id
-    RETURNING j.id";
-
-/// Expired leases back to pending (or dead); returns how many, at most `limit`.
-pub fn release_expired(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {
-    Ok(exec_column::<i64>(client, RELEASE_EXPIRED, &[limit.into()])?.len() as i64)
+/// Expired leases (of one queue, or of all) back to pending with backoff, or to dead when their
+/// attempts are used up; returns how many, at most `limit`. Concurrent callers may pick the same
+/// leases: the move itself rechecks each lease (token and expiry), so each is released once.
+pub fn expire_leases(client: &mut SpiClient<'_>, queue_id: Option<i32>, limit: i64) -> Result<i64> {
+    let rows = match queue_id {
+        Some(id) => exec(client, store::EXPIRED_QUEUE, &[id.into(), limit.into()])?,
+        None => exec(client, store::EXPIRED_ALL, &[limit.into()])?,
+    };
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for row in rows {
+        ids.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
+        tokens.push(row.get::<Uuid>(2).map_err(internal)?.expect("lease_token"));
+    }
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(fail_jobs(client, ids, tokens, Some("lease expired"), None, true, false)?.len() as i64)
 }
 
-/// NOTIFY each queue with a scheduled job that came due in (since, until]; returns how many queues.
-pub fn notify_due(
-    client: &mut SpiClient<'_>,
-    since: TimestampWithTimeZone,
-    until: TimestampWithTimeZone,
-) -> Result<i64> {
-    Ok(exec(client, NOTIFY_DUE, &[since.into(), until.into()])?.len() as i64)
+/// Scheduled jobs that came due move to ready, and their queues are notified; returns
+/// (jobs moved, queues notified), at most `limit` jobs.
+pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<(i64, i64)> {
+    let rows = exec(client, store::PROMOTE_ALL, &[limit.into()])?;
+    let row = rows.first();
+    Ok((
+        row.get::<i64>(1).map_err(internal)?.unwrap_or(0),
+        row.get::<i64>(2).map_err(internal)?.unwrap_or(0),
+    ))
+}
+
+/// When the earliest scheduled job comes due, if any is scheduled.
+pub fn next_due(client: &mut SpiClient<'_>) -> Result<Option<TimestampWithTimeZone>> {
+    exec_one::<TimestampWithTimeZone>(client, store::NEXT_DUE, &[])
 }
 
 /// Delete finished jobs past their queue's retention; returns how many, at most `limit`.
 pub fn prune_finished(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {
-    Ok(exec_column::<i64>(client, PRUNE_FINISHED, &[limit.into()])?.len() as i64)
+    Ok(exec_one::<i64>(client, store::PRUNE, &[limit.into()])?.unwrap_or(0))
+}
+
+/// Delete jobs of dropped queues, at most `limit` per table and queue, then the tombstones of
+/// queues found empty long enough; returns the rows deleted.
+pub fn purge_dropped(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {
+    let mut deleted = 0;
+    for queue_id in exec_column::<i32>(client, store::DROPPED_QUEUES, &[])? {
+        deleted += exec_one::<i64>(client, store::PURGE, &[queue_id.into(), limit.into()])?.unwrap_or(0);
+    }
+    exec(client, store::PURGEABLE, &[])?;
+    Ok(deleted)
 }

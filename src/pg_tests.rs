@@ -119,7 +119,7 @@ mod tests {
             one::<f64>(&format!("SELECT extract(epoch FROM run_at - now())::float8 FROM queue.jobs WHERE id = {id}"))
                 .unwrap();
         assert!((5.0..10.0).contains(&delay), "delay {delay}");
-        run(&format!("UPDATE queue.jobs SET run_at = now() WHERE id = {id}"));
+        run(&format!("UPDATE queue.scheduled SET run_at = now() WHERE id = {id}"));
         run("SELECT queue.claim('q')");
         assert!(one::<bool>(&format!("SELECT queue.fail({id}, '{}', 'second')", token(id))).unwrap());
         assert_eq!(state(id), "dead");
@@ -144,13 +144,13 @@ mod tests {
         let id = one::<i64>("SELECT queue.enqueue('q', '{}')").unwrap();
         run("SELECT queue.claim('q')");
         let first = token(id);
-        run(&format!("UPDATE queue.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = {id}"));
+        run(&format!("UPDATE queue.running SET lease_expires_at = now() - interval '1 second' WHERE id = {id}"));
         assert_eq!(one::<i64>("SELECT queue.release_expired_leases()"), Some(1));
         assert_eq!(
             one::<String>(&format!("SELECT last_error FROM queue.jobs WHERE id = {id}")).unwrap(),
             "lease expired"
         );
-        run(&format!("UPDATE queue.jobs SET run_at = now() WHERE id = {id}"));
+        run(&format!("UPDATE queue.scheduled SET run_at = now() WHERE id = {id}"));
         run("SELECT queue.claim('q')");
         let second = token(id);
         assert_ne!(first, second);

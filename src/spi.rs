@@ -70,3 +70,35 @@ pub fn exec_column<T: pgrx::FromDatum + pgrx::IntoDatum>(
     }
     Ok(out)
 }
+
+/// EXPLAIN of the plan a prepared statement runs with plan_cache_mode = force_generic_plan (the
+/// caller sets it, as the hot-path functions do): `sql` is prepared under its own name with
+/// parameter `types`, and executed in EXPLAIN with `values` (SQL literals; None is NULL).
+pub fn explain_generic(
+    client: &mut SpiClient<'_>,
+    sql: &str,
+    types: &str,
+    values: &[Option<String>],
+) -> Result<Vec<String>> {
+    const NAME: &str = "queue_ext_explain";
+    let deallocate = || format!("DEALLOCATE {NAME}");
+    let exists = client
+        .select("SELECT true FROM pg_catalog.pg_prepared_statements WHERE name = $1", None, &[NAME.into()])
+        .map_err(internal)?
+        .len()
+        > 0;
+    if exists {
+        client.update(deallocate().as_str(), None, &[]).map_err(internal)?;
+    }
+    client.update(format!("PREPARE {NAME} ({types}) AS {sql}").as_str(), None, &[]).map_err(internal)?;
+    let args: Vec<String> = values
+        .iter()
+        .map(|v| v.as_deref().map_or_else(|| "NULL".to_owned(), pgrx::spi::quote_literal))
+        .collect();
+    let mut lines = Vec::new();
+    for row in client.update(format!("EXPLAIN EXECUTE {NAME}({})", args.join(", ")).as_str(), None, &[]).map_err(internal)? {
+        lines.extend(row.get::<String>(1).map_err(internal)?);
+    }
+    client.update(deallocate().as_str(), None, &[]).map_err(internal)?;
+    Ok(lines)
+}

@@ -43,6 +43,9 @@ impl TriggerOptions {
         let mut opts = TriggerOptions { queue: queue_name(Some(queue))?.to_owned(), ..Default::default() };
         let mut seen: Vec<&str> = Vec::new();
         for arg in rest {
+            if arg.trim().is_empty() {
+                return Err(option_error(arg, format!("the argument is empty; options are key=value with a key among {OPTIONS}")));
+            }
             let Some((key, value)) = arg.split_once('=') else {
                 return Err(option_error(arg, format!("expected key=value with a key among {OPTIONS}")));
             };
@@ -137,6 +140,7 @@ mod unit {
         assert!(msg(&["Bad Queue"]).contains("invalid queue name"));
         assert!(msg(&["q", "colour=red"]).contains("unknown option \"colour\""));
         assert!(msg(&["q", "columns"]).contains("\"columns\": expected key=value"));
+        assert!(msg(&["q", ""]).contains("the argument is empty"));
         assert!(msg(&["q", "priority=high"]).contains("\"priority=high\": priority must be an integer"));
         assert!(msg(&["q", "columns=a,,b"]).contains("a column name is empty"));
         assert!(msg(&["q", "priority=1", "priority=2"]).contains("given twice"));

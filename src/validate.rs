@@ -1,13 +1,15 @@
 //! Input validation shared by every function: each check names the parameter and the rule.
 
 use crate::error::QueueError;
-use pgrx::datum::Interval;
+use pgrx::datum::{Interval, TimestampWithTimeZone};
 
 /// Queue names become parts of NOTIFY channels and log lines, so they are kept to a safe alphabet.
 pub const QUEUE_NAME_RULE: &str = "^[a-z_][a-z0-9_]{0,47}$";
 pub const MAX_BATCH: i32 = 10_000;
 pub const MAX_WORKER_NAME: usize = 255;
 pub const MAX_KEY_LEN: usize = 512;
+/// A failure's error text is kept up to this many bytes (a worker's stack trace can be huge).
+pub const MAX_ERROR_LEN: usize = 16 * 1024;
 
 pub fn required<T>(value: Option<T>, what: &'static str) -> Result<T, QueueError> {
     value.ok_or(QueueError::NullValue(what))
@@ -77,5 +79,39 @@ pub fn key(value: Option<&str>, what: &str) -> Result<Option<String>, QueueError
             Err(QueueError::invalid(format!("{what} is {} bytes long; at most {MAX_KEY_LEN} are allowed", k.len())))
         }
         other => Ok(other.map(str::to_owned)),
+    }
+}
+
+pub fn finite_timestamp(t: TimestampWithTimeZone, what: &str) -> Result<TimestampWithTimeZone, QueueError> {
+    if t.is_infinity() || t.is_neg_infinity() {
+        Err(QueueError::invalid(format!("{what} must be a finite timestamp")))
+    } else {
+        Ok(t)
+    }
+}
+
+/// A failure's error text, cut to MAX_ERROR_LEN bytes (at a character boundary) with a marker.
+pub fn error_text(error: &str) -> String {
+    if error.len() <= MAX_ERROR_LEN {
+        return error.to_owned();
+    }
+    let mut end = MAX_ERROR_LEN;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &error[..end], error.len())
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn long_errors_are_cut_at_a_character_boundary() {
+        assert_eq!(error_text("short"), "short");
+        let long = "é".repeat(MAX_ERROR_LEN);
+        let cut = error_text(&long);
+        assert!(cut.len() < MAX_ERROR_LEN + 64);
+        assert!(cut.ends_with(&format!("({} bytes in all)", long.len())));
     }
 }

@@ -1,19 +1,20 @@
 //! claim: lease ready jobs under the queue's rules.
 //!
-//! In order: a paused queue hands out nothing; `max_running` and `max_running_per_group` cap what
+//! In order: a paused queue hands out nothing; when the background worker is not running, the
+//! claim takes over its duties for this queue (expired leases), so correctness never waits for it;
+//! scheduled jobs that came due move to ready; `max_running` and `max_running_per_group` cap what
 //! runs (checked under a per-queue advisory lock, taken only when a cap is set, so that concurrent
 //! claimers cannot both take the last slot); the rate limiter (a token bucket in shared memory)
-//! grants at most its tokens; then groups are served round-robin. The groups with ready jobs are
-//! walked in key order starting after the group the previous claim served last (a cursor in shared
-//! memory), skipping groups in backoff; each gets an equal share of the batch, and the batch is
-//! handed out round by round, so one tenant with a huge backlog cannot starve the others.
+//! grants at most its tokens; then groups are served round-robin (src/store/sql/claim.sql).
 
 use crate::clock;
 use crate::datum::Jsonb;
 use crate::error::{internal, QueueError, Result};
-use crate::shmem::{self, Grant};
+use crate::security::{caller, require, Privilege};
 use crate::spi::{exec, exec_one};
+use crate::store;
 use crate::validate::{batch_size, positive_interval, queue_name, required, worker_name};
+use crate::{guc, shmem};
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone, Uuid};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
@@ -21,146 +22,24 @@ use pgrx::spi::SpiClient;
 use pgrx::{AllocatedByRust, PgTupleDesc};
 use std::cell::RefCell;
 
-/// The queue's rate at instant $2: its rate schedule's peak or off-peak rate when it has one.
-/// Expects the queue as `q`. Shared by claim and queue.effective_rate.
-macro_rules! effective_rate_join {
-    () => {
-        "LEFT JOIN queue.rate_schedules s ON s.queue = q.name
-         CROSS JOIN LATERAL (
-             SELECT CASE WHEN s.queue IS NULL THEN q.rate_per_second WHEN p.peak THEN s.peak_rate ELSE s.off_peak_rate END AS rate,
-                    CASE WHEN s.queue IS NULL THEN q.burst WHEN p.peak THEN s.peak_burst ELSE s.off_peak_burst END AS burst,
-                    p.peak
-               FROM (SELECT s.queue IS NOT NULL
-                            AND extract(isodow FROM l.local)::int = ANY (s.peak_days)
-                            AND CASE WHEN s.peak_start < s.peak_end
-                                     THEN extract(hour FROM l.local) >= s.peak_start AND extract(hour FROM l.local) < s.peak_end
-                                     ELSE extract(hour FROM l.local) >= s.peak_start OR extract(hour FROM l.local) < s.peak_end END AS peak
-                       FROM (SELECT $2::timestamptz AT TIME ZONE coalesce(s.timezone, 'UTC') AS local) AS l) AS p
-         ) AS r"
-    };
-}
-pub(crate) use effective_rate_join;
-
-const QUEUE_FOR_CLAIM: &str = concat!(
-    "SELECT q.lease, q.paused, q.max_running, q.max_running_per_group, r.rate, r.burst
-       FROM queue.queues q ",
-    effective_rate_join!(),
-    " WHERE q.name = $1"
-);
-
 // Both caps are checked under this lock; claimers of uncapped queues never take it.
-const LOCK_QUEUE_CAPS: &str = "SELECT pg_advisory_xact_lock(hashtext('queue_ext.caps'), hashtext($1))";
-
-const RUNNING_IN_QUEUE: &str = "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'running'";
-
-/// The first group of `queue` with pending jobs whose key satisfies `$bound` (e.g. "> $5"), by
-/// skip scan of jobs_claim_idx.
-macro_rules! next_group {
-    ($bound:literal) => {
-        concat!(
-            "(SELECT coalesce(j.group_key, '') FROM queue.jobs j
-               WHERE j.queue = $1 AND j.state = 'pending' AND coalesce(j.group_key, '') ",
-            $bound,
-            "
-               ORDER BY coalesce(j.group_key, '') LIMIT 1)"
-        )
-    };
-}
-
-// $1 queue, $2 worker, $3 jobs wanted, $4 lease, $5 cursor (last group served), $6 per-group cap,
-// $7 the claim's instant (after its locks and tokens; claimed_at, and the lease starts there).
-// The ring of groups is enumerated lazily: only as many groups as the batch can use are visited.
-const CLAIM: &str = concat!(
-    "WITH RECURSIVE
-     after_cursor(g) AS (
-         SELECT ",
-    next_group!("> $5"),
-    "
-         UNION ALL
-         SELECT ",
-    next_group!("> a.g"),
-    " FROM after_cursor a WHERE a.g IS NOT NULL
-     ),
-     up_to_cursor(g) AS (
-         SELECT ",
-    next_group!(">= ''"),
-    "
-         UNION ALL
-         SELECT ",
-    next_group!("> u.g"),
-    " FROM up_to_cursor u WHERE u.g IS NOT NULL AND u.g <= $5
-     ),
-     ring AS (
-         SELECT g, 1 AS lap FROM after_cursor WHERE g IS NOT NULL
-         UNION ALL
-         SELECT g, 2 AS lap FROM up_to_cursor WHERE g IS NOT NULL AND g <= $5
-     ),
-     ready AS MATERIALIZED (
-         -- LATERAL ... LIMIT 1 probes each group in turn: an EXISTS could be planned as a hash
-         -- semi-join that reads every ready job of the queue.
-         SELECT r.g, r.lap, room.room
-           FROM ring r
-          CROSS JOIN LATERAL (
-                SELECT FROM queue.jobs x
-                 WHERE x.queue = $1 AND x.state = 'pending' AND coalesce(x.group_key, '') = r.g AND x.run_at <= now()
-                 LIMIT 1) AS has_ready
-          CROSS JOIN LATERAL (
-                SELECT CASE WHEN $6::integer IS NULL THEN $3
-                            ELSE $6 - (SELECT count(*) FROM queue.jobs x
-                                        WHERE x.queue = $1 AND x.state = 'running' AND coalesce(x.group_key, '') = r.g)
-                       END AS room) AS room
-          WHERE room.room > 0
-            AND NOT EXISTS (SELECT FROM queue.group_state b
-                             WHERE b.queue = $1 AND b.group_key = r.g AND b.eligible_at > now())
-          LIMIT $3
-     ),
-     share AS (
-         SELECT ceil($3::numeric / greatest(count(*), 1))::bigint AS per_group FROM ready
-     ),
-     picked AS (
-         SELECT p.id, p.rn, r.lap, r.g
-           FROM ready r CROSS JOIN share
-          CROSS JOIN LATERAL (
-                SELECT x.id, row_number() OVER () AS rn
-                  FROM (SELECT j.id FROM queue.jobs j
-                         WHERE j.queue = $1 AND j.state = 'pending' AND coalesce(j.group_key, '') = r.g
-                           AND j.run_at <= now()
-                         ORDER BY j.priority DESC, j.run_at, j.id
-                         LIMIT least(share.per_group, r.room)
-                         FOR UPDATE SKIP LOCKED) AS x
-          ) AS p
-     ),
-     chosen AS (
-         SELECT id, rn, lap, g FROM picked ORDER BY rn, lap, g LIMIT $3
-     ),
-     lease AS MATERIALIZED (
-         SELECT gen_random_uuid() AS token
-     )
-     UPDATE queue.jobs j
-        SET state = 'running', attempts = j.attempts + 1, lease_token = lease.token,
-            lease_expires_at = $7 + $4, locked_by = $2, claimed_at = $7,
-            first_claimed_at = coalesce(j.first_claimed_at, $7)
-       FROM chosen, lease
-      WHERE j.id = chosen.id
-     RETURNING j.id, j.queue, j.payload, j.attempts, j.priority, j.group_key, j.run_at,
-               j.enqueued_at, j.lease_token, j.lease_expires_at, chosen.rn, chosen.lap, chosen.g"
-);
+const LOCK_QUEUE_CAPS: &str = "SELECT pg_advisory_xact_lock(hashtext('queue_ext.caps'), $1)";
 
 thread_local! {
     /// Rotation cursors of this backend, for servers without queue_ext preloaded.
-    static LOCAL_CURSORS: RefCell<std::collections::HashMap<String, String>> = RefCell::new(Default::default());
+    static LOCAL_CURSORS: RefCell<std::collections::HashMap<i32, String>> = RefCell::new(Default::default());
 }
 
-fn cursor(queue: &str) -> String {
-    let shared = if shmem::available() { shmem::cursor(queue) } else { None };
-    shared.unwrap_or_else(|| LOCAL_CURSORS.with(|c| c.borrow().get(queue).cloned().unwrap_or_default()))
+fn cursor(queue_id: i32) -> String {
+    let shared = if shmem::available() { shmem::cursor(queue_id) } else { None };
+    shared.unwrap_or_else(|| LOCAL_CURSORS.with(|c| c.borrow().get(&queue_id).cloned().unwrap_or_default()))
 }
 
-fn set_cursor(queue: &str, group: &str) {
+fn set_cursor(queue_id: i32, group: &str) {
     if shmem::available() {
-        shmem::set_cursor(queue, group);
+        shmem::set_cursor(queue_id, group);
     } else {
-        LOCAL_CURSORS.with(|c| c.borrow_mut().insert(queue.to_owned(), group.to_owned()));
+        LOCAL_CURSORS.with(|c| c.borrow_mut().insert(queue_id, group.to_owned()));
     }
 }
 
@@ -182,9 +61,7 @@ pub(crate) struct ClaimedJob {
 impl ClaimedJob {
     /// A `queue.claimed_job` row, formed in one go (setting attributes one by one would re-form
     /// the tuple for each of them).
-    pub(crate) fn into_tuple(self, row_type: pg_sys::Oid) -> Result<PgHeapTuple<'static, AllocatedByRust>> {
-        let desc = PgTupleDesc::for_composite_type_by_oid(row_type)
-            .ok_or_else(|| QueueError::invalid("queue.claimed_job is not a composite type"))?;
+    pub(crate) fn into_tuple(self, desc: &PgTupleDesc<'static>) -> Result<PgHeapTuple<'static, AllocatedByRust>> {
         let datums = [
             self.id.into_datum(),
             self.queue.into_datum(),
@@ -197,16 +74,15 @@ impl ClaimedJob {
             self.lease_token.into_datum(),
             self.lease_expires_at.into_datum(),
         ];
-        // SAFETY: the datums follow queue.claimed_job's attributes in order and type (sql/schema.sql).
-        unsafe { PgHeapTuple::from_datums(desc, datums) }
+        // SAFETY: the datums follow queue.claimed_job's attributes in order and type (sql/bootstrap.sql).
+        unsafe { PgHeapTuple::from_datums(desc.clone(), datums) }
             .map_err(|e| QueueError::invalid(format!("queue.claimed_job: {e}")).into())
     }
 }
 
 /// The row type claim returns, looked up once per call (its OID changes if the extension is re-created).
-fn claimed_job_type() -> Result<pg_sys::Oid> {
+fn claimed_job_desc() -> Result<PgTupleDesc<'static>> {
     PgTupleDesc::for_composite_type("queue.claimed_job")
-        .map(|d| d.oid())
         .ok_or_else(|| QueueError::invalid("type queue.claimed_job does not exist").into())
 }
 
@@ -215,6 +91,7 @@ fn not_null<T>(v: Option<T>) -> T {
 }
 
 struct ClaimSettings {
+    id: i32,
     lease: Interval,
     max_running: Option<i32>,
     max_running_per_group: Option<i32>,
@@ -222,31 +99,59 @@ struct ClaimSettings {
     burst: Option<i32>,
 }
 
+/// The queue's settings, or None when it is paused; 42704 / 42501 when it is unknown / not ours.
 fn settings(client: &mut SpiClient<'_>, queue: &str, lease: Option<Interval>) -> Result<Option<ClaimSettings>> {
     let now = clock::timestamp(clock::wall_micros())?;
-    let rows = exec(client, QUEUE_FOR_CLAIM, &[queue.into(), now.into()])?;
+    let rows = exec(client, store::QUEUE_FOR_CLAIM, &[queue.into(), now.into(), caller().into()])?;
     if rows.is_empty() {
         return Err(QueueError::UnknownQueue(queue.to_owned()).into());
     }
     let row = rows.first();
-    if row.get::<bool>(2).map_err(internal)?.unwrap_or(false) {
-        return Ok(None); // paused
+    require(not_null(row.get_by_name::<bool, _>("allowed").map_err(internal)?), queue, Privilege::Consume)?;
+    if not_null(row.get_by_name::<bool, _>("paused").map_err(internal)?) {
+        return Ok(None);
     }
     Ok(Some(ClaimSettings {
+        id: not_null(row.get_by_name("id").map_err(internal)?),
         lease: match lease {
             Some(l) => l,
-            None => not_null(row.get::<Interval>(1).map_err(internal)?),
+            None => not_null(row.get_by_name::<Interval, _>("lease").map_err(internal)?),
         },
-        max_running: row.get(3).map_err(internal)?,
-        max_running_per_group: row.get(4).map_err(internal)?,
-        rate: row.get(5).map_err(internal)?,
-        burst: row.get(6).map_err(internal)?,
+        max_running: row.get_by_name("max_running").map_err(internal)?,
+        max_running_per_group: row.get_by_name("max_running_per_group").map_err(internal)?,
+        rate: row.get_by_name("rate").map_err(internal)?,
+        burst: row.get_by_name("burst").map_err(internal)?,
     }))
 }
 
 /// The bucket's size: `burst` claims may arrive at once after an idle period (at least one).
 fn capacity(rate: f64, burst: Option<i32>) -> f64 {
     (burst.map(f64::from).unwrap_or(rate.ceil())).max(1.0)
+}
+
+/// Caps count running jobs: under REPEATABLE READ or SERIALIZABLE the count would come from the
+/// transaction's old snapshot, and two claimers could both take the last slot.
+fn refuse_transaction_snapshot(queue: &str) -> Result<()> {
+    // SAFETY: reads a backend global; XACT_REPEATABLE_READ and above use one snapshot per transaction.
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        return Err(crate::error::with_hint(
+            QueueError::NotSupported(format!(
+                "claim on queue \"{queue}\", which has max_running or max_running_per_group, needs READ COMMITTED isolation"
+            )),
+            "under REPEATABLE READ or SERIALIZABLE a claim counts running jobs in the transaction's old snapshot; claim in a READ COMMITTED transaction",
+        ));
+    }
+    Ok(())
+}
+
+/// When this database's background worker is not running (not preloaded, stopped, or not serving
+/// this database), a claim returns its queue's expired leases to pending itself.
+fn take_over_expired_leases(client: &mut SpiClient<'_>, queue_id: i32, limit: i64) -> Result<()> {
+    let healthy = shmem::available() && shmem::worker_is_healthy(guc::tick_micros().saturating_mul(3) + 1_000_000);
+    if !healthy {
+        crate::maintenance::expire_leases(client, Some(queue_id), limit)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn claim_jobs(
@@ -257,12 +162,15 @@ pub(crate) fn claim_jobs(
     lease: Option<Interval>,
 ) -> Result<Vec<ClaimedJob>> {
     let Some(s) = settings(client, queue, lease)? else { return Ok(Vec::new()) };
+    take_over_expired_leases(client, s.id, batch as i64)?;
+    exec(client, store::PROMOTE, &[s.id.into(), (batch as i64).max(100).into()])?;
     let mut want = batch as i64;
     let mut claimed_at = clock::wall_micros();
     if s.max_running.is_some() || s.max_running_per_group.is_some() {
-        exec(client, LOCK_QUEUE_CAPS, &[queue.into()])?;
+        refuse_transaction_snapshot(queue)?;
+        exec(client, LOCK_QUEUE_CAPS, &[s.id.into()])?;
         if let Some(max) = s.max_running {
-            let running = exec_one::<i64>(client, RUNNING_IN_QUEUE, &[queue.into()])?.unwrap_or(0);
+            let running = exec_one::<i64>(client, store::COUNT_RUNNING, &[s.id.into()])?.unwrap_or(0);
             want = want.min(max as i64 - running);
         }
         // Stamped after the lock was granted, so that no claim appears to start before the
@@ -281,18 +189,9 @@ pub(crate) fn claim_jobs(
                 .into());
             }
             let cap = capacity(rate, s.burst);
-            match shmem::take_tokens(queue, rate, cap, want) {
-                Grant::Tokens(n, at) => {
-                    want = n;
-                    claimed_at = at;
-                }
-                Grant::TableFull => {
-                    return Err(QueueError::NotInPrerequisiteState(
-                        "queue_ext's shared table of rate-limited queues is full (1024 queues)".into(),
-                    )
-                    .into())
-                }
-            }
+            let (granted, at) = shmem::take_tokens(s.id, rate, cap, want);
+            want = granted;
+            claimed_at = at;
             Some(cap)
         }
         None => None,
@@ -300,45 +199,46 @@ pub(crate) fn claim_jobs(
     if want <= 0 {
         return Ok(Vec::new());
     }
-    let cursor = cursor(queue);
+    let cursor = cursor(s.id);
     let claimed_at = clock::timestamp(claimed_at)?;
-    let args: [DatumWithOid; 7] = [
-        queue.into(),
+    let args: [DatumWithOid; 8] = [
+        s.id.into(),
         worker.into(),
         want.into(),
         s.lease.into(),
         cursor.as_str().into(),
         s.max_running_per_group.into(),
         claimed_at.into(),
+        caller().into(),
     ];
     let mut jobs = Vec::with_capacity(want as usize);
-    for row in exec(client, CLAIM, &args)? {
+    for row in exec(client, store::CLAIM, &args)? {
         jobs.push(ClaimedJob {
             id: not_null(row.get(1).map_err(internal)?),
-            queue: not_null(row.get(2).map_err(internal)?),
-            payload: not_null(row.get::<Jsonb>(3).map_err(internal)?).transfer_out_of_spi(),
-            attempt: not_null(row.get(4).map_err(internal)?),
-            priority: not_null(row.get(5).map_err(internal)?),
-            group_key: row.get(6).map_err(internal)?,
-            run_at: not_null(row.get(7).map_err(internal)?),
-            enqueued_at: not_null(row.get(8).map_err(internal)?),
-            lease_token: not_null(row.get(9).map_err(internal)?),
-            lease_expires_at: not_null(row.get(10).map_err(internal)?),
+            queue: queue.to_owned(),
+            payload: not_null(row.get::<Jsonb>(2).map_err(internal)?).transfer_out_of_spi(),
+            attempt: not_null(row.get(3).map_err(internal)?),
+            priority: not_null(row.get(4).map_err(internal)?),
+            group_key: row.get(5).map_err(internal)?,
+            run_at: not_null(row.get(6).map_err(internal)?),
+            enqueued_at: not_null(row.get(7).map_err(internal)?),
+            lease_token: not_null(row.get(8).map_err(internal)?),
+            lease_expires_at: not_null(row.get(9).map_err(internal)?),
             order: (
+                not_null(row.get(10).map_err(internal)?),
                 not_null(row.get(11).map_err(internal)?),
                 not_null(row.get(12).map_err(internal)?),
-                not_null(row.get(13).map_err(internal)?),
             ),
         });
     }
     if let Some(cap) = bucket {
-        shmem::refund_tokens(queue, want - jobs.len() as i64, cap);
+        shmem::refund_tokens(s.id, want - jobs.len() as i64, cap);
     }
-    // UPDATE ... RETURNING does not keep the picking order: hand jobs out round by round.
+    // DELETE ... RETURNING does not keep the picking order: hand jobs out round by round.
     jobs.sort_by(|a, b| a.order.cmp(&b.order));
     // The next claim starts after the last group this one served in its first round.
     if let Some(last) = jobs.iter().filter(|j| j.order.0 == 1).map(|j| (j.order.1, &j.order.2)).max() {
-        set_cursor(queue, last.1);
+        set_cursor(s.id, last.1);
     }
     Ok(jobs)
 }
@@ -347,7 +247,7 @@ pub(crate) fn claim_jobs(
 /// completes the caller's previous batch in the same transaction: one round trip per batch.
 #[pg_extern(name = "claim", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn claim(
+fn queue_claim(
     queue: Option<&str>,
     worker: default!(Option<&str>, NULL),
     batch: default!(Option<i32>, 1),
@@ -368,34 +268,37 @@ fn claim(
         }
         claim_jobs(client, queue, worker, batch, lease)
     })?;
-    let row_type = claimed_job_type()?;
-    let tuples = jobs.into_iter().map(|j| j.into_tuple(row_type)).collect::<Result<Vec<_>>>()?;
+    let desc = claimed_job_desc()?;
+    let tuples = jobs.into_iter().map(|j| j.into_tuple(&desc)).collect::<Result<Vec<_>>>()?;
     Ok(SetOfIterator::new(tuples))
 }
 
-/// The plan of the claim statement for `queue`, exactly as `claim` runs it (EXPLAIN, not executed).
-/// For DBAs checking that claims stay on the partial index whatever the history size.
+/// The plan `claim` runs for `queue`: the generic plan of the claim statement (claims always run
+/// that one: the function forces plan_cache_mode = force_generic_plan), not executed.
 #[pg_extern(name = "explain_claim", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> Result<SetOfIterator<'static, String>> {
+fn queue_explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> Result<SetOfIterator<'static, String>> {
     let queue = queue_name(queue)?;
     let batch = batch_size(required(batch, "batch")?)? as i64;
     let lines = Spi::connect_mut(|client| {
-        let explain = format!("EXPLAIN {CLAIM}");
-        let args: [DatumWithOid; 7] = [
-            queue.into(),
-            None::<&str>.into(),
-            batch.into(),
-            Interval::from_seconds(30.0).into(),
-            "".into(),
-            None::<i32>.into(),
-            clock::transaction_now().into(),
-        ];
-        let mut lines = Vec::new();
-        for row in client.update(explain.as_str(), None, &args).map_err(internal)? {
-            lines.extend(row.get::<String>(1).map_err(internal)?);
-        }
-        Ok::<_, pgrx::pg_sys::panic::ErrorReport>(lines)
+        crate::security::check_queue(client, queue, Privilege::Admin)?;
+        let id = exec_one::<i32>(client, "SELECT id FROM queue.queues WHERE name = $1", &[queue.into()])?
+            .ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
+        crate::spi::explain_generic(
+            client,
+            store::CLAIM,
+            "integer, text, bigint, interval, text, integer, timestamptz, oid",
+            &[
+                Some(id.to_string()),
+                None,
+                Some(batch.to_string()),
+                Some("30 seconds".into()),
+                Some(String::new()),
+                None,
+                Some(clock::transaction_now().to_string()),
+                Some(caller().to_u32().to_string()),
+            ],
+        )
     })?;
     Ok(SetOfIterator::new(lines))
 }

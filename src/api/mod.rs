@@ -1,8 +1,10 @@
 //! The SQL API, one module per concern. Every function is SECURITY DEFINER with a pinned
-//! search_path: callers hold EXECUTE through the queue_* roles and never write tables directly.
+//! search_path (except the trigger function, see trigger.rs): callers hold EXECUTE through the
+//! queue_* roles, may be restricted to some queues (grants.rs), and never write tables directly.
 
 pub mod claim;
 pub mod consume;
+pub mod grants;
 pub mod manage;
 pub mod produce;
 pub mod queues;

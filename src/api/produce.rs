@@ -1,67 +1,21 @@
 //! Producing jobs: enqueue and enqueue_many. Both are plain INSERTs in the caller's transaction, so
 //! a job becomes visible to workers exactly when the producer commits, and vanishes on rollback.
+//! A job due now goes to queue.ready (and notifies at commit); a job due later to queue.scheduled.
 
-use crate::api::queues::require_queue;
+use crate::clock;
 use crate::datum::{Jsonb, JsonbArray};
 use crate::error::{QueueError, Result};
+use crate::security::{caller, check_queue, Privilege};
 use crate::spi::{exec_column, exec_one};
-use crate::validate::{at_least, key, queue_name, required};
+use crate::store;
+use crate::validate::{at_least, finite_timestamp, key, queue_name, required};
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-// Every insert names its queue through the CTE `q` (an unknown queue inserts nothing) and sends the
-// queue's NOTIFY from the same statement: once, as an InitPlan, and only when a job that is due now
-// was inserted (the background worker notifies delayed jobs when they come due). Postgres folds
-// identical notifications of one transaction, so a transaction that enqueues many jobs into a
-// queue sends exactly one notification for it, at commit, and none on rollback.
-macro_rules! insert_jobs {
-    ($select:literal, $conflict:literal) => {
-        concat!(
-            "WITH q AS MATERIALIZED (SELECT name, max_attempts, notify FROM queue.queues WHERE name = $1),
-             ins AS (
-                 INSERT INTO queue.jobs (queue, payload, run_at, priority, group_key, max_attempts, dedupe_key) ",
-            $select,
-            " ",
-            $conflict,
-            "
-                 RETURNING id, run_at
-             )
-             SELECT ins.id,
-                    (SELECT pg_notify('queue_' || q.name, q.name) FROM q
-                      WHERE q.notify AND EXISTS (SELECT FROM ins WHERE ins.run_at <= now()))::text
-               FROM ins"
-        )
-    };
-}
-
-const INSERT_ONE: &str =
-    insert_jobs!("SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), NULL FROM q", "");
-
-// The ON CONFLICT target names the partial unique index jobs_dedupe_idx. Producers racing on one
-// key wait for each other here: exactly one insert wins, the others find it afterwards.
-const INSERT_ONE_DEDUPED: &str = insert_jobs!(
-    "SELECT q.name, $2, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), $7 FROM q",
-    "ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING"
-);
-
-const FIND_LIVE_DUPLICATE: &str = "
-    SELECT id FROM queue.jobs
-     WHERE queue = $1 AND dedupe_key = $2 AND state IN ('pending', 'running')";
-
-// Rows come back in payload order: RETURNING follows the insert order of the ordered SELECT.
-const INSERT_MANY: &str = insert_jobs!(
-    "SELECT q.name, p.payload, coalesce($3, now()), $4, $5, coalesce($6, q.max_attempts), NULL
-       FROM q, unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n)
-      ORDER BY p.n",
-    ""
-);
-
-// Payload datums read here stay valid until the SPI connection closes, after the inserts.
-const UNNEST_PAYLOADS: &str = "SELECT p FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(p, n) ORDER BY n";
-
 /// The options every enqueue shares, validated.
 pub(crate) struct JobOptions {
+    /// When the job is due; None means now.
     pub(crate) run_at: Option<TimestampWithTimeZone>,
     pub(crate) priority: i32,
     pub(crate) group_key: Option<String>,
@@ -69,7 +23,7 @@ pub(crate) struct JobOptions {
 }
 
 impl JobOptions {
-    fn new(
+    pub(crate) fn new(
         run_at: Option<TimestampWithTimeZone>,
         priority: Option<i32>,
         group_key: Option<&str>,
@@ -78,27 +32,62 @@ impl JobOptions {
         if let Some(m) = max_attempts {
             at_least(m, 1, "max_attempts")?;
         }
-        if run_at.is_some_and(|t| t.is_infinity() || t.is_neg_infinity()) {
-            return Err(QueueError::invalid("run_at must be a finite timestamp"));
-        }
         Ok(JobOptions {
-            run_at,
+            run_at: run_at.map(|t| finite_timestamp(t, "run_at")).transpose()?,
             priority: priority.unwrap_or(0),
             group_key: key(group_key, "group_key")?,
             max_attempts,
         })
     }
 
-    fn args<'a>(&self, queue: &'a str, payload: DatumWithOid<'a>) -> Vec<DatumWithOid<'a>> {
+    /// Due now (at or before the transaction's start)? Then the job goes straight to ready.
+    fn due_now(&self) -> bool {
+        self.run_at.is_none_or(|t| t <= clock::transaction_now())
+    }
+
+    fn run_at(&self) -> TimestampWithTimeZone {
+        self.run_at.unwrap_or_else(clock::transaction_now)
+    }
+
+    fn args<'a>(&'a self, queue: &'a str, payload: DatumWithOid<'a>) -> Vec<DatumWithOid<'a>> {
         vec![
             queue.into(),
             payload,
-            self.run_at.into(),
+            self.run_at().into(),
             self.priority.into(),
-            self.group_key.clone().into(),
+            self.group_key.as_deref().unwrap_or("").into(),
             self.max_attempts.into(),
+            caller().into(),
         ]
     }
+}
+
+thread_local! {
+    /// The local transaction id that has already asked to wake the worker at its commit.
+    static WAKE_REGISTERED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A job scheduled sooner than the background worker's next tick: wake the worker when this
+/// transaction commits, so that it promotes (and announces) the job on time.
+fn wake_worker_at_commit(run_at: TimestampWithTimeZone) {
+    if !crate::shmem::available() {
+        return;
+    }
+    let soon = pg_sys::TimestampTz::from(run_at) - clock::wall_micros() < crate::guc::tick_micros();
+    // SAFETY: reads this backend's PGPROC.
+    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    if soon && WAKE_REGISTERED.get() != lxid {
+        WAKE_REGISTERED.set(lxid);
+        // SAFETY: reads a backend global.
+        let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || crate::shmem::wake_worker(db));
+    }
+}
+
+/// Nothing was inserted: say why (42704 unknown queue, 42501 not allowed).
+fn refused(client: &mut SpiClient<'_>, queue: &str) -> Result<std::convert::Infallible> {
+    check_queue(client, queue, Privilege::Produce)?;
+    Err(QueueError::UnknownQueue(queue.to_owned()).into())
 }
 
 /// Insert one job, or return the live job holding its dedupe key.
@@ -109,24 +98,37 @@ pub(crate) fn insert_one(
     opts: &JobOptions,
     dedupe_key: Option<&str>,
 ) -> Result<i64> {
-    let Some(dedupe_key) = dedupe_key else {
-        return match exec_one::<i64>(client, INSERT_ONE, &opts.args(queue, payload.into()))? {
-            Some(id) => Ok(id),
-            None => Err(QueueError::UnknownQueue(queue.to_owned()).into()),
-        };
+    let statement = if opts.due_now() {
+        store::ENQUEUE_READY
+    } else {
+        wake_worker_at_commit(opts.run_at());
+        store::ENQUEUE_SCHEDULED
     };
     let mut args = opts.args(queue, payload.into());
-    args.push(dedupe_key.into());
-    // A conflicting job may finish between our insert and our lookup; then the key is free again
-    // and the next round inserts. Three rounds only fail under a pathological churn of that key.
+    let Some(dedupe_key) = dedupe_key else {
+        args.extend([None::<i64>.into(), None::<&str>.into()]);
+        return match exec_one::<i64>(client, statement, &args)? {
+            Some(id) => Ok(id),
+            None => match refused(client, queue)? {},
+        };
+    };
+    // A job holding the key may finish between our attempt to take the key and our lookup; then
+    // the key is free again and the next round takes it. Three rounds only fail under a
+    // pathological churn of that key.
     for _ in 0..3 {
-        if let Some(id) = exec_one::<i64>(client, INSERT_ONE_DEDUPED, &args)? {
+        let taken = exec_one::<i64>(client, store::TAKE_DEDUPE_KEY, &[queue.into(), dedupe_key.into(), caller().into()])?;
+        if let Some(id) = taken {
+            let mut args = opts.args(queue, payload.into());
+            args.extend([id.into(), dedupe_key.into()]);
+            return match exec_one::<i64>(client, statement, &args)? {
+                Some(id) => Ok(id),
+                None => match refused(client, queue)? {},
+            };
+        }
+        check_queue(client, queue, Privilege::Produce)?;
+        if let Some(id) = exec_one::<i64>(client, store::DEDUPE_HOLDER, &[queue.into(), dedupe_key.into()])? {
             return Ok(id);
         }
-        if let Some(id) = exec_one::<i64>(client, FIND_LIVE_DUPLICATE, &[queue.into(), dedupe_key.into()])? {
-            return Ok(id);
-        }
-        require_queue(client, queue)?;
     }
     Err(QueueError::DedupeConflict(format!(
         "could not enqueue with dedupe_key \"{}\": jobs holding that key kept finishing and reappearing",
@@ -146,8 +148,8 @@ fn spread_run_at(
         (None, None) => Ok(run_at),
         (Some(key), Some(period)) => {
             let after = match run_at {
-                Some(t) => t,
-                None => crate::clock::transaction_now(),
+                Some(t) => finite_timestamp(t, "run_at")?,
+                None => clock::transaction_now(),
             };
             Ok(Some(crate::spread::next_slot_at(key, period, after)?))
         }
@@ -159,7 +161,7 @@ fn spread_run_at(
 #[pg_extern(name = "enqueue", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn enqueue(
+fn queue_enqueue(
     queue: Option<&str>,
     payload: Option<Jsonb>,
     run_at: default!(Option<TimestampWithTimeZone>, "now()"),
@@ -172,7 +174,7 @@ fn enqueue(
 ) -> Result<i64> {
     let queue = queue_name(queue)?;
     let payload = required(payload, "payload")?;
-    let run_at = spread_run_at(run_at, spread_key, spread_period)?;
+    let run_at = spread_run_at(run_at, key(spread_key, "spread_key")?.as_deref(), spread_period)?;
     let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
     let dedupe_key = key(dedupe_key, "dedupe_key")?;
     Spi::connect_mut(|client| insert_one(client, queue, payload, &opts, dedupe_key.as_deref()))
@@ -183,7 +185,7 @@ fn enqueue(
 #[pg_extern(name = "enqueue_many", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn enqueue_many(
+fn queue_enqueue_many(
     queue: Option<&str>,
     payloads: Option<JsonbArray>,
     run_at: default!(Option<TimestampWithTimeZone>, "now()"),
@@ -203,9 +205,15 @@ fn enqueue_many(
     let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
     let ids = match dedupe_keys {
         None => Spi::connect_mut(|client| {
-            let ids = exec_column::<i64>(client, INSERT_MANY, &opts.args(queue, payloads.into()))?;
+            let statement = if opts.due_now() {
+                store::ENQUEUE_MANY_READY
+            } else {
+                wake_worker_at_commit(opts.run_at());
+                store::ENQUEUE_MANY_SCHEDULED
+            };
+            let ids = exec_column::<i64>(client, statement, &opts.args(queue, payloads.into()))?;
             if ids.is_empty() {
-                require_queue(client, queue)?;
+                check_queue(client, queue, Privilege::Produce)?;
             }
             Ok::<_, pgrx::pg_sys::panic::ErrorReport>(ids)
         })?,
@@ -224,7 +232,7 @@ fn enqueue_many(
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             // Deduplicated batches go row by row: each key needs the conflict handling of enqueue.
             Spi::connect_mut(|client| {
-                require_queue(client, queue)?;
+                check_queue(client, queue, Privilege::Produce)?;
                 let elements = exec_column::<Jsonb>(client, UNNEST_PAYLOADS, &[payloads.into()])?;
                 elements
                     .into_iter()
@@ -236,3 +244,6 @@ fn enqueue_many(
     };
     Ok(SetOfIterator::new(ids))
 }
+
+// Payload datums read here stay valid until the SPI connection closes, after the inserts.
+const UNNEST_PAYLOADS: &str = "SELECT p FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(p, n) ORDER BY n";

@@ -4,7 +4,9 @@
 //! "keep the default" to create_queue and "keep the current value" to alter_queue.
 
 use crate::error::{internal, QueueError, Result};
+use crate::security::{caller, check_queue, Privilege};
 use crate::spi::{exec, exec_one};
+use crate::store;
 use crate::validate::{at_least, non_negative_interval, positive_interval, queue_name, required};
 use pgrx::datum::{DatumWithOid, Interval};
 use pgrx::prelude::*;
@@ -40,6 +42,15 @@ struct Settings {
     group_backoff: bool,
     retention: Interval,
 }
+
+// Grants 'admin' on new queue $1 to role $2 when $2 is restricted to some queues ('admin' grants).
+const GRANT_TO_RESTRICTED_CREATOR: &str = "
+    INSERT INTO queue.queue_grants (queue_id, grantee, privilege)
+    SELECT $1, $2::regrole, 'admin'
+     WHERE NOT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = $2), false)
+       AND EXISTS (SELECT FROM queue.queue_grants g
+                    WHERE g.privilege = 'admin' AND pg_catalog.pg_has_role($2, g.grantee::oid, 'USAGE'))
+    ON CONFLICT DO NOTHING";
 
 /// Settings `reset` may return to their column defaults (NULL, i.e. "no limit", for the limits).
 const RESETTABLE: &[&str] = &[
@@ -130,7 +141,7 @@ fn load(client: &mut SpiClient<'_>, name: &str) -> Result<Settings> {
     })
 }
 
-fn store(client: &mut SpiClient<'_>, name: &str, s: &Settings) -> Result<()> {
+fn save(client: &mut SpiClient<'_>, name: &str, s: &Settings) -> Result<()> {
     let args: Vec<DatumWithOid> = vec![
         name.into(),
         s.lease.into(),
@@ -178,16 +189,9 @@ fn reset(client: &mut SpiClient<'_>, name: &str, settings: &[Option<String>]) ->
     Ok(())
 }
 
-/// 42704 unless `queue` exists.
-pub(crate) fn require_queue(client: &mut SpiClient<'_>, queue: &str) -> Result<()> {
-    match exec_one::<bool>(client, "SELECT true FROM queue.queues WHERE name = $1", &[queue.into()])? {
-        Some(_) => Ok(()),
-        None => Err(QueueError::UnknownQueue(queue.to_owned()).into()),
-    }
-}
-
 fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Vec<Option<String>>>) -> Result<()> {
     Spi::connect_mut(|client| {
+        check_queue(client, name, Privilege::Admin)?;
         // load() locks the row: concurrent alters of one queue apply one after the other.
         let mut current = load(client, name)?;
         if let Some(r) = reset_settings {
@@ -196,7 +200,7 @@ fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Ve
         }
         let merged = current.apply(change);
         merged.validate()?;
-        store(client, name, &merged)
+        save(client, name, &merged)
     })
 }
 
@@ -204,7 +208,7 @@ fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Ve
 #[pg_extern(name = "create_queue", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn create_queue(
+fn queue_create_queue(
     name: Option<&str>,
     lease: default!(Option<Interval>, NULL),
     max_attempts: default!(Option<i32>, NULL),
@@ -221,11 +225,17 @@ fn create_queue(
 ) -> Result<()> {
     let name = queue_name(name)?;
     let created = Spi::connect_mut(|client| {
-        exec_one::<String>(
+        let id = exec_one::<i32>(
             client,
-            "INSERT INTO queue.queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING name",
+            "INSERT INTO queue.queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id",
             &[name.into()],
-        )
+        )?;
+        // A role restricted to some queues (it holds 'admin' grants) keeps administering the
+        // queues it creates.
+        if let Some(id) = id {
+            exec(client, GRANT_TO_RESTRICTED_CREATOR, &[id.into(), caller().into()])?;
+        }
+        Ok::<_, pgrx::pg_sys::panic::ErrorReport>(id)
     })?;
     if created.is_none() {
         return if if_not_exists { Ok(()) } else { Err(QueueError::DuplicateQueue(name.to_owned()).into()) };
@@ -251,7 +261,7 @@ fn create_queue(
 #[pg_extern(name = "alter_queue", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn alter_queue(
+fn queue_alter_queue(
     name: Option<&str>,
     lease: default!(Option<Interval>, NULL),
     max_attempts: default!(Option<i32>, NULL),
@@ -283,39 +293,40 @@ fn alter_queue(
     change_settings(name, change, reset)
 }
 
-/// Remove a queue and all its jobs. Refuses while jobs are pending or running unless `force`.
+/// Remove a queue. Refuses while jobs are pending or running unless `force`. Only the queue's own
+/// rows go in this transaction: its jobs are purged by the background worker in bounded batches
+/// (they vanish from queue.jobs at once), so a drop never holds up work on other queues.
 #[pg_extern(name = "drop_queue", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn drop_queue(name: Option<&str>, force: default!(bool, false)) -> Result<()> {
+fn queue_drop_queue(name: Option<&str>, force: default!(bool, false)) -> Result<()> {
     let name = queue_name(name)?;
-    Spi::connect_mut(|client| {
-        // Block enqueues and claims while the queue goes away, so that no job can slip into a
-        // queue that no longer exists. Dropping a queue is rare; the lock is held briefly.
-        exec(client, "LOCK TABLE queue.jobs IN SHARE ROW EXCLUSIVE MODE", &[])?;
-        load(client, name)?;
-        let live = exec_one::<i64>(
-            client,
-            "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state IN ('pending', 'running')",
-            &[name.into()],
-        )?
-        .unwrap_or(0);
+    let id = Spi::connect_mut(|client| {
+        check_queue(client, name, Privilege::Admin)?;
+        // Locks the queue row: concurrent alters and drops of this queue wait for us.
+        let id = exec_one::<i32>(client, "SELECT id FROM queue.queues WHERE name = $1 FOR UPDATE", &[name.into()])?
+            .ok_or_else(|| QueueError::UnknownQueue(name.to_owned()))?;
+        let live = exec_one::<i64>(client, store::LIVE_JOBS, &[id.into()])?.unwrap_or(0);
         if live > 0 && !force {
             return Err(QueueError::ObjectInUse(format!(
                 "queue \"{name}\" still has {live} pending or running jobs; drop it with force => true to discard them"
             ))
             .into());
         }
-        exec(client, "DELETE FROM queue.jobs WHERE queue = $1", &[name.into()])?;
-        exec(client, "DELETE FROM queue.group_state WHERE queue = $1", &[name.into()])?;
-        exec(client, "DELETE FROM queue.rate_schedules WHERE queue = $1", &[name.into()])?;
-        exec(client, "DELETE FROM queue.queues WHERE name = $1", &[name.into()])?;
-        Ok(())
-    })
+        exec(client, store::DROP_QUEUE, &[name.into(), id.into()])?;
+        Ok::<_, pgrx::pg_sys::panic::ErrorReport>(id)
+    })?;
+    if crate::shmem::available() {
+        // SAFETY: reads a backend global.
+        let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || crate::shmem::forget_queue(db, id));
+    }
+    Ok(())
 }
 
 fn set_paused(name: Option<&str>, paused: bool) -> Result<()> {
     let name = queue_name(name)?;
     let found = Spi::connect_mut(|client| {
+        check_queue(client, name, Privilege::Admin)?;
         exec_one::<String>(
             client,
             "UPDATE queue.queues SET paused = $2, updated_at = now() WHERE name = $1 RETURNING name",
@@ -329,13 +340,13 @@ fn set_paused(name: Option<&str>, paused: bool) -> Result<()> {
 /// Stop handing out jobs from a queue; enqueues still succeed.
 #[pg_extern(name = "pause", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn pause(name: Option<&str>) -> Result<()> {
+fn queue_pause(name: Option<&str>) -> Result<()> {
     set_paused(name, true)
 }
 
 /// Resume handing out jobs from a paused queue.
 #[pg_extern(name = "resume", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn resume(name: Option<&str>) -> Result<()> {
+fn queue_resume(name: Option<&str>) -> Result<()> {
     set_paused(name, false)
 }

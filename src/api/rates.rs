@@ -3,10 +3,10 @@
 //! The token bucket itself lives in shared memory (src/shmem.rs); this module stores the schedule
 //! and answers which rate applies at an instant (`queue.effective_rate`, also used by claim).
 
-use crate::api::claim::effective_rate_join;
-use crate::api::queues::require_queue;
 use crate::error::{internal, QueueError, Result};
+use crate::security::{check_queue, Privilege};
 use crate::spi::exec;
+use crate::store;
 use crate::validate::{at_least, queue_name};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
@@ -74,7 +74,7 @@ fn check_rate(rate: Option<f64>, what: &str) -> std::result::Result<(), QueueErr
 #[pg_extern(name = "set_rate_schedule", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn set_rate_schedule(
+fn queue_set_rate_schedule(
     queue: Option<&str>,
     peak_rate: Option<f64>,
     off_peak_rate: Option<f64>,
@@ -96,15 +96,15 @@ fn set_rate_schedule(
     let days = parse_days(peak_days.ok_or(QueueError::NullValue("peak_days"))?)?;
     let (start, end) = parse_hours(peak_hours.ok_or(QueueError::NullValue("peak_hours"))?)?;
     Spi::connect_mut(|client| {
-        require_queue(client, queue)?;
+        check_queue(client, queue, Privilege::Admin)?;
         // Postgres itself judges the time zone (22023 when it does not know it).
         exec(client, "SELECT now() AT TIME ZONE $1", &[timezone.into()])?;
         exec(
             client,
             "INSERT INTO queue.rate_schedules AS s
-                    (queue, timezone, peak_days, peak_start, peak_end, peak_rate, peak_burst, off_peak_rate, off_peak_burst)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (queue) DO UPDATE SET timezone = EXCLUDED.timezone, peak_days = EXCLUDED.peak_days,
+                    (queue_id, timezone, peak_days, peak_start, peak_end, peak_rate, peak_burst, off_peak_rate, off_peak_burst)
+             SELECT q.id, $2, $3, $4, $5, $6, $7, $8, $9 FROM queue.queues q WHERE q.name = $1
+             ON CONFLICT (queue_id) DO UPDATE SET timezone = EXCLUDED.timezone, peak_days = EXCLUDED.peak_days,
                  peak_start = EXCLUDED.peak_start, peak_end = EXCLUDED.peak_end, peak_rate = EXCLUDED.peak_rate,
                  peak_burst = EXCLUDED.peak_burst, off_peak_rate = EXCLUDED.off_peak_rate, off_peak_burst = EXCLUDED.off_peak_burst",
             &[
@@ -119,26 +119,25 @@ fn set_rate_schedule(
 /// Remove `queue`'s rate schedule: its own rate_per_second and burst apply again.
 #[pg_extern(name = "clear_rate_schedule", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn clear_rate_schedule(queue: Option<&str>) -> Result<bool> {
+fn queue_clear_rate_schedule(queue: Option<&str>) -> Result<bool> {
     let queue = queue_name(queue)?;
     Spi::connect_mut(|client| {
-        Ok(!exec(client, "DELETE FROM queue.rate_schedules WHERE queue = $1 RETURNING queue", &[queue.into()])?
-            .is_empty())
+        check_queue(client, queue, Privilege::Admin)?;
+        Ok(!exec(
+            client,
+            "DELETE FROM queue.rate_schedules s USING queue.queues q WHERE q.name = $1 AND s.queue_id = q.id RETURNING s.queue_id",
+            &[queue.into()],
+        )?
+        .is_empty())
     })
 }
-
-const EFFECTIVE_RATE: &str = concat!(
-    "SELECT r.rate, r.burst, CASE WHEN s.queue IS NOT NULL THEN r.peak END FROM queue.queues q ",
-    effective_rate_join!(),
-    " WHERE q.name = $1"
-);
 
 /// The claim rate that applies to `queue` at `at`: (rate per second or NULL for unlimited, burst,
 /// whether the schedule's peak applies; NULL without a schedule).
 #[pg_extern(name = "effective_rate", stable, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx reads the column names from this very signature: no alias
-fn effective_rate(
+fn queue_effective_rate(
     queue: Option<&str>,
     at: default!(Option<TimestampWithTimeZone>, "clock_timestamp()"),
 ) -> Result<
@@ -147,7 +146,7 @@ fn effective_rate(
     let queue = queue_name(queue)?;
     let at = at.ok_or(QueueError::NullValue("at"))?;
     let row = Spi::connect_mut(|client| {
-        let rows = exec(client, EFFECTIVE_RATE, &[queue.into(), at.into()])?;
+        let rows = exec(client, store::EFFECTIVE_RATE, &[queue.into(), at.into()])?;
         if rows.is_empty() {
             return Err::<_, pgrx::pg_sys::panic::ErrorReport>(QueueError::UnknownQueue(queue.to_owned()).into());
         }

@@ -4,14 +4,23 @@
 //! its transition tables (`REFERENCING NEW TABLE AS ... OLD TABLE AS ...`). The payload is
 //! `{"op": "INSERT|UPDATE|DELETE", "table": "schema.table", "new": {...}, "old": {...}}` (a TRUNCATE
 //! enqueues one job without rows). Options are checked at CREATE TRIGGER time by an event trigger
-//! calling `queue.check_enqueue_trigger`, and again when the trigger fires.
+//! calling `queue.check_enqueue_trigger`, and again when the trigger fires, from the same argument
+//! list.
+//!
+//! Security: the trigger function is SECURITY INVOKER. Turning a row into jsonb runs code the
+//! table's owner may have written (`to_jsonb` calls the casts of the row's types), so the payload,
+//! group and dedupe keys are built with the rights of whoever changed the table, and queue_ext
+//! takes the extension owner's rights only for its own INSERT of the finished job (security.rs).
+//! The caller's per-queue grants are checked by that INSERT like any enqueue's.
 
 use crate::api::produce::{insert_one, JobOptions};
 use crate::datum::{Jsonb, RowDatum};
 // Not `Result`: #[pg_trigger]'s expansion needs the prelude's two-parameter Result in scope.
 use crate::error::{internal, QueueError, Result as QResult};
+use crate::security::{as_role, extension_owner, may, require, Privilege};
 use crate::spi::exec;
 use crate::trigger_options::TriggerOptions;
+use crate::validate::key;
 use pgrx::datum::{DatumWithOid, Interval};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -103,11 +112,18 @@ fn read_change(row: &pgrx::spi::SpiHeapTupleData<'_>) -> QResult<Change> {
     ))
 }
 
+/// Enqueue one change, its payload already built. Only this part runs with the extension owner's
+/// rights: the statements are queue_ext's own, with search_path pinned, on values already computed.
 fn enqueue_change(
     client: &mut SpiClient<'_>,
     f: &Firing,
+    owner: pg_sys::Oid,
     (payload, group_key, dedupe_key, spread_value): Change,
 ) -> QResult<i64> {
+    // Keys taken from the row obey the rules of enqueue's arguments.
+    let group_key = key(group_key.as_deref(), &format!("group_key (column {})", f.opts.group_key.as_deref().unwrap_or("")))?;
+    let dedupe_key =
+        key(dedupe_key.as_deref(), &format!("dedupe_key (column {})", f.opts.dedupe_key.as_deref().unwrap_or("")))?;
     // A row whose spread column is NULL is due at once.
     let run_at = match (&f.spread_period, spread_value) {
         (Some(period), Some(value)) => {
@@ -116,6 +132,7 @@ fn enqueue_change(
         _ => None,
     };
     let opts = JobOptions { run_at, priority: f.opts.priority, group_key, max_attempts: None };
+    let _owner = as_role(owner);
     insert_one(client, &f.opts.queue, payload, &opts, dedupe_key.as_deref())
 }
 
@@ -139,6 +156,7 @@ fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
         None => DatumWithOid::null_oid(reltype),
     };
     Spi::connect_mut(|client| {
+        let owner = extension_owner(client)?;
         let change = read_change(
             &exec(client, ROW_CHANGE, &change_args(f, bind(new), bind(old)))?
                 .first()
@@ -146,7 +164,7 @@ fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
                 .map_err(internal)?
                 .expect("one row"),
         )?;
-        enqueue_change(client, f, change)?;
+        enqueue_change(client, f, owner, change)?;
         Ok(())
     })
 }
@@ -156,6 +174,7 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
     let old_table = trigger.old_transition_table_name().map_err(trigger_error)?;
     if f.op == "TRUNCATE" {
         return Spi::connect_mut(|client| {
+            let owner = extension_owner(client)?;
             let payload = exec(
                 client,
                 "SELECT jsonb_build_object('op', 'TRUNCATE', 'table', $1::text)",
@@ -165,7 +184,7 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
             .get::<Jsonb>(1)
             .map_err(internal)?
             .expect("not null");
-            enqueue_change(client, f, (payload, None, None, None)).map(|_| ())
+            enqueue_change(client, f, owner, (payload, None, None, None)).map(|_| ())
         });
     }
     let image = |name: Option<&str>| match name {
@@ -191,20 +210,25 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
     Spi::connect_mut(|client| {
         // SAFETY: registers this trigger's transition tables with the SPI connection just opened.
         unsafe { pg_sys::SPI_register_trigger_data(std::ptr::from_ref(trigger.trigger_data()).cast_mut()) };
+        let owner = extension_owner(client)?;
         let unbound = || DatumWithOid::null_oid(pg_sys::UNKNOWNOID);
         let args = change_args(f, unbound(), unbound());
         let rows = client.update(changes.as_str(), None, &args[..]).map_err(internal)?;
         let changes = rows.map(|row| read_change(&row)).collect::<QResult<Vec<_>>>()?;
         for change in changes {
-            enqueue_change(client, f, change)?;
+            enqueue_change(client, f, owner, change)?;
         }
         Ok(())
     })
 }
 
 /// Enqueue a job per changed row into the queue named by the first trigger argument.
-#[pg_trigger]
-fn enqueue_trigger<'a>(
+/// SECURITY INVOKER on purpose (see the module's comment); search_path is pinned in finalize.sql.
+#[pg_trigger(sql = r#"
+CREATE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
+LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
+"#)]
+fn queue_enqueue_trigger<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> std::result::Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, ErrorReport> {
     // pgrx's trigger wrapper turns a returned Err into a generic XX000: raise ours with its SQLSTATE.
@@ -236,12 +260,12 @@ fn fire(trigger: &PgTrigger<'_>) -> QResult<()> {
 /// event trigger queue_enqueue_trigger_check at CREATE TRIGGER time.
 #[pg_extern(name = "check_enqueue_trigger", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
+fn queue_check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
     let (relid, args, row_level, has_transition) = Spi::connect_mut(|client| {
         let t = exec(
             client,
             "SELECT tgrelid, tgargs, (tgtype & 1) = 1, tgoldtable IS NOT NULL OR tgnewtable IS NOT NULL,
-                    (tgtype & 32) = 32
+                    (tgtype & 32) = 32, tgnargs
                FROM pg_catalog.pg_trigger WHERE oid = $1",
             &[trigger_oid.into()],
         )?;
@@ -251,12 +275,12 @@ fn check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
             );
         }
         let t = t.first();
+        // tgargs holds each argument followed by a NUL: take exactly tgnargs of them, empty ones
+        // included, as the firing trigger sees them.
+        let nargs = t.get::<i16>(6).map_err(internal)?.unwrap_or(0).max(0) as usize;
         let args: Vec<u8> = t.get(2).map_err(internal)?.unwrap_or_default();
-        let args: Vec<String> = args
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
+        let args: Vec<String> =
+            args.split(|b| *b == 0).take(nargs).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
         let truncate_only = t.get::<bool>(5).map_err(internal)?.unwrap_or(false);
         Ok((
             t.get::<pg_sys::Oid>(1).map_err(internal)?.expect("tgrelid"),
@@ -267,6 +291,11 @@ fn check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
     })?;
     let opts = TriggerOptions::parse(&args)?;
     spread_period(&opts)?;
+    // Whoever creates the trigger must be allowed to produce into the queue (when it exists yet:
+    // a missing queue is reported when the trigger fires).
+    if let Some(allowed) = Spi::connect_mut(|client| may(client, &opts.queue, Privilege::Produce))? {
+        require(allowed, &opts.queue, Privilege::Produce)?;
+    }
     // SAFETY: relid comes from pg_trigger; the lock keeps the table's definition stable while we read it.
     let rel = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     let table = qualified_name(&rel);

@@ -78,7 +78,10 @@ pub fn notifications_until_sentinel(
 /// The pid of the queue_ext background worker, once it is running and connected.
 pub fn worker_pid(client: &mut Client) -> Option<i32> {
     client
-        .query_opt("SELECT pid FROM pg_stat_activity WHERE backend_type = 'queue_ext'", &[])
+        .query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'queue_ext worker' AND datname = current_database()",
+            &[],
+        )
         .unwrap()
         .map(|r| r.get(0))
 }

@@ -42,7 +42,11 @@ fn each_role_can_do_its_part_and_nothing_else() {
     allowed(&mut producer, &format!("SELECT queue.enqueue_many('{q}', ARRAY['{{}}', '{{}}']::jsonb[])"));
     denied(&mut producer, &format!("SELECT queue.claim('{q}')"));
     denied(&mut producer, &format!("SELECT queue.alter_queue('{q}', lease => '1 minute')"));
-    denied(&mut producer, &format!("INSERT INTO queue.jobs (queue, payload, max_attempts) VALUES ('{q}', '{{}}', 1)"));
+    denied(
+        &mut producer,
+        &format!("INSERT INTO queue.ready (queue_id, payload, max_attempts, run_at, enqueued_at) SELECT id, '{{}}', 1, now(), now() FROM queue.queues WHERE name = '{q}'"),
+    );
+    assert!(sqlstate(&mut producer, &format!("INSERT INTO queue.jobs (queue, payload, max_attempts) VALUES ('{q}', '{{}}', 1)")).is_some());
 
     allowed(&mut worker, &format!("SELECT queue.claim('{q}', batch => 2)"));
     allowed(&mut worker, "SELECT count(*) FROM queue.jobs");
@@ -50,8 +54,11 @@ fn each_role_can_do_its_part_and_nothing_else() {
     denied(&mut worker, &format!("SELECT queue.create_queue('{q}_2')"));
     denied(&mut worker, &format!("SELECT queue.alter_queue('{q}', lease => '1 minute')"));
     denied(&mut worker, &format!("SELECT queue.drop_queue('{q}', force => true)"));
-    denied(&mut worker, "UPDATE queue.jobs SET state = 'done'");
-    denied(&mut worker, "DELETE FROM queue.jobs");
+    for table in ["ready", "scheduled", "running", "done", "dead", "dedupe"] {
+        denied(&mut worker, &format!("SELECT count(*) FROM queue.{table}"));
+        denied(&mut worker, &format!("DELETE FROM queue.{table}"));
+    }
+    denied(&mut worker, "DELETE FROM queue.queue_grants");
 
     allowed(&mut operator, &format!("SELECT queue.alter_queue('{q}', lease => '1 minute')"));
     allowed(&mut operator, &format!("SELECT queue.pause('{q}')"));

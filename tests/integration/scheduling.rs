@@ -241,7 +241,8 @@ fn a_failing_group_backs_off_while_others_flow_and_one_success_resets_it() {
                     let s = c
                         .query_one(
                             "SELECT consecutive_failures, extract(epoch FROM eligible_at)::float8, extract(epoch FROM now())::float8
-                               FROM queue.group_state WHERE queue = $1 AND group_key = 'broken'",
+                               FROM queue.group_state s JOIN queue.queues q ON q.id = s.queue_id
+                              WHERE q.name = $1 AND s.group_key = 'broken'",
                             &[&q],
                         )
                         .unwrap();
@@ -283,7 +284,7 @@ fn a_failing_group_backs_off_while_others_flow_and_one_success_resets_it() {
         recovered
     });
     assert_eq!(
-        count(&mut c, "SELECT count(*) FROM queue.group_state WHERE queue = $1", &[&q]),
+        count(&mut c, "SELECT count(*) FROM queue.group_state s JOIN queue.queues q ON q.id = s.queue_id WHERE q.name = $1", &[&q]),
         0,
         "success did not reset the group"
     );

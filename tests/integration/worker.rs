@@ -86,7 +86,8 @@ fn retention_prunes_old_done_and_cancelled_jobs_only() {
 
     // Age everything finished past the retention, except ids[1], which stays recent.
     c.execute(
-        "UPDATE queue.jobs SET finished_at = now() - interval '2 hours' WHERE queue = $1 AND finished_at IS NOT NULL AND id <> $2",
+        "UPDATE queue.done SET finished_at = now() - interval '2 hours'
+          WHERE queue_id = (SELECT id FROM queue.queues WHERE name = $1) AND id <> $2",
         &[&q, &ids[1]],
     )
     .unwrap();

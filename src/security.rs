@@ -1,0 +1,120 @@
+//! Who is acting, and switching identity without handing user code our rights.
+//!
+//! The queue.* functions are SECURITY DEFINER: inside them the current user is the extension's
+//! owner. The role that called them (the one that SET ROLE or logged in, and that per-queue
+//! grants are checked against) is `GetOuterUserId()`.
+//!
+//! Where queue_ext must run code that a user could extend (a trigger's `to_jsonb` of a row calls
+//! the row's casts; a backfill reads a user's table), it runs it as that user and takes its own
+//! rights only around its own statements, with [`as_role`]. PostgreSQL restores the identity on
+//! error by itself (transaction and subtransaction abort reset it), so the guard only has to
+//! restore it on the normal path.
+
+use crate::error::{QueueError, Result};
+use crate::spi::exec_one;
+use pgrx::pg_sys;
+use pgrx::spi::SpiClient;
+
+/// The role the caller acts as: its current role outside any SECURITY DEFINER function.
+pub fn caller() -> pg_sys::Oid {
+    // SAFETY: reads a backend global.
+    unsafe { pg_sys::GetOuterUserId() }
+}
+
+/// Restores the previous user id and security context when dropped.
+pub struct RoleGuard {
+    saved_user: pg_sys::Oid,
+    saved_context: i32,
+}
+
+impl Drop for RoleGuard {
+    fn drop(&mut self) {
+        // SAFETY: puts back exactly what `as_role` found.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.saved_user, self.saved_context) };
+    }
+}
+
+/// Act as `role` until the guard is dropped. The operation is security-restricted (like VACUUM
+/// running index expressions as the table owner): code running under it cannot change the session
+/// (SET ROLE, temporary objects, LISTEN ...), so it cannot leave anything behind for later.
+pub fn as_role(role: pg_sys::Oid) -> RoleGuard {
+    let (mut saved_user, mut saved_context) = (pg_sys::Oid::INVALID, 0);
+    // SAFETY: the same sequence PostgreSQL's own fmgr_security_definer and vacuum use.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            saved_context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+    }
+    RoleGuard { saved_user, saved_context }
+}
+
+/// The role that owns queue_ext's tables (the extension's owner): whose rights the trigger takes
+/// to write a job it has built as the invoker.
+pub fn extension_owner(client: &mut SpiClient<'_>) -> Result<pg_sys::Oid> {
+    exec_one::<pg_sys::Oid>(client, "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'queue_ext'", &[])?
+        .ok_or_else(|| QueueError::NotInPrerequisiteState("extension queue_ext is not installed".into()).into())
+}
+
+/// The role the background worker takes for its maintenance statements.
+pub fn maintainer(client: &mut SpiClient<'_>) -> Result<pg_sys::Oid> {
+    exec_one::<pg_sys::Oid>(client, "SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'queue_maintainer'", &[])?
+        .ok_or_else(|| QueueError::NotInPrerequisiteState("role queue_maintainer does not exist".into()).into())
+}
+
+/// The per-queue privileges of `queue.grant`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Privilege {
+    Produce,
+    Consume,
+    Admin,
+}
+
+impl Privilege {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privilege::Produce => "produce",
+            Privilege::Consume => "consume",
+            Privilege::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> std::result::Result<Self, QueueError> {
+        match s {
+            "produce" => Ok(Privilege::Produce),
+            "consume" => Ok(Privilege::Consume),
+            "admin" => Ok(Privilege::Admin),
+            other => Err(QueueError::invalid(format!(
+                "privilege must be 'produce', 'consume' or 'admin', got '{}'",
+                other.escape_default()
+            ))),
+        }
+    }
+}
+
+/// 42501 naming the queue, unless `allowed`.
+pub fn require(allowed: bool, queue: &str, privilege: Privilege) -> std::result::Result<(), QueueError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(QueueError::Denied { queue: queue.to_owned(), privilege: privilege.as_str() })
+    }
+}
+
+const MAY: &str = "SELECT queue._may(q.id, $2, $3) FROM queue.queues q WHERE q.name = $1";
+
+/// Whether the caller may use `privilege` on `queue`; None when there is no such queue.
+pub fn may(client: &mut SpiClient<'_>, queue: &str, privilege: Privilege) -> Result<Option<bool>> {
+    exec_one::<bool>(client, MAY, &[queue.into(), caller().into(), privilege.as_str().into()])
+}
+
+/// 42704 for an unknown queue, 42501 when the caller may not use `privilege` on it.
+pub fn check_queue(client: &mut SpiClient<'_>, queue: &str, privilege: Privilege) -> Result<()> {
+    match may(client, queue, privilege)? {
+        None => Err(QueueError::UnknownQueue(queue.to_owned()).into()),
+        Some(allowed) => Ok(require(allowed, queue, privilege)?),
+    }
+}

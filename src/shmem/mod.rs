@@ -1,0 +1,280 @@
+//! State shared by every backend, in shared memory: per-queue token buckets and rotation cursors,
+//! and the registry of background workers (which database each serves, when it last ticked, how to
+//! wake it). One LWLock guards it; it is held for a few arithmetic operations, never across a
+//! statement or transaction, so claimers never queue on a row lock. All of it is soft state: after
+//! a server restart buckets start full, rotation restarts and the workers register again.
+
+mod table;
+
+use pgrx::prelude::*;
+use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use table::{Entry, Table};
+
+const QUEUE_SLOTS: usize = 4096;
+const WORKER_SLOTS: usize = 256;
+const CURSOR_LEN: usize = 128;
+
+/// Queues are per database: the same queue id in two databases is two queues.
+type QueueKey = (u32, i32);
+
+#[derive(Clone, Copy)]
+struct QueueSlot {
+    key: QueueKey,
+    tokens: f64,
+    refilled_at_us: i64,
+    last_used_us: i64,
+    cursor_len: u8,
+    cursor: [u8; CURSOR_LEN],
+}
+
+impl Entry for QueueSlot {
+    type Key = QueueKey;
+    fn key(&self) -> QueueKey {
+        self.key
+    }
+    fn hash(key: &QueueKey) -> u64 {
+        let h = (key.0 as u64) << 32 | key.1 as u32 as u64;
+        h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
+    }
+    fn last_used(&self) -> i64 {
+        self.last_used_us
+    }
+}
+
+/// A background worker serving one database.
+#[derive(Clone, Copy)]
+pub struct WorkerSlot {
+    pub db: u32,
+    pub pid: i32,
+    pub last_tick_us: i64,
+    /// The worker's latch, to wake it before its tick is over (an address in shared memory).
+    latch: usize,
+    /// A DROP DATABASE (or similar) asked the worker of this database to leave: the launcher does
+    /// not start another before this instant.
+    pub hold_off_until_us: i64,
+}
+
+impl Entry for WorkerSlot {
+    type Key = u32;
+    fn key(&self) -> u32 {
+        self.db
+    }
+    fn hash(key: &u32) -> u64 {
+        (*key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
+    }
+    fn last_used(&self) -> i64 {
+        self.last_tick_us
+    }
+}
+
+pub struct State {
+    queues: Table<QueueSlot, QUEUE_SLOTS>,
+    workers: Table<WorkerSlot, WORKER_SLOTS>,
+    launcher_latch: usize,
+}
+
+// SAFETY: plain data; the latch addresses point into shared memory, mapped at the same address in
+// every backend.
+unsafe impl PGRXSharedMemory for State {}
+
+static STATE: PgLwLock<State> = unsafe { PgLwLock::new(c"queue_ext_state") };
+static AVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// Called from _PG_init while shared_preload_libraries is being processed.
+pub fn init() {
+    pg_shmem_init!(STATE = State { queues: Table::new(), workers: Table::new(), launcher_latch: 0 });
+    AVAILABLE.store(true, Ordering::Relaxed);
+}
+
+/// Shared memory exists only when queue_ext is preloaded.
+pub fn available() -> bool {
+    AVAILABLE.load(Ordering::Relaxed)
+}
+
+fn this_database() -> u32 {
+    // SAFETY: reads a backend global.
+    unsafe { pg_sys::MyDatabaseId }.to_u32()
+}
+
+fn queue_key(queue_id: i32) -> QueueKey {
+    (this_database(), queue_id)
+}
+
+fn new_slot(key: QueueKey, now_us: i64, capacity: f64) -> QueueSlot {
+    QueueSlot {
+        key,
+        tokens: capacity,
+        refilled_at_us: now_us,
+        last_used_us: now_us,
+        cursor_len: 0,
+        cursor: [0; CURSOR_LEN],
+    }
+}
+
+/// Take up to `want` tokens from the queue's bucket (refilled at `rate` per second up to
+/// `capacity`). Returns the tokens granted and the bucket's clock (Postgres microseconds) when they
+/// were: the clock is read under the lock, so grant times are in the order tokens left the bucket.
+pub fn take_tokens(queue_id: i32, rate: f64, capacity: f64, want: i64) -> (i64, i64) {
+    let key = queue_key(queue_id);
+    let mut state = STATE.exclusive();
+    let now_us = crate::clock::wall_micros();
+    let s = state.queues.get_or_insert(key, || new_slot(key, now_us, capacity));
+    let elapsed = (now_us - s.refilled_at_us).max(0) as f64 / 1e6;
+    s.tokens = (s.tokens + elapsed * rate).min(capacity);
+    s.refilled_at_us = now_us;
+    s.last_used_us = now_us;
+    let granted = (s.tokens.floor() as i64).clamp(0, want);
+    s.tokens -= granted as f64;
+    (granted, now_us)
+}
+
+/// Give back tokens a claim took but did not use.
+pub fn refund_tokens(queue_id: i32, n: i64, capacity: f64) {
+    if n <= 0 {
+        return;
+    }
+    let mut state = STATE.exclusive();
+    if let Some(s) = state.queues.get_mut(&queue_key(queue_id)) {
+        s.tokens = (s.tokens + n as f64).min(capacity);
+    }
+}
+
+/// The group the last claim of the queue served last (for round-robin across calls).
+pub fn cursor(queue_id: i32) -> Option<String> {
+    let mut state = STATE.exclusive();
+    let s = state.queues.get_mut(&queue_key(queue_id))?;
+    Some(String::from_utf8_lossy(&s.cursor[..s.cursor_len as usize]).into_owned())
+}
+
+/// Remember the group served last. Keys longer than the buffer keep a prefix (a char boundary):
+/// rotation then resumes at the first group after that prefix, which is still fair.
+pub fn set_cursor(queue_id: i32, group: &str) {
+    let mut end = group.len().min(CURSOR_LEN);
+    while !group.is_char_boundary(end) {
+        end -= 1;
+    }
+    let key = queue_key(queue_id);
+    let now_us = crate::clock::wall_micros();
+    let mut state = STATE.exclusive();
+    let s = state.queues.get_or_insert(key, || new_slot(key, now_us, 0.0));
+    s.cursor[..end].copy_from_slice(&group.as_bytes()[..end]);
+    s.cursor_len = end as u8;
+    s.last_used_us = now_us;
+}
+
+/// Forget a dropped queue's bucket and cursor (called when its drop commits).
+pub fn forget_queue(db: u32, queue_id: i32) {
+    STATE.exclusive().queues.remove(&(db, queue_id));
+}
+
+/// Forget every queue of a database (the extension or the database was dropped).
+pub fn forget_database(db: u32) -> usize {
+    STATE.exclusive().queues.remove_where(|s| s.key.0 == db)
+}
+
+/// How many queues have state in shared memory (for tests and monitoring).
+pub fn queue_slots_used() -> usize {
+    STATE.share().queues.len()
+}
+
+/// Slots the table of queues has: past three quarters of it, the least recently used is evicted.
+pub const fn queue_slots() -> usize {
+    QUEUE_SLOTS
+}
+
+// ---- the background workers' registry ----
+
+/// A worker starts serving `db`: false when another live worker serves it already.
+pub fn register_worker(db: u32) -> bool {
+    // SAFETY: MyProcPid and MyLatch are this process's own; BackendPidGetProc reads the proc array.
+    let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
+    let mut state = STATE.exclusive();
+    let w = state.workers.get_or_insert(db, || WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us: 0 });
+    if w.pid != 0 && w.pid != pid && !unsafe { pg_sys::BackendPidGetProc(w.pid) }.is_null() {
+        return false;
+    }
+    w.pid = pid;
+    w.latch = latch;
+    true
+}
+
+/// A worker announces that it ticks.
+pub fn worker_tick(db: u32, now_us: i64) {
+    // SAFETY: MyProcPid and MyLatch are this process's own.
+    let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
+    let mut state = STATE.exclusive();
+    let w = state.workers.get_or_insert(db, || WorkerSlot { db, pid, last_tick_us: now_us, latch, hold_off_until_us: 0 });
+    w.pid = pid;
+    w.latch = latch;
+    w.last_tick_us = now_us;
+}
+
+/// A worker leaves (its database no longer has the extension, or it was asked to stop).
+pub fn worker_gone(db: u32) {
+    // SAFETY: reads this process's pid.
+    let pid = unsafe { pg_sys::MyProcPid };
+    let mut state = STATE.exclusive();
+    if let Some(w) = state.workers.get_mut(&db) {
+        if w.pid == pid {
+            w.pid = 0;
+            w.latch = 0;
+        }
+    }
+}
+
+/// The worker serving `db`, if one is registered.
+pub fn worker_of(db: u32) -> Option<WorkerSlot> {
+    STATE.share().workers.get(&db).filter(|w| w.pid != 0).copied()
+}
+
+/// Has this database's worker ticked within `within_us`? Claims take over its duties when not.
+pub fn worker_is_healthy(within_us: i64) -> bool {
+    let now_us = crate::clock::wall_micros();
+    worker_of(this_database()).is_some_and(|w| now_us - w.last_tick_us <= within_us)
+}
+
+/// Ask the worker of `db` to leave and keep the launcher from starting another until
+/// `hold_off_until_us`; returns its pid, to be signalled.
+pub fn hold_off_worker(db: u32, hold_off_until_us: i64) -> Option<i32> {
+    let mut state = STATE.exclusive();
+    let w = state.workers.get_or_insert(db, || WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us });
+    w.hold_off_until_us = hold_off_until_us;
+    (w.pid != 0).then_some(w.pid)
+}
+
+/// Until when the launcher must not start a worker for `db` (0: no hold).
+pub fn hold_off_until(db: u32) -> i64 {
+    STATE.share().workers.get(&db).map_or(0, |w| w.hold_off_until_us)
+}
+
+/// Let the launcher start a worker for `db` again at once (CREATE EXTENSION there committed).
+pub fn clear_hold_off(db: u32) {
+    if let Some(w) = STATE.exclusive().workers.get_mut(&db) {
+        w.hold_off_until_us = 0;
+    }
+}
+
+/// Wake this database's worker before its tick is over (a job is due sooner than it planned).
+pub fn wake_worker(db: u32) {
+    let latch = STATE.share().workers.iter().find(|w| w.db == db && w.pid != 0).map(|w| w.latch);
+    if let Some(latch) = latch.filter(|l| *l != 0) {
+        // SAFETY: the latch is a PGPROC's, in shared memory; setting a latch is always safe.
+        unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+    }
+}
+
+/// The launcher announces itself.
+pub fn launcher_started() {
+    // SAFETY: MyLatch is this process's own shared latch.
+    STATE.exclusive().launcher_latch = unsafe { pg_sys::MyLatch } as usize;
+}
+
+/// Wake the launcher so that it looks for databases to serve at once (after CREATE EXTENSION).
+pub fn wake_launcher() {
+    let latch = STATE.share().launcher_latch;
+    if latch != 0 {
+        // SAFETY: as in wake_worker.
+        unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+    }
+}

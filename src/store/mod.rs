@@ -1,0 +1,35 @@
+//! The storage layer's statements: every statement that touches queue_ext's tables on the hot
+//! path or in maintenance lives in `sql/` as plain SQL, headed by a comment naming its parameters.
+//! Each is a `&'static str`, so `spi::exec` keeps one prepared plan per statement and backend.
+//! A storage change is confined to this folder, `sql/` at the crate root and the upgrade script.
+
+pub const CANCEL: &str = include_str!("sql/cancel.sql");
+pub const CLAIM: &str = include_str!("sql/claim.sql");
+pub const COMPLETE: &str = include_str!("sql/complete.sql");
+pub const COUNT_RUNNING: &str = include_str!("sql/count_running.sql");
+pub const DEDUPE_HOLDER: &str = include_str!("sql/dedupe_holder.sql");
+pub const DROP_QUEUE: &str = include_str!("sql/drop_queue.sql");
+pub const DROPPED_QUEUES: &str = include_str!("sql/dropped_queues.sql");
+pub const EFFECTIVE_RATE: &str = include_str!("sql/effective_rate.sql");
+pub const ENQUEUE_MANY_READY: &str = include_str!("sql/enqueue_many_ready.sql");
+pub const ENQUEUE_MANY_SCHEDULED: &str = include_str!("sql/enqueue_many_scheduled.sql");
+pub const ENQUEUE_READY: &str = include_str!("sql/enqueue_ready.sql");
+pub const ENQUEUE_SCHEDULED: &str = include_str!("sql/enqueue_scheduled.sql");
+pub const EXPIRED_ALL: &str = include_str!("sql/expired_all.sql");
+pub const EXPIRED_QUEUE: &str = include_str!("sql/expired_queue.sql");
+pub const FAIL: &str = include_str!("sql/fail.sql");
+pub const HEARTBEAT: &str = include_str!("sql/heartbeat.sql");
+pub const JOB_QUEUE: &str = include_str!("sql/job_queue.sql");
+pub const LIVE_DUPLICATE_OF: &str = include_str!("sql/live_duplicate_of.sql");
+pub const LIVE_JOBS: &str = include_str!("sql/live_jobs.sql");
+pub const NEXT_DUE: &str = include_str!("sql/next_due.sql");
+pub const PROMOTE: &str = include_str!("sql/promote.sql");
+pub const PROMOTE_ALL: &str = include_str!("sql/promote_all.sql");
+pub const PRUNE: &str = include_str!("sql/prune.sql");
+pub const PURGE: &str = include_str!("sql/purge.sql");
+pub const PURGEABLE: &str = include_str!("sql/purgeable.sql");
+pub const QUEUE_FOR_CLAIM: &str = include_str!("sql/queue_for_claim.sql");
+pub const RELEASE: &str = include_str!("sql/release.sql");
+pub const RETRY_ONE: &str = include_str!("sql/retry_one.sql");
+pub const RETRY_QUEUE: &str = include_str!("sql/retry_queue.sql");
+pub const TAKE_DEDUPE_KEY: &str = include_str!("sql/take_dedupe_key.sql");

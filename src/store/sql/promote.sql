@@ -1,0 +1,18 @@
+-- Move up to $2 jobs of queue $1 whose run_at has come from scheduled to ready, earliest first,
+-- and notify the queue's listeners when any moved (the notification goes out at commit).
+-- $1 queue id, $2 how many at most. Returns the number moved.
+WITH due AS (
+    DELETE FROM queue.scheduled s
+     WHERE s.id IN (SELECT d.id FROM queue.scheduled d
+                     WHERE d.queue_id = $1 AND d.run_at <= now()
+                     ORDER BY d.run_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       AND s.run_at <= now()
+    RETURNING s.*
+), moved AS (
+    INSERT INTO queue.ready (id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error)
+    SELECT id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error FROM due RETURNING 1
+)
+SELECT count(*),
+       (SELECT pg_notify('queue_' || q.name, q.name) FROM queue.queues q
+         WHERE q.id = $1 AND q.notify AND EXISTS (SELECT FROM due))::text
+  FROM moved

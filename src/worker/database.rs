@@ -1,0 +1,323 @@
+//! The worker of one database. Every `queue_ext.tick` at most (sooner when the earliest scheduled
+//! job comes due), each step in its own short transaction (bounded batches, so it never pins the
+//! xmin horizon): release expired leases, move scheduled jobs that came due to ready and notify
+//! their queues, purge dropped queues, prune finished jobs past retention, and record what it did
+//! in `queue.worker_status`. An error in a step is recorded and the next step still runs.
+//!
+//! Security: it connects as the bootstrap superuser (a background worker must), pins its
+//! search_path to `pg_catalog, pg_temp` for the whole process, and runs every maintenance statement
+//! as the role queue_maintainer, which may touch queue_ext's tables and nothing else.
+
+use super::{in_transaction, report_activity};
+use crate::error::Result;
+use crate::security::{as_role, maintainer};
+use crate::spi::exec;
+use crate::{guc, maintenance, shmem};
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, DynamicBackgroundWorker, SignalWakeFlags};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use std::time::Duration;
+
+/// A batch step repeats until a batch comes back short or this share of the tick has gone: the
+/// worker keeps up with any completion rate (retention) while each transaction stays small.
+const STEP_BUDGET_OF_TICK: f64 = 0.4;
+/// A database without queue_ext is looked at again after this long (or at its CREATE EXTENSION).
+const ABSENT_RECHECK: Duration = Duration::from_secs(60);
+
+/// Start the worker of database `db` (called by the launcher); None when no worker slot is free.
+pub fn start(db: pg_sys::Oid, name: &str) -> Option<DynamicBackgroundWorker> {
+    BackgroundWorkerBuilder::new(&format!("queue_ext worker for database {name}"))
+        .set_type("queue_ext worker")
+        .set_library("queue_ext")
+        .set_function("queue_ext_database_worker_main")
+        .set_argument(Some(pg_sys::Datum::from(db)))
+        .enable_spi_access()
+        // The launcher restarts it (after a crash or pg_terminate_backend) within a second.
+        .set_restart_time(None)
+        // SAFETY: reads this process's pid.
+        .set_notify_pid(unsafe { pg_sys::MyProcPid })
+        .load_dynamic()
+        .ok()
+}
+
+#[derive(Default)]
+struct TickReport {
+    leases_released: i64,
+    jobs_promoted: i64,
+    notifications_sent: i64,
+    jobs_pruned: i64,
+    jobs_purged: i64,
+    error: Option<String>,
+}
+
+enum Installed {
+    Yes,
+    No,
+    /// Installed at another version than this library's: waiting for ALTER EXTENSION ... UPDATE.
+    OtherVersion(String),
+}
+
+struct Worker {
+    db: u32,
+    started_at: Option<TimestampWithTimeZone>,
+    skew_logged: bool,
+    stopping: bool,
+    next_due: Option<TimestampWithTimeZone>,
+}
+
+fn installed() -> Installed {
+    let version = in_transaction(|| {
+        Spi::connect_mut(|c| {
+            crate::spi::exec_one::<String>(
+                c,
+                "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'queue_ext'",
+                &[],
+            )
+        })
+    });
+    match version {
+        Ok(Some(v)) if v == env!("CARGO_PKG_VERSION") => Installed::Yes,
+        Ok(Some(v)) => Installed::OtherVersion(v),
+        Ok(None) => Installed::No,
+        Err(e) => {
+            log!("queue_ext worker: could not read pg_extension: {e}");
+            Installed::No
+        }
+    }
+}
+
+/// Run a maintenance step as queue_maintainer, in a transaction of its own.
+fn as_maintainer<R>(f: impl FnOnce(&mut SpiClient<'_>) -> Result<R> + std::panic::UnwindSafe) -> std::result::Result<R, String> {
+    in_transaction(|| {
+        Spi::connect_mut(|c| {
+            let role = maintainer(c)?;
+            let _role = as_role(role);
+            f(c)
+        })
+    })
+}
+
+impl Worker {
+    /// Repeat a batch step, each batch in its own transaction, until one comes back short or the
+    /// step's time budget is spent; what is left waits for the next tick.
+    fn batches(&mut self, report: &mut TickReport, step: fn(&mut SpiClient<'_>, i64) -> Result<i64>) -> i64 {
+        let limit = guc::batch_size();
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
+        let mut total = 0;
+        loop {
+            match as_maintainer(move |c| step(c, limit)) {
+                Ok(n) => {
+                    total += n;
+                    if n < limit {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+            if BackgroundWorker::sigterm_received() {
+                self.stopping = true;
+                break;
+            }
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        total
+    }
+
+    fn promote(&mut self, report: &mut TickReport) {
+        let limit = guc::batch_size();
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
+        loop {
+            match as_maintainer(move |c| maintenance::promote_due(c, limit)) {
+                Ok((moved, notified)) => {
+                    report.jobs_promoted += moved;
+                    report.notifications_sent += notified;
+                    if moved < limit || started.elapsed() >= budget {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+        }
+        match as_maintainer(maintenance::next_due) {
+            Ok(due) => self.next_due = due,
+            Err(e) => report.error = Some(e),
+        }
+    }
+
+    fn record(&mut self, report: &TickReport) {
+        let started_at = self.started_at;
+        let counts = [
+            report.leases_released,
+            report.jobs_promoted,
+            report.notifications_sent,
+            report.jobs_pruned,
+            report.jobs_purged,
+        ];
+        let error = report.error.clone();
+        let result = as_maintainer(move |c| {
+            // SAFETY: reads this process's pid.
+            let pid = unsafe { pg_sys::MyProcPid };
+            let row = exec(
+                c,
+                "UPDATE queue.worker_status
+                    SET pid = $1, started_at = coalesce($2, now()), last_tick_at = now(), ticks = ticks + 1,
+                        leases_released = leases_released + $3, jobs_promoted = jobs_promoted + $4,
+                        notifications_sent = notifications_sent + $5, jobs_pruned = jobs_pruned + $6,
+                        jobs_purged = jobs_purged + $7,
+                        last_error = coalesce($8, last_error),
+                        last_error_at = CASE WHEN $8 IS NULL THEN last_error_at ELSE now() END
+                RETURNING started_at",
+                &[
+                    pid.into(),
+                    started_at.into(),
+                    counts[0].into(),
+                    counts[1].into(),
+                    counts[2].into(),
+                    counts[3].into(),
+                    counts[4].into(),
+                    error.into(),
+                ],
+            )?;
+            Ok(if row.is_empty() {
+                None
+            } else {
+                row.first().get_one::<TimestampWithTimeZone>().map_err(crate::error::internal)?
+            })
+        });
+        match result {
+            Ok(started) => self.started_at = self.started_at.or(started),
+            Err(e) => log!("queue_ext worker: could not record its status: {e}"),
+        }
+        if let Some(e) = &report.error {
+            log!("queue_ext worker: {e}");
+        }
+    }
+
+    /// One round of maintenance. False when the worker should leave (no queue_ext here).
+    fn tick(&mut self) -> bool {
+        match installed() {
+            Installed::No => return false,
+            Installed::OtherVersion(v) => {
+                if !self.skew_logged {
+                    log!(
+                        "queue_ext worker: database has queue_ext {v} but the library is {}; waiting for ALTER EXTENSION queue_ext UPDATE",
+                        env!("CARGO_PKG_VERSION")
+                    );
+                    self.skew_logged = true;
+                }
+                return true;
+            }
+            Installed::Yes => self.skew_logged = false,
+        }
+        shmem::worker_tick(self.db, crate::clock::wall_micros());
+        let mut report = TickReport::default();
+        report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
+        if !self.stopping {
+            self.promote(&mut report);
+        }
+        if !self.stopping {
+            report.jobs_purged = self.batches(&mut report, maintenance::purge_dropped);
+        }
+        if !self.stopping {
+            report.jobs_pruned = self.batches(&mut report, maintenance::prune_finished);
+        }
+        self.record(&report);
+        // Let autovacuum see our deletes: a background worker's statistics are flushed only when
+        // it asks (at most once a second; this call waits for nothing).
+        // SAFETY: flushes this backend's pending statistics.
+        unsafe { pg_sys::pgstat_report_stat(false) };
+        true
+    }
+
+    /// How long to sleep: a tick at most, less when the earliest scheduled job comes due sooner.
+    fn sleep(&self) -> Duration {
+        let tick = guc::tick();
+        match self.next_due {
+            Some(due) => {
+                let now = crate::clock::wall_micros();
+                let until = pg_sys::TimestampTz::from(due) - now;
+                tick.min(Duration::from_micros(until.max(0) as u64 + 1_000))
+            }
+            None => tick,
+        }
+    }
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // SAFETY: the launcher passes the database's OID as the argument.
+    let db = unsafe { pg_sys::Oid::from_datum(arg, false) }.expect("database oid");
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
+    // Nothing this process runs may resolve a name through a schema a user can create objects in.
+    // PGC_S_OVERRIDE wins over ALTER DATABASE / ALTER ROLE settings.
+    // SAFETY: sets a GUC for this process.
+    unsafe {
+        pg_sys::SetConfigOption(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_OVERRIDE,
+        );
+    }
+    let db = db.to_u32();
+    if !shmem::register_worker(db) {
+        // Another worker serves this database already (e.g. the launcher restarted meanwhile).
+        // SAFETY: a clean exit.
+        unsafe { pg_sys::proc_exit(0) };
+    }
+    // SAFETY: a catalog lookup, in a transaction; the name is copied before it ends.
+    let name = in_transaction(|| {
+        let name = unsafe { pg_sys::get_database_name(pg_sys::Oid::from(db)) };
+        Ok(if name.is_null() { String::new() } else { unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned() })
+    })
+    .unwrap_or_default();
+    log!("queue_ext worker started for database \"{name}\"");
+
+    let mut worker = Worker { db, started_at: None, skew_logged: false, stopping: false, next_due: None };
+    let mut sleep = Duration::ZERO;
+    while !worker.stopping && BackgroundWorker::wait_latch(Some(sleep)) {
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: reloading the configuration file is what a SIGHUP asks of any process.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        if guc::databases().is_some_and(|names| !names.contains(&name)) {
+            log!("queue_ext worker: database \"{name}\" is no longer in queue_ext.databases; stopping");
+            break;
+        }
+        // A promoted standby keeps this process; while in recovery there is nothing to do.
+        // SAFETY: reads shared state.
+        if unsafe { pg_sys::RecoveryInProgress() } {
+            sleep = guc::tick();
+            continue;
+        }
+        report_activity(pg_sys::BackendState::STATE_RUNNING, c"queue_ext tick");
+        let stay = worker.tick();
+        report_activity(pg_sys::BackendState::STATE_IDLE, c"queue_ext tick");
+        if !stay {
+            log!("queue_ext worker: extension queue_ext is not installed in database \"{name}\"; stopping");
+            shmem::forget_database(db);
+            shmem::hold_off_worker(db, crate::clock::wall_micros() + ABSENT_RECHECK.as_micros() as i64);
+            break;
+        }
+        sleep = worker.sleep();
+    }
+    shmem::worker_gone(db);
+    // SAFETY: flushes statistics and exits; the launcher decides whether a worker comes back.
+    unsafe {
+        pg_sys::pgstat_report_stat(true);
+        pg_sys::proc_exit(0)
+    }
+}
