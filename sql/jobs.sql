@@ -14,7 +14,9 @@
 -- INSERT INTO b SELECT <job columns> FROM (DELETE FROM a ... RETURNING *). Groups are stored as ''
 -- for jobs without a group_key (the view shows NULL), so that indexes are on plain columns.
 -- Jobs name their queue by queue.queues.id. No foreign key on purpose: a per-row check would lock
--- the queue row on every enqueue and serialise producers on it.
+-- the queue row on every enqueue and serialise producers on it. No CHECK constraints either: the
+-- executor re-reads each one for every statement that writes the table, and the queue.* functions
+-- validate every value they write.
 
 -- Kept from 0.1.0 under its old name, so that upgraded installs go on numbering where they were.
 CREATE SEQUENCE queue.jobs_id_seq;
@@ -23,8 +25,8 @@ CREATE TABLE queue.ready (
     id               bigint NOT NULL DEFAULT nextval('queue.jobs_id_seq'),
     queue_id         integer NOT NULL,
     priority         integer NOT NULL DEFAULT 0,
-    attempts         integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    max_attempts     integer NOT NULL CHECK (max_attempts >= 1),
+    attempts         integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL,
     run_at           timestamptz NOT NULL,
     enqueued_at      timestamptz NOT NULL,
     group_key        text NOT NULL DEFAULT '',
@@ -37,8 +39,10 @@ CREATE TABLE queue.ready (
     CONSTRAINT ready_pkey PRIMARY KEY (id)
 );
 -- Claims: the groups of a queue are enumerated by skip scan over group_key, and within a group
--- jobs come in claim order, priority DESC, run_at, id.
-CREATE INDEX ready_claim_idx ON queue.ready (queue_id, group_key, priority DESC, run_at, id);
+-- jobs come in claim order, priority DESC, run_at, id. Priority is indexed negated, so that the
+-- whole claim key ascends and a claim can start at a position: ROW(-priority, run_at, id) >= ...
+-- (see src/shmem/head.rs).
+CREATE INDEX ready_claim_idx ON queue.ready (queue_id, group_key, (-(priority::bigint)), run_at, id);
 COMMENT ON TABLE queue.ready IS 'Pending jobs that are due: what claims hand out. Read jobs through queue.jobs.';
 
 CREATE TABLE queue.scheduled (LIKE queue.ready INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
@@ -65,7 +69,7 @@ COMMENT ON COLUMN queue.running.claimed_by IS 'The role that claimed the job: th
 
 CREATE TABLE queue.done (
     LIKE queue.ready INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
-    state            queue.job_state NOT NULL CHECK (state IN ('done', 'cancelled')),
+    state            queue.job_state NOT NULL,
     finished_at      timestamptz NOT NULL
 );
 -- Retention walks each queue's oldest finished jobs. Lookups by id use a BRIN index: ids arrive

@@ -8,7 +8,6 @@ CREATE SEQUENCE queue.queues_id_seq AS integer;
 CREATE TABLE queue.queues (
     name                  text PRIMARY KEY
                           CONSTRAINT queue_name_rule CHECK (name ~ '^[a-z_][a-z0-9_]{0,47}$'),
-    id                    integer NOT NULL UNIQUE DEFAULT nextval('queue.queues_id_seq'),
     lease                 interval NOT NULL DEFAULT '30 seconds' CHECK (lease > '0'),
     max_attempts          integer NOT NULL DEFAULT 25 CHECK (max_attempts >= 1),
     backoff_base          interval NOT NULL DEFAULT '1 second' CHECK (backoff_base >= '0'),
@@ -22,7 +21,8 @@ CREATE TABLE queue.queues (
     retention             interval NOT NULL DEFAULT '1 day' CHECK (retention >= '0'),
     paused                boolean NOT NULL DEFAULT false,
     created_at            timestamptz NOT NULL DEFAULT now(),
-    updated_at            timestamptz NOT NULL DEFAULT now()
+    updated_at            timestamptz NOT NULL DEFAULT now(),
+    id                    integer NOT NULL DEFAULT nextval('queue.queues_id_seq') CONSTRAINT queues_id_key UNIQUE
 );
 ALTER SEQUENCE queue.queues_id_seq OWNED BY queue.queues.id;
 COMMENT ON TABLE queue.queues IS
@@ -108,6 +108,9 @@ SELECT pg_catalog.pg_extension_config_dump('queue.dropped_queues', '');
 -- May role `role` use privilege 'produce', 'consume' or 'admin' on queue `queue_id`? Superusers
 -- may; a role without queue_grants rows for the privilege (or for 'admin') may use it on every
 -- queue; otherwise only on the queues it holds a grant for, directly or through membership.
+-- The planner cannot inline it (it has subqueries), so the hot statements call it only when any
+-- grant exists at all: (NOT EXISTS (SELECT FROM queue.queue_grants) OR queue._may(...)), whose
+-- first half is evaluated once per statement.
 CREATE FUNCTION queue._may(queue_id integer, role oid, privilege text) RETURNS boolean
 LANGUAGE sql STABLE AS $fn$
     SELECT NOT EXISTS (SELECT FROM queue.queue_grants)

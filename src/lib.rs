@@ -13,12 +13,15 @@ use pgrx::prelude::*;
 
 mod api;
 mod backoff;
+mod catalog;
 mod clock;
 mod datum;
 mod error;
 mod guc;
+mod heads;
 mod legacy;
 mod maintenance;
+mod notify;
 mod security;
 mod shmem;
 mod spi;

@@ -31,13 +31,15 @@ pub fn expire_leases(client: &mut SpiClient<'_>, queue_id: Option<i32>, limit: i
 }
 
 /// Scheduled jobs that came due move to ready, and their queues are notified; returns
-/// (jobs moved, queues notified), at most `limit` jobs.
-pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<(i64, i64)> {
+/// (jobs moved, queues notified, the queues that got jobs), at most `limit` jobs. The caller
+/// reports the queues to the claim hints once this has committed.
+pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<(i64, i64, Vec<i32>)> {
     let rows = exec(client, store::PROMOTE_ALL, &[limit.into()])?;
     let row = rows.first();
     Ok((
         row.get::<i64>(1).map_err(internal)?.unwrap_or(0),
         row.get::<i64>(2).map_err(internal)?.unwrap_or(0),
+        row.get::<Vec<i32>>(3).map_err(internal)?.unwrap_or_default(),
     ))
 }
 

@@ -105,6 +105,13 @@ pub fn require(allowed: bool, queue: &str, privilege: Privilege) -> std::result:
 }
 
 const MAY: &str = "SELECT queue._may(q.id, $2, $3) FROM queue.queues q WHERE q.name = $1";
+const MAY_ID: &str = "SELECT queue._may($1, $2, $3)";
+
+/// 42501 unless the caller may use `privilege` on `queue` (looked up already).
+pub fn require_id(client: &mut SpiClient<'_>, queue: &crate::catalog::QueueInfo, privilege: Privilege) -> Result<()> {
+    let allowed = exec_one::<bool>(client, MAY_ID, &[queue.id.into(), caller().into(), privilege.as_str().into()])?;
+    Ok(require(allowed.unwrap_or(false), &queue.name, privilege)?)
+}
 
 /// Whether the caller may use `privilege` on `queue`; None when there is no such queue.
 pub fn may(client: &mut SpiClient<'_>, queue: &str, privilege: Privilege) -> Result<Option<bool>> {

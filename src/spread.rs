@@ -53,34 +53,42 @@ pub fn offset_micros(key: &str, period_us: i64) -> i64 {
     ((fraction(key) * period_us as f64) as i64).min(period_us - 1)
 }
 
-/// The first instant at or after `after_us` (Unix microseconds) whose position in the period is `offset_us`.
-pub fn next_slot_micros(offset_us: i64, period_us: i64, after_us: i64) -> i64 {
-    let start = after_us - after_us.rem_euclid(period_us);
-    let candidate = start + offset_us;
-    if candidate >= after_us {
-        candidate
-    } else {
-        candidate + period_us
-    }
+/// The first instant at or after `after_us` (Unix microseconds) whose position in the period is
+/// `offset_us`. Computed in 128 bits: near the ends of the timestamp range the result may not fit.
+pub fn next_slot_micros(offset_us: i64, period_us: i64, after_us: i64) -> Option<i64> {
+    let (offset, period, after) = (offset_us as i128, period_us as i128, after_us as i128);
+    let candidate = after - after.rem_euclid(period) + offset;
+    let slot = if candidate >= after { candidate } else { candidate + period };
+    i64::try_from(slot).ok()
 }
 
 fn to_unix_micros(t: TimestampWithTimeZone) -> std::result::Result<i64, QueueError> {
     if t.is_infinity() || t.is_neg_infinity() {
         return Err(QueueError::invalid("the timestamp must be finite"));
     }
-    Ok(pg_sys::TimestampTz::from(t) + UNIX_TO_PG_EPOCH_US)
+    pg_sys::TimestampTz::from(t)
+        .checked_add(UNIX_TO_PG_EPOCH_US)
+        .ok_or_else(|| QueueError::invalid("the timestamp is too close to the end of the timestamp range"))
+}
+
+fn out_of_range() -> QueueError {
+    QueueError::invalid("the resulting timestamp is out of range")
 }
 
 fn from_unix_micros(us: i64) -> Result<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(us - UNIX_TO_PG_EPOCH_US)
-        .map_err(|_| QueueError::invalid("the resulting timestamp is out of range").into())
+    let pg = us.checked_sub(UNIX_TO_PG_EPOCH_US).ok_or_else(out_of_range)?;
+    // The ends of the range are the infinities: never a slot.
+    if pg == i64::MIN || pg == i64::MAX {
+        return Err(out_of_range().into());
+    }
+    TimestampWithTimeZone::try_from(pg).map_err(|_| out_of_range().into())
 }
 
 /// The run_at of a job spread by `key` over `period`, at or after `after`.
 pub fn next_slot_at(key: &str, period: Interval, after: TimestampWithTimeZone) -> Result<TimestampWithTimeZone> {
     let period_us = period_micros(period, "period")?;
     let after_us = to_unix_micros(after)?;
-    from_unix_micros(next_slot_micros(offset_micros(key, period_us), period_us, after_us))
+    from_unix_micros(next_slot_micros(offset_micros(key, period_us), period_us, after_us).ok_or_else(out_of_range)?)
 }
 
 /// The key's stable position in [0, 1): (first 8 bytes of md5(key), big-endian) >> 11, / 2^53.
@@ -148,8 +156,11 @@ fn poll_delay(
     let cycle = spacing_us
         .checked_mul(count as i64)
         .ok_or_else(|| QueueError::invalid("worker_count × spacing is too long"))?;
-    let phase = (offset.as_micros().rem_euclid(cycle as i128) as i64 + index as i64 * spacing_us) % cycle;
-    Ok(Interval::from_micros(next_slot_micros(phase, cycle, at_us) - at_us))
+    let phase = ((offset.as_micros().rem_euclid(cycle as i128) + index as i128 * spacing_us as i128) % cycle as i128) as i64;
+    let next = next_slot_micros(phase, cycle, at_us).ok_or_else(out_of_range)?;
+    // The next poll must itself be a timestamp.
+    from_unix_micros(next)?;
+    Ok(Interval::from_micros(next - at_us))
 }
 
 #[cfg(test)]
@@ -193,9 +204,10 @@ mod unit {
     #[test]
     fn next_slot_lands_on_the_offset_at_or_after() {
         let period = 1_000;
-        assert_eq!(next_slot_micros(250, period, 10_000), 10_250);
-        assert_eq!(next_slot_micros(250, period, 10_250), 10_250);
-        assert_eq!(next_slot_micros(250, period, 10_251), 11_250);
-        assert_eq!(next_slot_micros(0, period, -1), 0);
+        assert_eq!(next_slot_micros(250, period, 10_000), Some(10_250));
+        assert_eq!(next_slot_micros(250, period, 10_250), Some(10_250));
+        assert_eq!(next_slot_micros(250, period, 10_251), Some(11_250));
+        assert_eq!(next_slot_micros(0, period, -1), Some(0));
+        assert_eq!(next_slot_micros(period - 1, period, i64::MAX - 10), None);
     }
 }

@@ -30,9 +30,21 @@ pub fn queue_name(name: Option<&str>) -> Result<&str, QueueError> {
     }
 }
 
+/// Durations (leases, delays, backoffs, retention) are at most this long: added to or taken from
+/// now(), they stay well inside the timestamp range.
+pub const MAX_DURATION_DAYS: i64 = 36_500;
+
+fn within_max(value: Interval, what: &str) -> Result<Interval, QueueError> {
+    if value.as_micros() <= MAX_DURATION_DAYS as i128 * 86_400_000_000 {
+        Ok(value)
+    } else {
+        Err(QueueError::invalid(format!("{what} must be at most {MAX_DURATION_DAYS} days (100 years), got {value}")))
+    }
+}
+
 pub fn positive_interval(value: Interval, what: &str) -> Result<Interval, QueueError> {
     if value.as_micros() > 0 {
-        Ok(value)
+        within_max(value, what)
     } else {
         Err(QueueError::invalid(format!("{what} must be a positive interval, got {value}")))
     }
@@ -40,7 +52,7 @@ pub fn positive_interval(value: Interval, what: &str) -> Result<Interval, QueueE
 
 pub fn non_negative_interval(value: Interval, what: &str) -> Result<Interval, QueueError> {
     if value.as_micros() >= 0 {
-        Ok(value)
+        within_max(value, what)
     } else {
         Err(QueueError::invalid(format!("{what} must not be negative, got {value}")))
     }

@@ -10,11 +10,13 @@
 use crate::clock;
 use crate::datum::Jsonb;
 use crate::error::{internal, QueueError, Result};
-use crate::security::{caller, require, Privilege};
+use crate::catalog;
+use crate::security::{caller, require_id, Privilege};
 use crate::spi::{exec, exec_one};
 use crate::store;
 use crate::validate::{batch_size, positive_interval, queue_name, required, worker_name};
-use crate::{guc, shmem};
+use crate::shmem::HintRead;
+use crate::{guc, heads, shmem};
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone, Uuid};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
@@ -99,28 +101,37 @@ struct ClaimSettings {
     burst: Option<i32>,
 }
 
-/// The queue's settings, or None when it is paused; 42704 / 42501 when it is unknown / not ours.
+/// The queue's settings (from the backend's cache), or None when it is paused; 42704 / 42501 when
+/// it is unknown / not the caller's to consume from.
 fn settings(client: &mut SpiClient<'_>, queue: &str, lease: Option<Interval>) -> Result<Option<ClaimSettings>> {
-    let now = clock::timestamp(clock::wall_micros())?;
-    let rows = exec(client, store::QUEUE_FOR_CLAIM, &[queue.into(), now.into(), caller().into()])?;
-    if rows.is_empty() {
-        return Err(QueueError::UnknownQueue(queue.to_owned()).into());
+    let (info, grants_exist) = catalog::queue(client, queue)?;
+    let info = info.ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
+    if grants_exist {
+        require_id(client, &info, Privilege::Consume)?;
     }
-    let row = rows.first();
-    require(not_null(row.get_by_name::<bool, _>("allowed").map_err(internal)?), queue, Privilege::Consume)?;
-    if not_null(row.get_by_name::<bool, _>("paused").map_err(internal)?) {
+    if info.paused {
         return Ok(None);
     }
+    // A rate schedule's rate depends on the time: ask it (the clock is the wall clock, as for
+    // the token bucket).
+    let (rate, burst) = if info.scheduled_rate {
+        let now = clock::timestamp(clock::wall_micros())?;
+        let rows = exec(client, store::EFFECTIVE_RATE, &[queue.into(), now.into()])?;
+        if rows.is_empty() {
+            return Err(QueueError::UnknownQueue(queue.to_owned()).into());
+        }
+        let row = rows.first();
+        (row.get::<f64>(1).map_err(internal)?, row.get::<i32>(2).map_err(internal)?)
+    } else {
+        (info.rate, info.burst)
+    };
     Ok(Some(ClaimSettings {
-        id: not_null(row.get_by_name("id").map_err(internal)?),
-        lease: match lease {
-            Some(l) => l,
-            None => not_null(row.get_by_name::<Interval, _>("lease").map_err(internal)?),
-        },
-        max_running: row.get_by_name("max_running").map_err(internal)?,
-        max_running_per_group: row.get_by_name("max_running_per_group").map_err(internal)?,
-        rate: row.get_by_name("rate").map_err(internal)?,
-        burst: row.get_by_name("burst").map_err(internal)?,
+        id: info.id,
+        lease: lease.unwrap_or(info.lease),
+        max_running: info.max_running,
+        max_running_per_group: info.max_running_per_group,
+        rate,
+        burst,
     }))
 }
 
@@ -163,7 +174,10 @@ pub(crate) fn claim_jobs(
 ) -> Result<Vec<ClaimedJob>> {
     let Some(s) = settings(client, queue, lease)? else { return Ok(Vec::new()) };
     take_over_expired_leases(client, s.id, batch as i64)?;
-    exec(client, store::PROMOTE, &[s.id.into(), (batch as i64).max(100).into()])?;
+    let promoted = exec_one::<i64>(client, store::PROMOTE, &[s.id.into(), (batch as i64).max(100).into()])?.unwrap_or(0);
+    if promoted > 0 {
+        heads::ready_anywhere(s.id);
+    }
     let mut want = batch as i64;
     let mut claimed_at = clock::wall_micros();
     if s.max_running.is_some() || s.max_running_per_group.is_some() {
@@ -199,8 +213,98 @@ pub(crate) fn claim_jobs(
     if want <= 0 {
         return Ok(Vec::new());
     }
-    let cursor = cursor(s.id);
     let claimed_at = clock::timestamp(claimed_at)?;
+    let mut jobs = match s.max_running_per_group {
+        None => claim_default_group(client, queue, &s, worker, want, claimed_at, promoted > 0)?,
+        Some(_) => None,
+    };
+    if jobs.is_none() {
+        jobs = Some(claim_round_robin(client, queue, &s, worker, want, claimed_at)?);
+    }
+    let mut jobs = jobs.expect("claimed");
+    if let Some(cap) = bucket {
+        shmem::refund_tokens(s.id, want - jobs.len() as i64, cap);
+    }
+    // DELETE ... RETURNING does not keep the picking order: hand jobs out in claim order.
+    jobs.sort_by(|a, b| a.order.cmp(&b.order));
+    // The next claim starts after the last group this one served in its first round.
+    if let Some(last) = jobs.iter().filter(|j| j.order.0 == 1).map(|j| (j.order.1, &j.order.2)).max() {
+        set_cursor(s.id, last.1);
+    }
+    Ok(jobs)
+}
+
+/// The claim of a queue without jobs in named groups (claim_default.sql), from where the last claim
+/// stopped. None when the queue has named groups: the caller rotates across them.
+fn claim_default_group(
+    client: &mut SpiClient<'_>,
+    queue: &str,
+    s: &ClaimSettings,
+    worker: Option<&str>,
+    want: i64,
+    claimed_at: TimestampWithTimeZone,
+    promoted: bool,
+) -> Result<Option<Vec<ClaimedJob>>> {
+    // Jobs this claim just promoted may lie before the start: it scans from the head.
+    let read = if shmem::available() && !promoted { shmem::read_head(s.id) } else { HintRead::none() };
+    let (np, run_at, id) = read.start;
+    let args: [DatumWithOid; 9] = [
+        s.id.into(),
+        worker.into(),
+        want.into(),
+        s.lease.into(),
+        claimed_at.into(),
+        caller().into(),
+        np.into(),
+        clock::timestamp(run_at)?.into(),
+        id.into(),
+    ];
+    let mut jobs = Vec::with_capacity(want as usize);
+    let mut last = None;
+    for row in exec(client, store::CLAIM_DEFAULT, &args)? {
+        if not_null(row.get::<bool>(1).map_err(internal)?) {
+            return Ok(None);
+        }
+        let Some(id) = row.get::<i64>(2).map_err(internal)? else { continue };
+        let priority: i32 = not_null(row.get(5).map_err(internal)?);
+        let run_at: TimestampWithTimeZone = not_null(row.get(6).map_err(internal)?);
+        let key = heads::key(priority, run_at, id);
+        last = last.max(Some(key));
+        jobs.push(ClaimedJob {
+            id,
+            queue: queue.to_owned(),
+            payload: not_null(row.get::<Jsonb>(3).map_err(internal)?).transfer_out_of_spi(),
+            attempt: not_null(row.get(4).map_err(internal)?),
+            priority,
+            group_key: None,
+            run_at,
+            enqueued_at: not_null(row.get(7).map_err(internal)?),
+            lease_token: not_null(row.get(8).map_err(internal)?),
+            lease_expires_at: not_null(row.get(9).map_err(internal)?),
+            order: (0, 0, String::new()),
+        });
+    }
+    // Claim order is the claim key (the caller's sort by `order` keeps it).
+    jobs.sort_by_key(|j| heads::key(j.priority, j.run_at, j.id));
+    if let Some(last) = last {
+        heads::holding(s.id);
+        if shmem::available() {
+            shmem::advance_head(s.id, read, last);
+        }
+    }
+    Ok(Some(jobs))
+}
+
+/// The claim with rotation across groups (claim.sql).
+fn claim_round_robin(
+    client: &mut SpiClient<'_>,
+    queue: &str,
+    s: &ClaimSettings,
+    worker: Option<&str>,
+    want: i64,
+    claimed_at: TimestampWithTimeZone,
+) -> Result<Vec<ClaimedJob>> {
+    let cursor = cursor(s.id);
     let args: [DatumWithOid; 8] = [
         s.id.into(),
         worker.into(),
@@ -231,14 +335,9 @@ pub(crate) fn claim_jobs(
             ),
         });
     }
-    if let Some(cap) = bucket {
-        shmem::refund_tokens(s.id, want - jobs.len() as i64, cap);
-    }
-    // DELETE ... RETURNING does not keep the picking order: hand jobs out round by round.
-    jobs.sort_by(|a, b| a.order.cmp(&b.order));
-    // The next claim starts after the last group this one served in its first round.
-    if let Some(last) = jobs.iter().filter(|j| j.order.0 == 1).map(|j| (j.order.1, &j.order.2)).max() {
-        set_cursor(s.id, last.1);
+    if jobs.iter().any(|j| j.group_key.is_none()) {
+        // Jobs of the default group taken here come back if this claim rolls back.
+        heads::holding(s.id);
     }
     Ok(jobs)
 }

@@ -5,8 +5,8 @@
 //! still running under it: once a lease was re-issued, the old holder can change nothing. The
 //! token is the capability: it is shown only to the role that claimed the job.
 
-use crate::error::{QueueError, Result};
-use crate::spi::{exec_column, exec_one};
+use crate::error::{internal, QueueError, Result};
+use crate::spi::{exec, exec_column, exec_one};
 use crate::store;
 use crate::validate::{error_text, non_negative_interval, positive_interval, required};
 use pgrx::datum::{Interval, Uuid};
@@ -77,11 +77,19 @@ pub(crate) fn fail_jobs(
     only_expired: bool,
     group_backoff: bool,
 ) -> Result<Vec<i64>> {
-    exec_column(
+    let rows = exec(
         client,
         store::FAIL,
         &[ids.into(), tokens.into(), error.into(), retry_in.into(), only_expired.into(), group_backoff.into()],
-    )
+    )?;
+    let mut failed = Vec::new();
+    for row in rows {
+        failed.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
+        for queue_id in row.get::<Vec<i32>>(2).map_err(internal)?.unwrap_or_default() {
+            crate::heads::ready_anywhere(queue_id);
+        }
+    }
+    Ok(failed)
 }
 
 /// Record a failed attempt: retry after exponential backoff with jitter (or after `retry_in`),
@@ -123,6 +131,13 @@ fn queue_release(id: Option<i64>, lease_token: Option<Uuid>, delay: default!(Opt
     let token = required(lease_token, "lease_token")?;
     let delay = non_negative_interval(delay.unwrap_or(Interval::from_micros(0)), "delay")?;
     Spi::connect_mut(|client| {
-        Ok(exec_one::<i64>(client, store::RELEASE, &[id.into(), token.into(), delay.into()])?.is_some())
+        let rows = exec(client, store::RELEASE, &[id.into(), token.into(), delay.into()])?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        for queue_id in rows.first().get::<Vec<i32>>(2).map_err(internal)?.unwrap_or_default() {
+            crate::heads::ready_anywhere(queue_id);
+        }
+        Ok(true)
     })
 }

@@ -41,6 +41,7 @@ fn queue_grant(queue: Option<&str>, role: Option<&str>, privilege: Option<&str>)
     let (queue, role, privilege) = arguments(queue, role, privilege)?;
     Spi::connect_mut(|client| {
         check_queue(client, queue, Privilege::Admin)?;
+        crate::catalog::changed();
         // $2::regrole raises 42704 for an unknown role.
         Ok(exec_one::<i32>(client, GRANT, &[queue.into(), role.into(), privilege.as_str().into()])?.is_some())
     })
@@ -54,6 +55,7 @@ fn queue_revoke(queue: Option<&str>, role: Option<&str>, privilege: Option<&str>
     let (queue, role, privilege) = arguments(queue, role, privilege)?;
     Spi::connect_mut(|client| {
         check_queue(client, queue, Privilege::Admin)?;
+        crate::catalog::changed();
         Ok(exec_one::<i32>(client, REVOKE, &[queue.into(), role.into(), privilege.as_str().into()])?.is_some())
     })
 }

@@ -8,9 +8,9 @@ use crate::validate::{at_least, queue_name, required};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-/// The queue of job `id` after checking that the caller may use `privilege` on it; None for an
-/// unknown job (or one of a dropped queue).
-fn job_queue(client: &mut SpiClient<'_>, id: i64, privilege: Privilege) -> Result<Option<String>> {
+/// The queue (id) of job `id` after checking that the caller may use `privilege` on it; None for
+/// an unknown job (or one of a dropped queue).
+fn job_queue(client: &mut SpiClient<'_>, id: i64, privilege: Privilege) -> Result<Option<i32>> {
     let rows = exec(client, store::JOB_QUEUE, &[id.into(), caller().into(), privilege.as_str().into()])?;
     if rows.is_empty() {
         return Ok(None);
@@ -18,7 +18,7 @@ fn job_queue(client: &mut SpiClient<'_>, id: i64, privilege: Privilege) -> Resul
     let row = rows.first();
     let queue: String = row.get(1).map_err(internal)?.expect("queue name");
     require(row.get::<bool>(2).map_err(internal)?.unwrap_or(false), &queue, privilege)?;
-    Ok(Some(queue))
+    Ok(Some(row.get::<i32>(3).map_err(internal)?.expect("queue id")))
 }
 
 /// Cancel a pending or running job. A worker holding it can no longer complete or fail it.
@@ -28,9 +28,9 @@ fn job_queue(client: &mut SpiClient<'_>, id: i64, privilege: Privilege) -> Resul
 fn queue_cancel(id: Option<i64>) -> Result<bool> {
     let id = required(id, "id")?;
     Spi::connect_mut(|client| {
-        if job_queue(client, id, Privilege::Produce)?.is_none() {
-            return Ok(false);
-        }
+        let Some(queue_id) = job_queue(client, id, Privilege::Produce)? else { return Ok(false) };
+        // A cancel that rolls back brings the job back to where claims may have moved past.
+        crate::heads::holding(queue_id);
         Ok(exec_one::<i64>(client, store::CANCEL, &[id.into()])?.is_some())
     })
 }
@@ -42,16 +42,18 @@ fn queue_cancel(id: Option<i64>) -> Result<bool> {
 fn queue_retry_job(id: Option<i64>) -> Result<bool> {
     let id = required(id, "id")?;
     Spi::connect_mut(|client| {
-        if job_queue(client, id, Privilege::Admin)?.is_none() {
-            return Ok(false);
-        }
+        let Some(queue_id) = job_queue(client, id, Privilege::Admin)? else { return Ok(false) };
         if let Some(live) = exec_one::<i64>(client, store::LIVE_DUPLICATE_OF, &[id.into()])? {
             return Err(QueueError::DedupeConflict(format!(
                 "job {id} cannot be retried: job {live} with the same dedupe_key is pending or running"
             ))
             .into());
         }
-        Ok(exec_one::<i64>(client, store::RETRY_ONE, &[id.into()])?.is_some())
+        let revived = exec_one::<i64>(client, store::RETRY_ONE, &[id.into()])?.is_some();
+        if revived {
+            crate::heads::ready_anywhere(queue_id);
+        }
+        Ok(revived)
     })
 }
 
@@ -72,7 +74,11 @@ fn queue_retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'"
         check_queue(client, queue, Privilege::Admin)?;
         let id = exec_one::<i32>(client, "SELECT id FROM queue.queues WHERE name = $1", &[queue.into()])?
             .ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
-        Ok(exec_column::<i64>(client, store::RETRY_QUEUE, &[id.into(), state.into()])?.len() as i64)
+        let revived = exec_column::<i64>(client, store::RETRY_QUEUE, &[id.into(), state.into()])?.len() as i64;
+        if revived > 0 {
+            crate::heads::ready_anywhere(id);
+        }
+        Ok(revived)
     })
 }
 

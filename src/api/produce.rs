@@ -1,17 +1,21 @@
 //! Producing jobs: enqueue and enqueue_many. Both are plain INSERTs in the caller's transaction, so
 //! a job becomes visible to workers exactly when the producer commits, and vanishes on rollback.
 //! A job due now goes to queue.ready (and notifies at commit); a job due later to queue.scheduled.
+//! The queue's settings come from the backend's cache (catalog.rs), so an enqueue runs one
+//! statement: the INSERT.
 
+use crate::catalog::{self, QueueInfo};
 use crate::clock;
 use crate::datum::{Jsonb, JsonbArray};
 use crate::error::{QueueError, Result};
-use crate::security::{caller, check_queue, Privilege};
+use crate::security::{require_id, Privilege};
 use crate::spi::{exec_column, exec_one};
 use crate::store;
 use crate::validate::{at_least, finite_timestamp, key, queue_name, required};
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use std::rc::Rc;
 
 /// The options every enqueue shares, validated.
 pub(crate) struct JobOptions {
@@ -49,16 +53,33 @@ impl JobOptions {
         self.run_at.unwrap_or_else(clock::transaction_now)
     }
 
-    fn args<'a>(&'a self, queue: &'a str, payload: DatumWithOid<'a>) -> Vec<DatumWithOid<'a>> {
+    fn args<'a>(&'a self, queue: &QueueInfo, payload: DatumWithOid<'a>) -> Vec<DatumWithOid<'a>> {
         vec![
-            queue.into(),
+            queue.id.into(),
             payload,
             self.run_at().into(),
             self.priority.into(),
             self.group_key.as_deref().unwrap_or("").into(),
-            self.max_attempts.into(),
-            caller().into(),
+            self.max_attempts.unwrap_or(queue.max_attempts).into(),
         ]
+    }
+}
+
+/// The queue to produce into: 42704 when it does not exist, 42501 when the caller may not.
+pub(crate) fn producing_into(client: &mut SpiClient<'_>, queue: &str) -> Result<Rc<QueueInfo>> {
+    let (info, grants_exist) = catalog::queue(client, queue)?;
+    let info = info.ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
+    if grants_exist {
+        require_id(client, &info, Privilege::Produce)?;
+    }
+    Ok(info)
+}
+
+/// Jobs became ready in `queue`: NOTIFY its listeners at commit (PostgreSQL folds the same
+/// notification sent twice in a transaction into one, and sends none on rollback).
+pub(crate) fn notify_ready(queue: &QueueInfo) {
+    if queue.notify {
+        crate::notify::send(&format!("queue_{}", queue.name), &queue.name);
     }
 }
 
@@ -84,12 +105,6 @@ fn wake_worker_at_commit(run_at: TimestampWithTimeZone) {
     }
 }
 
-/// Nothing was inserted: say why (42704 unknown queue, 42501 not allowed).
-fn refused(client: &mut SpiClient<'_>, queue: &str) -> Result<std::convert::Infallible> {
-    check_queue(client, queue, Privilege::Produce)?;
-    Err(QueueError::UnknownQueue(queue.to_owned()).into())
-}
-
 /// Insert one job, or return the live job holding its dedupe key.
 pub(crate) fn insert_one(
     client: &mut SpiClient<'_>,
@@ -98,35 +113,35 @@ pub(crate) fn insert_one(
     opts: &JobOptions,
     dedupe_key: Option<&str>,
 ) -> Result<i64> {
-    let statement = if opts.due_now() {
-        store::ENQUEUE_READY
+    let info = producing_into(client, queue)?;
+    let due = opts.due_now();
+    let statement = if due {
+        store::INSERT_READY
     } else {
         wake_worker_at_commit(opts.run_at());
-        store::ENQUEUE_SCHEDULED
+        store::INSERT_SCHEDULED
     };
-    let mut args = opts.args(queue, payload.into());
-    let Some(dedupe_key) = dedupe_key else {
-        args.extend([None::<i64>.into(), None::<&str>.into()]);
-        return match exec_one::<i64>(client, statement, &args)? {
-            Some(id) => Ok(id),
-            None => match refused(client, queue)? {},
-        };
+    let insert = |client: &mut SpiClient<'_>, id: Option<i64>| -> Result<i64> {
+        let mut args = opts.args(&info, payload.into());
+        args.extend([id.into(), dedupe_key.into()]);
+        let id = exec_one::<i64>(client, statement, &args)?.expect("INSERT ... RETURNING returns the row");
+        if due {
+            if opts.group_key.is_none() {
+                crate::heads::ready_from(info.id, crate::heads::key(opts.priority, opts.run_at(), id));
+            }
+            notify_ready(&info);
+        }
+        Ok(id)
     };
+    let Some(dedupe_key) = dedupe_key else { return insert(client, None) };
     // A job holding the key may finish between our attempt to take the key and our lookup; then
     // the key is free again and the next round takes it. Three rounds only fail under a
     // pathological churn of that key.
     for _ in 0..3 {
-        let taken = exec_one::<i64>(client, store::TAKE_DEDUPE_KEY, &[queue.into(), dedupe_key.into(), caller().into()])?;
-        if let Some(id) = taken {
-            let mut args = opts.args(queue, payload.into());
-            args.extend([id.into(), dedupe_key.into()]);
-            return match exec_one::<i64>(client, statement, &args)? {
-                Some(id) => Ok(id),
-                None => match refused(client, queue)? {},
-            };
+        if let Some(id) = exec_one::<i64>(client, store::TAKE_DEDUPE_KEY, &[info.id.into(), dedupe_key.into()])? {
+            return insert(client, Some(id));
         }
-        check_queue(client, queue, Privilege::Produce)?;
-        if let Some(id) = exec_one::<i64>(client, store::DEDUPE_HOLDER, &[queue.into(), dedupe_key.into()])? {
+        if let Some(id) = exec_one::<i64>(client, store::DEDUPE_HOLDER, &[info.id.into(), dedupe_key.into()])? {
             return Ok(id);
         }
     }
@@ -205,15 +220,20 @@ fn queue_enqueue_many(
     let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
     let ids = match dedupe_keys {
         None => Spi::connect_mut(|client| {
-            let statement = if opts.due_now() {
-                store::ENQUEUE_MANY_READY
+            let info = producing_into(client, queue)?;
+            let due = opts.due_now();
+            let statement = if due {
+                store::INSERT_MANY_READY
             } else {
                 wake_worker_at_commit(opts.run_at());
-                store::ENQUEUE_MANY_SCHEDULED
+                store::INSERT_MANY_SCHEDULED
             };
-            let ids = exec_column::<i64>(client, statement, &opts.args(queue, payloads.into()))?;
-            if ids.is_empty() {
-                check_queue(client, queue, Privilege::Produce)?;
+            let ids = exec_column::<i64>(client, statement, &opts.args(&info, payloads.into()))?;
+            if due && !ids.is_empty() {
+                if let (None, Some(first)) = (&opts.group_key, ids.iter().min()) {
+                    crate::heads::ready_from(info.id, crate::heads::key(opts.priority, opts.run_at(), *first));
+                }
+                notify_ready(&info);
             }
             Ok::<_, pgrx::pg_sys::panic::ErrorReport>(ids)
         })?,
@@ -232,7 +252,7 @@ fn queue_enqueue_many(
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             // Deduplicated batches go row by row: each key needs the conflict handling of enqueue.
             Spi::connect_mut(|client| {
-                check_queue(client, queue, Privilege::Produce)?;
+                producing_into(client, queue)?;
                 let elements = exec_column::<Jsonb>(client, UNNEST_PAYLOADS, &[payloads.into()])?;
                 elements
                     .into_iter()

@@ -192,6 +192,7 @@ fn reset(client: &mut SpiClient<'_>, name: &str, settings: &[Option<String>]) ->
 fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Vec<Option<String>>>) -> Result<()> {
     Spi::connect_mut(|client| {
         check_queue(client, name, Privilege::Admin)?;
+        crate::catalog::changed();
         // load() locks the row: concurrent alters of one queue apply one after the other.
         let mut current = load(client, name)?;
         if let Some(r) = reset_settings {
@@ -224,6 +225,7 @@ fn queue_create_queue(
     if_not_exists: default!(bool, false),
 ) -> Result<()> {
     let name = queue_name(name)?;
+    crate::catalog::changed();
     let created = Spi::connect_mut(|client| {
         let id = exec_one::<i32>(
             client,
@@ -312,6 +314,7 @@ fn queue_drop_queue(name: Option<&str>, force: default!(bool, false)) -> Result<
             ))
             .into());
         }
+        crate::catalog::changed();
         exec(client, store::DROP_QUEUE, &[name.into(), id.into()])?;
         Ok::<_, pgrx::pg_sys::panic::ErrorReport>(id)
     })?;
@@ -327,6 +330,7 @@ fn set_paused(name: Option<&str>, paused: bool) -> Result<()> {
     let name = queue_name(name)?;
     let found = Spi::connect_mut(|client| {
         check_queue(client, name, Privilege::Admin)?;
+        crate::catalog::changed();
         exec_one::<String>(
             client,
             "UPDATE queue.queues SET paused = $2, updated_at = now() WHERE name = $1 RETURNING name",

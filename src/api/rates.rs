@@ -97,6 +97,7 @@ fn queue_set_rate_schedule(
     let (start, end) = parse_hours(peak_hours.ok_or(QueueError::NullValue("peak_hours"))?)?;
     Spi::connect_mut(|client| {
         check_queue(client, queue, Privilege::Admin)?;
+        crate::catalog::changed();
         // Postgres itself judges the time zone (22023 when it does not know it).
         exec(client, "SELECT now() AT TIME ZONE $1", &[timezone.into()])?;
         exec(
@@ -123,6 +124,7 @@ fn queue_clear_rate_schedule(queue: Option<&str>) -> Result<bool> {
     let queue = queue_name(queue)?;
     Spi::connect_mut(|client| {
         check_queue(client, queue, Privilege::Admin)?;
+        crate::catalog::changed();
         Ok(!exec(
             client,
             "DELETE FROM queue.rate_schedules s USING queue.queues q WHERE q.name = $1 AND s.queue_id = q.id RETURNING s.queue_id",

@@ -4,14 +4,18 @@
 //! statement or transaction, so claimers never queue on a row lock. All of it is soft state: after
 //! a server restart buckets start full, rotation restarts and the workers register again.
 
+mod head;
 mod table;
 
 use pgrx::prelude::*;
-use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
-use std::sync::atomic::{AtomicBool, Ordering};
+use pgrx::{pg_shmem_init, PGRXSharedMemory, PgAtomic, PgLwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use table::{Entry, Table};
 
-const QUEUE_SLOTS: usize = 4096;
+pub use head::{ClaimKey, HintRead};
+use head::HeadHint;
+
+const QUEUE_SLOTS: usize = 1024;
 const WORKER_SLOTS: usize = 256;
 const CURSOR_LEN: usize = 128;
 
@@ -21,11 +25,14 @@ type QueueKey = (u32, i32);
 #[derive(Clone, Copy)]
 struct QueueSlot {
     key: QueueKey,
+    /// Whether the token bucket is in use yet (it starts full at its first claim).
+    bucket_started: bool,
     tokens: f64,
     refilled_at_us: i64,
     last_used_us: i64,
     cursor_len: u8,
     cursor: [u8; CURSOR_LEN],
+    head: HeadHint,
 }
 
 impl Entry for QueueSlot {
@@ -72,19 +79,45 @@ pub struct State {
     queues: Table<QueueSlot, QUEUE_SLOTS>,
     workers: Table<WorkerSlot, WORKER_SLOTS>,
     launcher_latch: usize,
+    /// Numbers queue slots as they are made (see head.rs: a hint made again is a new one).
+    incarnations: u64,
+}
+
+impl State {
+    /// The slot of `key`, made (with a full bucket of `capacity`) when missing.
+    fn queue_slot(&mut self, key: QueueKey, now_us: i64, capacity: f64) -> &mut QueueSlot {
+        self.incarnations += 1;
+        let incarnation = self.incarnations;
+        self.queues.get_or_insert(key, || new_slot(key, now_us, capacity, incarnation))
+    }
 }
 
 // SAFETY: plain data; the latch addresses point into shared memory, mapped at the same address in
 // every backend.
 unsafe impl PGRXSharedMemory for State {}
 
+// The initial value is built on the postmaster's stack (pg_shmem_init! moves it into shared
+// memory): a few copies of a state much larger than this would overflow it.
+const _: () = assert!(std::mem::size_of::<State>() < 1 << 20, "shared state too large to build on the stack");
+
 static STATE: PgLwLock<State> = unsafe { PgLwLock::new(c"queue_ext_state") };
+/// Bumped whenever queues, grants or rate schedules change (catalog.rs).
+static QUEUES_GENERATION: PgAtomic<AtomicU64> = unsafe { PgAtomic::new(c"queue_ext_queues_generation") };
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
 
 /// Called from _PG_init while shared_preload_libraries is being processed.
 pub fn init() {
-    pg_shmem_init!(STATE = State { queues: Table::new(), workers: Table::new(), launcher_latch: 0 });
+    pg_shmem_init!(STATE = State { queues: Table::new(), workers: Table::new(), launcher_latch: 0, incarnations: 0 });
+    pg_shmem_init!(QUEUES_GENERATION = AtomicU64::new(0));
     AVAILABLE.store(true, Ordering::Relaxed);
+}
+
+pub fn queues_generation() -> u64 {
+    QUEUES_GENERATION.get().load(Ordering::Acquire)
+}
+
+pub fn bump_queues_generation() {
+    QUEUES_GENERATION.get().fetch_add(1, Ordering::AcqRel);
 }
 
 /// Shared memory exists only when queue_ext is preloaded.
@@ -101,14 +134,16 @@ fn queue_key(queue_id: i32) -> QueueKey {
     (this_database(), queue_id)
 }
 
-fn new_slot(key: QueueKey, now_us: i64, capacity: f64) -> QueueSlot {
+fn new_slot(key: QueueKey, now_us: i64, capacity: f64, incarnation: u64) -> QueueSlot {
     QueueSlot {
         key,
+        bucket_started: false,
         tokens: capacity,
         refilled_at_us: now_us,
         last_used_us: now_us,
         cursor_len: 0,
         cursor: [0; CURSOR_LEN],
+        head: HeadHint::new(incarnation),
     }
 }
 
@@ -119,7 +154,12 @@ pub fn take_tokens(queue_id: i32, rate: f64, capacity: f64, want: i64) -> (i64, 
     let key = queue_key(queue_id);
     let mut state = STATE.exclusive();
     let now_us = crate::clock::wall_micros();
-    let s = state.queues.get_or_insert(key, || new_slot(key, now_us, capacity));
+    let s = state.queue_slot(key, now_us, capacity);
+    if !s.bucket_started {
+        s.bucket_started = true;
+        s.tokens = capacity;
+        s.refilled_at_us = now_us;
+    }
     let elapsed = (now_us - s.refilled_at_us).max(0) as f64 / 1e6;
     s.tokens = (s.tokens + elapsed * rate).min(capacity);
     s.refilled_at_us = now_us;
@@ -157,7 +197,7 @@ pub fn set_cursor(queue_id: i32, group: &str) {
     let key = queue_key(queue_id);
     let now_us = crate::clock::wall_micros();
     let mut state = STATE.exclusive();
-    let s = state.queues.get_or_insert(key, || new_slot(key, now_us, 0.0));
+    let s = state.queue_slot(key, now_us, 0.0);
     s.cursor[..end].copy_from_slice(&group.as_bytes()[..end]);
     s.cursor_len = end as u8;
     s.last_used_us = now_us;
@@ -276,5 +316,41 @@ pub fn wake_launcher() {
     if latch != 0 {
         // SAFETY: as in wake_worker.
         unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+    }
+}
+
+// ---- where claims of a queue's default group may start (head.rs) ----
+
+/// The default group's claim position and the counter to present when moving it; None without
+/// preload or when the queue has none.
+pub fn read_head(queue_id: i32) -> HintRead {
+    let key = queue_key(queue_id);
+    let now_us = crate::clock::wall_micros();
+    // Made when missing: reports from now on must be recorded for this claim's advance.
+    STATE.exclusive().queue_slot(key, now_us, 0.0).head.read()
+}
+
+/// A claim picked up to `last` (read as `read`): later claims may start there.
+pub fn advance_head(queue_id: i32, read: HintRead, last: ClaimKey) {
+    let key = queue_key(queue_id);
+    let now_us = crate::clock::wall_micros();
+    let mut state = STATE.exclusive();
+    let s = state.queue_slot(key, now_us, 0.0);
+    s.head.advance(read, last);
+    s.last_used_us = now_us;
+}
+
+/// Jobs of the default group became ready with keys from `low` on (an enqueue committed).
+pub fn lower_head(db: u32, queue_id: i32, low: ClaimKey) {
+    if let Some(s) = STATE.exclusive().queues.get_mut(&(db, queue_id)) {
+        s.head.lower(low);
+    }
+}
+
+/// Jobs may have become ready anywhere (or a claim or cancel rolled back): claims start from the
+/// beginning again until one has found the head.
+pub fn forget_head(db: u32, queue_id: i32) {
+    if let Some(s) = STATE.exclusive().queues.get_mut(&(db, queue_id)) {
+        s.head.forget();
     }
 }

@@ -136,7 +136,11 @@ impl Worker {
         let started = std::time::Instant::now();
         loop {
             match as_maintainer(move |c| maintenance::promote_due(c, limit)) {
-                Ok((moved, notified)) => {
+                Ok((moved, notified, queues)) => {
+                    // Committed: claims may no longer start past the jobs that became ready.
+                    for queue_id in queues {
+                        shmem::forget_head(self.db, queue_id);
+                    }
                     report.jobs_promoted += moved;
                     report.notifications_sent += notified;
                     if moved < limit || started.elapsed() >= budget {
@@ -264,13 +268,17 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
     // Nothing this process runs may resolve a name through a schema a user can create objects in.
     // PGC_S_OVERRIDE wins over ALTER DATABASE / ALTER ROLE settings.
     // SAFETY: sets a GUC for this process.
+    // Its statements are short: JIT would cost more than it saves (generic plans' estimates on
+    // a big backlog can pass jit_above_cost).
     unsafe {
-        pg_sys::SetConfigOption(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            pg_sys::GucSource::PGC_S_OVERRIDE,
-        );
+        for (name, value) in [(c"search_path", c"pg_catalog, pg_temp"), (c"jit", c"off")] {
+            pg_sys::SetConfigOption(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_SUSET,
+                pg_sys::GucSource::PGC_S_OVERRIDE,
+            );
+        }
     }
     let db = db.to_u32();
     if !shmem::register_worker(db) {

@@ -135,3 +135,32 @@ pub fn psql_child(sql: &[&str]) -> std::process::Child {
     }
     cmd.stdout(std::process::Stdio::piped()).spawn().expect("start psql")
 }
+
+/// A database of a test's own, with the extension installed; dropped when the value goes.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    pub fn new(prefix: &str) -> TestDb {
+        let name = format!("queue_{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let mut admin = connect();
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let db = TestDb { name };
+        db.connect().batch_execute("CREATE EXTENSION queue_ext").expect("create extension");
+        db
+    }
+
+    pub fn connect(&self) -> Client {
+        config("postgres").dbname(&self.name).connect(NoTls).expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = config("postgres").connect(NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod common;
 
 mod concurrency;
 mod dump;
+mod hostile;
 mod errors;
 mod notify;
 mod plans;

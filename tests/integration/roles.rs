@@ -77,3 +77,89 @@ fn each_role_can_do_its_part_and_nothing_else() {
         denied(&mut nobody, &sql);
     }
 }
+
+/// Lease tokens are readable only by the role that claimed the job: another worker can neither
+/// read them nor touch the job without one.
+#[test]
+fn a_lease_token_is_visible_only_to_the_role_that_claimed_it() {
+    let mut admin = connect();
+    let q = new_queue(&mut admin, "tokens", "");
+    let id: i64 = admin.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
+    let mut alice = login_as(&mut admin, "it_worker_alice", Some("queue_worker"));
+    let mut bob = login_as(&mut admin, "it_worker_bob", Some("queue_worker"));
+    let token: uuid::Uuid = alice.query_one("SELECT lease_token FROM queue.claim($1)", &[&q]).unwrap().get(0);
+    let seen = |c: &mut Client| -> Option<uuid::Uuid> {
+        c.query_one("SELECT lease_token FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get(0)
+    };
+    assert_eq!(seen(&mut alice), Some(token));
+    assert_eq!(seen(&mut admin), Some(token), "a superuser sees every token");
+    assert_eq!(seen(&mut bob), None, "another worker read the token");
+    denied(&mut bob, "SELECT lease_token FROM queue.running");
+    assert!(bob.query_one("SELECT count(*) FROM queue.jobs WHERE id = $1", &[&id]).unwrap().get::<_, i64>(0) == 1);
+    assert!(alice.query_one("SELECT queue.complete($1, $2)", &[&id, &token]).unwrap().get::<_, bool>(0));
+}
+
+/// queue.grant restricts a role to the queues granted, for that privilege; errors name the queue.
+#[test]
+fn grants_restrict_roles_to_their_queues() {
+    let mut admin = connect();
+    let mine = new_queue(&mut admin, "grant_mine", "");
+    let theirs = new_queue(&mut admin, "grant_theirs", "");
+    let mut tenant = login_as(&mut admin, "it_tenant", Some("queue_producer"));
+    let mut tenant_worker = login_as(&mut admin, "it_tenant_worker", Some("queue_worker"));
+    let mut tenant_admin = login_as(&mut admin, "it_tenant_admin", Some("queue_admin"));
+    // Unrestricted at first: every queue.
+    allowed(&mut tenant, &format!("SELECT queue.enqueue('{theirs}', '{{}}')"));
+    allowed(&mut admin, &format!("SELECT queue.grant('{mine}', 'it_tenant', 'produce')"));
+    allowed(&mut admin, &format!("SELECT queue.grant('{mine}', 'it_tenant_worker', 'consume')"));
+    allowed(&mut admin, &format!("SELECT queue.grant('{mine}', 'it_tenant_admin', 'admin')"));
+    allowed(&mut tenant, &format!("SELECT queue.enqueue('{mine}', '{{}}')"));
+    let err = tenant.batch_execute(&format!("SELECT queue.enqueue('{theirs}', '{{}}')")).unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "42501");
+    assert!(db.message().contains(&format!("queue \"{theirs}\"")), "{}", db.message());
+    denied(&mut tenant, &format!("SELECT queue.enqueue_many('{theirs}', ARRAY['{{}}']::jsonb[])"));
+    // cancel is producer-side and scoped the same way.
+    let theirs_job: i64 = admin.query_one("SELECT queue.enqueue($1, '{}')", &[&theirs]).unwrap().get(0);
+    denied(&mut tenant, &format!("SELECT queue.cancel({theirs_job})"));
+    let mine_job: i64 = tenant.query_one("SELECT queue.enqueue($1, '{}')", &[&mine]).unwrap().get(0);
+    allowed(&mut tenant, &format!("SELECT queue.cancel({mine_job})"));
+    // Workers and admins alike.
+    allowed(&mut tenant_worker, &format!("SELECT * FROM queue.claim('{mine}')"));
+    denied(&mut tenant_worker, &format!("SELECT * FROM queue.claim('{theirs}')"));
+    allowed(&mut tenant_admin, &format!("SELECT queue.pause('{mine}')"));
+    allowed(&mut tenant_admin, &format!("SELECT queue.resume('{mine}')"));
+    denied(&mut tenant_admin, &format!("SELECT queue.alter_queue('{theirs}', lease => '1 minute')"));
+    denied(&mut tenant_admin, &format!("SELECT queue.drop_queue('{theirs}', force => true)"));
+    denied(&mut tenant_admin, &format!("SELECT queue.grant('{theirs}', 'it_tenant_admin', 'admin')"));
+    // 'admin' on a queue covers producing into it; a queue the restricted admin creates is its own.
+    allowed(&mut tenant_admin, &format!("SELECT queue.enqueue('{mine}', '{{}}')"));
+    allowed(&mut tenant_admin, &format!("SELECT queue.create_queue('{mine}_new')"));
+    allowed(&mut tenant_admin, &format!("SELECT queue.alter_queue('{mine}_new', lease => '1 minute')"));
+    // Revoking the last grant lifts the restriction.
+    allowed(&mut admin, &format!("SELECT queue.revoke('{mine}', 'it_tenant', 'produce')"));
+    allowed(&mut tenant, &format!("SELECT queue.enqueue('{theirs}', '{{}}')"));
+    // Bad arguments.
+    for (sql, code) in [
+        (format!("SELECT queue.grant('{mine}', 'no_such_role_x', 'produce')"), "42704"),
+        (format!("SELECT queue.grant('{mine}', 'it_tenant', 'own')"), "22023"),
+        (format!("SELECT queue.grant('{mine}', NULL, 'produce')"), "22004"),
+        ("SELECT queue.grant('no_such_queue_x', 'it_tenant', 'produce')".to_string(), "42704"),
+    ] {
+        assert_eq!(sqlstate(&mut admin, &sql).as_deref(), Some(code), "{sql}");
+    }
+    for role in ["it_tenant", "it_tenant_worker", "it_tenant_admin"] {
+        admin.execute("DELETE FROM queue.queue_grants WHERE grantee = $1::text::regrole", &[&role]).unwrap();
+    }
+    admin.execute(&format!("SELECT queue.drop_queue('{mine}_new')"), &[]).unwrap();
+}
+
+/// The internal functions are no role's to call.
+#[test]
+fn internal_functions_are_not_callable() {
+    let mut admin = connect();
+    let mut operator = login_as(&mut admin, "it_admin", Some("queue_admin"));
+    for sql in ["SELECT queue._wake_launcher()", "SELECT queue._may(1, 10, 'produce')"] {
+        denied(&mut operator, sql);
+    }
+}

@@ -8,6 +8,11 @@
 -- round to it), and only as many groups as the batch can use are visited. Each group gets an
 -- equal share of the batch; jobs are handed out round by round (rn), so one tenant with a huge
 -- backlog cannot starve the others. Picked rows move from ready to running in this statement.
+--
+-- A probe walks over the index entries of jobs claimed since the last vacuum at the head of the
+-- group it lands in. So the default group ('') is looked for only when named groups exist (its
+-- share of the batch depends on it); a queue without group keys takes it as given and pays that
+-- walk once per claim, in the pick, not three times.
 WITH RECURSIVE
 after_cursor(g) AS (
     SELECT (SELECT r.group_key FROM queue.ready r
@@ -18,8 +23,11 @@ after_cursor(g) AS (
       FROM after_cursor a WHERE a.g IS NOT NULL
 ),
 up_to_cursor(g) AS (
-    SELECT (SELECT r.group_key FROM queue.ready r
-             WHERE r.queue_id = $1 AND r.group_key >= '' ORDER BY r.group_key LIMIT 1)
+    SELECT CASE WHEN EXISTS (SELECT FROM queue.ready r WHERE r.queue_id = $1 AND r.group_key > '')
+                THEN (SELECT r.group_key FROM queue.ready r
+                       WHERE r.queue_id = $1 AND r.group_key >= '' ORDER BY r.group_key LIMIT 1)
+                ELSE ''
+           END
     UNION ALL
     SELECT (SELECT r.group_key FROM queue.ready r
              WHERE r.queue_id = $1 AND r.group_key > u.g ORDER BY r.group_key LIMIT 1)
@@ -52,7 +60,7 @@ picked AS (
            SELECT x.id, row_number() OVER () AS rn
              FROM (SELECT j.id FROM queue.ready j
                     WHERE j.queue_id = $1 AND j.group_key = e.g
-                    ORDER BY j.priority DESC, j.run_at, j.id
+                    ORDER BY -(j.priority::bigint), j.run_at, j.id
                     LIMIT least(share.per_group, e.room)
                     FOR UPDATE SKIP LOCKED) AS x
      ) AS p

@@ -1,3 +1,2 @@
 -- The live job holding dedupe key $2 in queue $1, if any.
-SELECT d.job_id FROM queue.dedupe d JOIN queue.queues q ON q.id = d.queue_id
- WHERE q.name = $1 AND d.dedupe_key = $2
+SELECT job_id FROM queue.dedupe WHERE queue_id = $1 AND dedupe_key = $2

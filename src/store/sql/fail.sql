@@ -6,7 +6,8 @@
 -- without a group share no upstream and are never held back together).
 -- $1 ids, $2 lease tokens, $3 error, $4 retry_in (NULL: the backoff), $5 only leases that have
 -- expired (lease expiry: a heartbeat that came first wins), $6 counts against the group.
--- Returns the ids that failed, with the notification sent when any became ready.
+-- Returns the ids that failed, and the queues where any became ready (which also sends their
+-- notifications: the count is only there to make it run).
 WITH gone AS (
     DELETE FROM queue.running r USING unnest($1::bigint[], $2::uuid[]) AS c(id, token)
      WHERE r.id = c.id AND r.lease_token = c.token AND (NOT $5::boolean OR r.lease_expires_at < now())
@@ -47,6 +48,7 @@ WITH gone AS (
                                     FROM queue.queues q WHERE q.id = b.queue_id)
 )
 SELECT f.id,
+       (SELECT array_agg(DISTINCT queue_id) FROM to_ready) AS ready_queues,
        (SELECT count(pg_notify('queue_' || q.name, q.name)) FROM queue.queues q
          WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text
   FROM f

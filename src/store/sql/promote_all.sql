@@ -1,5 +1,6 @@
 -- The background worker's promotion: up to $1 due jobs of every queue move from scheduled to
--- ready, and each queue that got any is notified (once, at commit). Returns (moved, notified).
+-- ready, and each queue that got any is notified (once, at commit). Returns (moved, notified,
+-- the queues that got any).
 WITH due AS (
     DELETE FROM queue.scheduled s
      WHERE s.id IN (SELECT d.id FROM queue.scheduled d
@@ -15,4 +16,5 @@ WITH due AS (
       FROM queue.queues q
      WHERE q.notify AND q.id IN (SELECT DISTINCT queue_id FROM moved)
 )
-SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM notified)
+SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM notified),
+       (SELECT array_agg(DISTINCT queue_id) FROM moved)

@@ -1,5 +1,6 @@
 -- Give running job $1 (lease token $2) back without counting the attempt: to queue.ready (and
--- notify) when $3 is zero, else to queue.scheduled until now() + $3. Returns its id.
+-- notify) when $3 is zero, else to queue.scheduled until now() + $3. Returns its id, and its queue
+-- when it went to ready.
 WITH gone AS (
     DELETE FROM queue.running r WHERE r.id = $1 AND r.lease_token = $2
     RETURNING r.*
@@ -16,6 +17,7 @@ WITH gone AS (
       FROM gone g WHERE $3 > interval '0'
 )
 SELECT g.id,
+       (SELECT array_agg(DISTINCT queue_id) FROM to_ready) AS ready_queues,
        (SELECT pg_notify('queue_' || q.name, q.name) FROM queue.queues q
          WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text
   FROM gone g

@@ -14,7 +14,7 @@ gone AS (
     INSERT INTO queue.dedupe (queue_id, dedupe_key, job_id)
     SELECT g.queue_id, g.dedupe_key, g.id FROM gone g WHERE g.dedupe_key IS NOT NULL
 )
-SELECT g.id,
+SELECT g.id, g.queue_id,
        (SELECT pg_notify('queue_' || q.name, q.name) FROM queue.queues q
          WHERE q.notify AND q.id IN (SELECT queue_id FROM revived))::text
   FROM gone g
