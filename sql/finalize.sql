@@ -42,25 +42,6 @@ CREATE EVENT TRIGGER queue_enqueue_trigger_check ON ddl_command_end
 -- changes the table, and takes the extension owner's rights only for its own INSERT (trigger.rs).
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
 
--- The hot-path functions always run the generic plans of their statements: no re-planning after
--- the first executions, and queue.explain_claim shows exactly the plan claim runs. A generic
--- plan's estimates on a big backlog can exceed jit_above_cost, and compiling a claim costs far
--- more than running it: no JIT for them.
-DO $hot$
-DECLARE
-    f regprocedure;
-BEGIN
-    FOR f IN
-        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'queue'::regnamespace
-           AND p.proname IN ('claim', 'explain_claim', 'enqueue', 'enqueue_many', 'complete', 'complete_many', 'fail',
-                             'heartbeat', 'release', 'cancel', 'retry', 'release_expired_leases')
-    LOOP
-        EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
-        EXECUTE format('ALTER FUNCTION %s SET jit = off', f);
-    END LOOP;
-END
-$hot$;
 
 DO $grants$
 DECLARE

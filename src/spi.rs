@@ -33,12 +33,57 @@ fn plan_for(client: &SpiClient<'_>, sql: &'static str, args: &[DatumWithOid]) ->
     Ok(plan)
 }
 
+/// The planner settings queue_ext's statements run under, in force while the value lives
+/// (restored when it is dropped, on error too: errors unwind through Rust frames).
+///
+/// Plans are generic (made once per backend) and must not depend on statistics: a plan made while
+/// queue.running was empty would scan it sequentially, with every dead row it gathers, for the
+/// life of the session; every statement here has an index for what it looks up. A generic plan's
+/// estimates on a big backlog can exceed jit_above_cost, and compiling a claim costs far more than
+/// running it. Setting these through the GUC machinery (SET clauses on the functions) cost about a
+/// tenth of a claim's time; they are plain variables without assign hooks, so they are set
+/// directly, around our own statements only.
+pub struct PlannerSettings {
+    seqscan: bool,
+    jit: bool,
+    plan_cache_mode: std::ffi::c_int,
+}
+
+impl PlannerSettings {
+    pub fn enter() -> Self {
+        // SAFETY: backend-local globals, restored by Drop.
+        unsafe {
+            let saved = PlannerSettings {
+                seqscan: pgrx::pg_sys::enable_seqscan,
+                jit: pgrx::pg_sys::jit_enabled,
+                plan_cache_mode: pgrx::pg_sys::plan_cache_mode,
+            };
+            pgrx::pg_sys::enable_seqscan = false;
+            pgrx::pg_sys::jit_enabled = false;
+            pgrx::pg_sys::plan_cache_mode = pgrx::pg_sys::PlanCacheMode::PLAN_CACHE_MODE_FORCE_GENERIC_PLAN as i32;
+            saved
+        }
+    }
+}
+
+impl Drop for PlannerSettings {
+    fn drop(&mut self) {
+        // SAFETY: puts back what enter() found.
+        unsafe {
+            pgrx::pg_sys::enable_seqscan = self.seqscan;
+            pgrx::pg_sys::jit_enabled = self.jit;
+            pgrx::pg_sys::plan_cache_mode = self.plan_cache_mode;
+        }
+    }
+}
+
 /// Run `sql` with bound arguments (never interpolated) and return its rows.
 pub fn exec<'conn>(
     client: &mut SpiClient<'conn>,
     sql: &'static str,
     args: &[DatumWithOid],
 ) -> Result<SpiTupleTable<'conn>> {
+    let _settings = PlannerSettings::enter();
     let plan = plan_for(client, sql, args)?;
     client.update(&*plan, None, args).map_err(internal)
 }
@@ -71,9 +116,9 @@ pub fn exec_column<T: pgrx::FromDatum + pgrx::IntoDatum>(
     Ok(out)
 }
 
-/// EXPLAIN of the plan a prepared statement runs with plan_cache_mode = force_generic_plan (the
-/// caller sets it, as the hot-path functions do): `sql` is prepared under its own name with
-/// parameter `types`, and executed in EXPLAIN with `values` (SQL literals; None is NULL).
+/// EXPLAIN of the plan a statement runs under [`PlannerSettings`] (the generic plan): `sql` is
+/// prepared under its own name with parameter `types`, and executed in EXPLAIN with `values` (SQL
+/// literals; None is NULL).
 pub fn explain_generic(
     client: &mut SpiClient<'_>,
     sql: &str,
@@ -81,6 +126,7 @@ pub fn explain_generic(
     values: &[Option<String>],
 ) -> Result<Vec<String>> {
     const NAME: &str = "queue_ext_explain";
+    let _settings = PlannerSettings::enter();
     let deallocate = || format!("DEALLOCATE {NAME}");
     let exists = client
         .select("SELECT true FROM pg_catalog.pg_prepared_statements WHERE name = $1", None, &[NAME.into()])

@@ -372,8 +372,9 @@ fn queue_claim(
     Ok(SetOfIterator::new(tuples))
 }
 
-/// The plan `claim` runs for `queue`: the generic plan of the claim statement (claims always run
-/// that one: the function forces plan_cache_mode = force_generic_plan), not executed.
+/// The plans `claim` runs for `queue`: the generic plans of its two claim statements (claims
+/// always run generic plans, see spi::PlannerSettings), not executed: first the one for queues
+/// without named groups (starting where the last claim stopped), then the round-robin one.
 #[pg_extern(name = "explain_claim", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> Result<SetOfIterator<'static, String>> {
@@ -383,7 +384,27 @@ fn queue_explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> 
         crate::security::check_queue(client, queue, Privilege::Admin)?;
         let id = exec_one::<i32>(client, "SELECT id FROM queue.queues WHERE name = $1", &[queue.into()])?
             .ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
-        crate::spi::explain_generic(
+        let now = clock::transaction_now().to_string();
+        let role = caller().to_u32().to_string();
+        let mut lines = vec!["-- claim_default.sql: queues without jobs in named groups".to_owned()];
+        lines.extend(crate::spi::explain_generic(
+            client,
+            store::CLAIM_DEFAULT,
+            "integer, text, bigint, interval, timestamptz, oid, bigint, timestamptz, bigint",
+            &[
+                Some(id.to_string()),
+                None,
+                Some(batch.to_string()),
+                Some("30 seconds".into()),
+                Some(now.clone()),
+                Some(role.clone()),
+                Some(i64::MIN.to_string()),
+                Some("-infinity".into()),
+                Some(i64::MIN.to_string()),
+            ],
+        )?);
+        lines.push("-- claim.sql: rotation across groups".to_owned());
+        lines.extend(crate::spi::explain_generic(
             client,
             store::CLAIM,
             "integer, text, bigint, interval, text, integer, timestamptz, oid",
@@ -394,10 +415,11 @@ fn queue_explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> 
                 Some("30 seconds".into()),
                 Some(String::new()),
                 None,
-                Some(clock::transaction_now().to_string()),
-                Some(caller().to_u32().to_string()),
+                Some(now),
+                Some(role),
             ],
-        )
+        )?);
+        Ok::<_, pgrx::pg_sys::panic::ErrorReport>(lines)
     })?;
     Ok(SetOfIterator::new(lines))
 }

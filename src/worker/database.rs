@@ -24,6 +24,35 @@ use std::time::Duration;
 const STEP_BUDGET_OF_TICK: f64 = 0.4;
 /// A database without queue_ext is looked at again after this long (or at its CREATE EXTENSION).
 const ABSENT_RECHECK: Duration = Duration::from_secs(60);
+/// Leases are looked at this often at most.
+const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// A worker that left for DROP DATABASE (or the like) stays away this long.
+const MAKE_ROOM_FOR: Duration = Duration::from_secs(30);
+
+/// Does someone need this database to itself? DROP DATABASE, ALTER DATABASE RENAME or SET
+/// TABLESPACE, and CREATE DATABASE copying it as a template lock the database object, then wait a
+/// few seconds for every other connection to go: a worker that sees such a lock leaves.
+fn database_wanted(db: u32) -> bool {
+    in_transaction(move || {
+        let mut tag = pg_sys::LOCKTAG {
+            locktag_field1: 0, // a shared object: no database
+            locktag_field2: pg_sys::DatabaseRelationId.to_u32(),
+            locktag_field3: db,
+            locktag_field4: 0,
+            locktag_type: pg_sys::LockTagType::LOCKTAG_OBJECT as u8,
+            locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+        };
+        let mode = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
+        // SAFETY: a conditional lock in a transaction of our own, released at once (or at its end).
+        let result = unsafe { pg_sys::LockAcquire(&mut tag, mode, false, true) };
+        if result == pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL {
+            return Ok(true);
+        }
+        unsafe { pg_sys::LockRelease(&mut tag, mode, false) };
+        Ok(false)
+    })
+    .unwrap_or(false)
+}
 
 /// Start the worker of database `db` (called by the launcher); None when no worker slot is free.
 pub fn start(db: pg_sys::Oid, name: &str) -> Option<DynamicBackgroundWorker> {
@@ -60,6 +89,9 @@ enum Installed {
 
 struct Worker {
     db: u32,
+    /// When leases were last looked at: at most once a second, whatever the tick (the running
+    /// table is small but churns, and leases last seconds at the least).
+    leases_checked: Option<std::time::Instant>,
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
@@ -226,7 +258,10 @@ impl Worker {
         }
         shmem::worker_tick(self.db, crate::clock::wall_micros());
         let mut report = TickReport::default();
-        report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
+        if self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY) {
+            self.leases_checked = Some(std::time::Instant::now());
+            report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
+        }
         if !self.stopping {
             self.promote(&mut report);
         }
@@ -268,10 +303,10 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
     // Nothing this process runs may resolve a name through a schema a user can create objects in.
     // PGC_S_OVERRIDE wins over ALTER DATABASE / ALTER ROLE settings.
     // SAFETY: sets a GUC for this process.
-    // Its statements are short: JIT would cost more than it saves (generic plans' estimates on
-    // a big backlog can pass jit_above_cost).
+    // Its statements are short, and look up what they need by index: JIT would cost more than it
+    // saves, and a sequential scan planned while a table was empty would stay (see finalize.sql).
     unsafe {
-        for (name, value) in [(c"search_path", c"pg_catalog, pg_temp"), (c"jit", c"off")] {
+        for (name, value) in [(c"search_path", c"pg_catalog, pg_temp"), (c"jit", c"off"), (c"enable_seqscan", c"off")] {
             pg_sys::SetConfigOption(
                 name.as_ptr(),
                 value.as_ptr(),
@@ -294,7 +329,8 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
     .unwrap_or_default();
     log!("queue_ext worker started for database \"{name}\"");
 
-    let mut worker = Worker { db, started_at: None, skew_logged: false, stopping: false, next_due: None };
+    let mut worker =
+        Worker { db, leases_checked: None, started_at: None, skew_logged: false, stopping: false, next_due: None };
     let mut sleep = Duration::ZERO;
     while !worker.stopping && BackgroundWorker::wait_latch(Some(sleep)) {
         if BackgroundWorker::sighup_received() {
@@ -310,6 +346,11 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         if unsafe { pg_sys::RecoveryInProgress() } {
             sleep = guc::tick();
             continue;
+        }
+        if database_wanted(db) {
+            log!("queue_ext worker: database \"{name}\" is being dropped, renamed, moved or copied; leaving it for a while");
+            shmem::hold_off_worker(db, crate::clock::wall_micros() + MAKE_ROOM_FOR.as_micros() as i64);
+            break;
         }
         report_activity(pg_sys::BackendState::STATE_RUNNING, c"queue_ext tick");
         let stay = worker.tick();

@@ -1,14 +1,11 @@
 //! The background workers: a launcher that starts one worker per database to serve
-//! (launcher.rs), the per-database worker that keeps its queues moving (database.rs), and a
-//! utility hook that sends a database's worker away before DROP DATABASE or a copy of it needs the
-//! database to itself (hook.rs).
+//! (launcher.rs), and the per-database worker that keeps its queues moving (database.rs).
 //!
 //! Correctness never depends on them: a claim takes over expired leases and promotes due jobs of
 //! its own queue itself. They make it cheap and prompt: leases expire, delayed jobs come due and
 //! are announced, dropped queues are purged and history is pruned without anyone asking.
 
 mod database;
-mod hook;
 mod launcher;
 
 use crate::error::Result;
@@ -21,7 +18,6 @@ pub use database::start as start_database_worker;
 /// Register the launcher (called from _PG_init while shared_preload_libraries is processed).
 pub fn register() {
     launcher::register();
-    hook::install();
 }
 
 /// Run `f` in a transaction of its own. An error aborts that transaction only and comes back as

@@ -1,8 +1,8 @@
 -- Lease up to $3 ready jobs of queue $1 when it has no jobs with a group key: the common case,
 -- without claim.sql's rotation across groups. Scanning starts at claim key $7 (-priority),
 -- $8 (run_at), $9 (id): where the previous claim stopped, past the index entries of the jobs it
--- took (src/shmem/head.rs). When the queue has jobs with a group key, nothing is claimed and the
--- first row says so (the caller then runs claim.sql).
+-- took (src/shmem/head.rs). When the queue has jobs with a group key, nothing is claimed and a
+-- single row says so (the caller then runs claim.sql).
 -- $1 queue id, $2 worker name, $3 jobs wanted, $4 lease, $5 the claim's instant (claimed_at; the
 -- lease starts there), $6 the claiming role, $7 $8 $9 the start.
 WITH named AS MATERIALIZED (
@@ -30,7 +30,9 @@ WITH named AS MATERIALIZED (
            lease.token, $5 + $4, $6
       FROM moved m, lease
 )
-SELECT n.groups, m.id, m.payload, m.attempts + 1 AS attempt, m.priority, m.run_at, m.enqueued_at, lease.token,
-       $5 + $4 AS lease_expires_at
-  FROM named n
-  LEFT JOIN (moved m CROSS JOIN lease) ON true
+SELECT true AS groups, NULL::bigint, NULL::jsonb, NULL::integer, NULL::integer, NULL::timestamptz,
+       NULL::timestamptz, NULL::uuid, NULL::timestamptz
+ WHERE (SELECT groups FROM named)
+UNION ALL
+SELECT false, m.id, m.payload, m.attempts + 1, m.priority, m.run_at, m.enqueued_at, lease.token, $5 + $4
+  FROM moved m, lease
