@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+import workloads
 from systems import QUICK_SYSTEMS, SQL_SYSTEMS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,8 +44,9 @@ class Cluster:
         return f"postgresql://postgres@/{self.db}?host={self.host}&port={self.port}"
 
 
-def pgbench(cluster, script, clients, seconds, sync, defines=None, progress=None):
-    """Run one pgbench script; returns (transactions per second, pgbench output)."""
+def pgbench(cluster, script, clients, seconds, sync, defines=None, progress=None, rate=None, log_prefix=None):
+    """Run one pgbench script; returns (transactions per second, pgbench output). With `rate`, at
+    that many transactions per second; with `log_prefix`, every transaction's latency is logged."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
         path = f.name
@@ -54,6 +56,10 @@ def pgbench(cluster, script, clients, seconds, sync, defines=None, progress=None
         cmd += ["-D", f"{k}={v}"]
     if progress:
         cmd += ["-P", str(progress)]
+    if rate:
+        cmd += ["-R", str(rate)]
+    if log_prefix:
+        cmd += ["-l", "--log-prefix", log_prefix]
     out = subprocess.run(cmd, env=cluster.env(sync), capture_output=True, text=True)
     os.unlink(path)
     if out.returncode != 0:
@@ -104,50 +110,6 @@ def w3(cluster, latency_bin, rate, seconds):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-MIXED = ("SELECT coalesce(array_agg(id), '{{}}') AS ids, coalesce(min(lease_token::text), '00000000-0000-0000-0000-000000000000') AS tok\n"
-         "  FROM queue.claim('bench_w4', batch => {b}) \\gset\n"
-         "SELECT count(*) FROM queue.complete_many(:ids::bigint[], ARRAY[:tok]::uuid[]);\n"
-         "SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[{b}]));\n")
-
-
-def w4(cluster, seconds, clients, pending_sizes, history):
-    """Claim throughput (claim + complete + enqueue of the same count, so pending stays put)."""
-    results = {}
-    cluster.psql("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = 'bench_w4';"
-                 " SELECT queue.create_queue('bench_w4', retention => '1 year');")
-    cluster.psql(f"INSERT INTO queue.done (queue_id, state, payload, max_attempts, attempts, run_at, enqueued_at, finished_at)"
-                 f" SELECT (SELECT id FROM queue.queues WHERE name = 'bench_w4'), 'done', '{{}}', 25, 1, now(), now(), now()"
-                 f" FROM generate_series(1, {history})")
-    for pending in pending_sizes:
-        have = int(cluster.scalar("SELECT count(*) FROM queue.jobs WHERE queue = 'bench_w4' AND state = 'pending'"))
-        while have < pending:
-            n = min(100_000, pending - have)
-            cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{{}}'::jsonb, ARRAY[{n}]))")
-            have += n
-        cluster.psql("VACUUM ANALYZE queue.jobs")
-        cluster.psql("CHECKPOINT")
-        tps, _ = pgbench(cluster, MIXED.format(b=100), clients, seconds, True)
-        results[pending] = tps * 100
-    return results
-
-
-def w5(cluster, seconds, clients):
-    """Soak: mixed enqueue and drain; throughput per minute, sizes and dead tuples at the end."""
-    cluster.psql("SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = 'bench_w4';"
-                 " SELECT queue.create_queue('bench_w4', retention => '1 minute');")
-    cluster.psql("SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{}'::jsonb, ARRAY[10000]))")
-    cluster.psql("VACUUM ANALYZE queue.jobs")  # start from W4's leftovers cleaned up: the end state is the soak's own
-    period = 60 if seconds >= 120 else max(1, seconds // 4)
-    tps, log = pgbench(cluster, MIXED.format(b=100), clients, seconds, True, progress=period)
-    per_period = [float(m) * 100 for m in re.findall(r"progress: [0-9.]+ s, ([0-9.]+) tps", log)]
-    sizes = json.loads(cluster.scalar(
-        "SELECT json_build_object('table_bytes', pg_table_size('queue.jobs'), 'indexes_bytes', pg_indexes_size('queue.jobs'),"
-        " 'claim_index_bytes', pg_relation_size('queue.jobs_claim_idx'),"
-        " 'dead_tuples', (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'queue.jobs'::regclass),"
-        " 'rows', (SELECT count(*) FROM queue.jobs))"))
-    return {"seconds": seconds, "period_seconds": period, "jobs_per_second": tps * 100, "per_period": per_period, **sizes}
-
-
 def summarize(samples):
     keyed = {}
     for s in samples:
@@ -170,7 +132,7 @@ def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def targets(rows, w4_result, w5_result):
+def targets(rows, w4_result, w5_result, w6_result=None, w7_result=None):
     """The issue's targets, each with its measured ratio and a plain verdict."""
     out = []
 
@@ -189,6 +151,22 @@ def targets(rows, w4_result, w5_result):
         check(f"W4: claim throughput at {large:,} pending / at {small:,}", ratio(w4_result[large], w4_result[small]), 0.90)
     if w5_result and len(w5_result["per_period"]) >= 2:
         check("W5: last period / first period", ratio(w5_result["per_period"][-1], w5_result["per_period"][0]), 0.90)
+    check("W2 B=100 sync on: plain flow / pgmq", ratio(find(rows, "W2", "queue_ext", 100), find(rows, "W2", "pgmq", 100)), 1.2)
+    check("W2 B=100 sync on: plain flow (history kept) / retention 0",
+          ratio(find(rows, "W2", "queue_ext", 100), find(rows, "W2", "queue_ext_forget", 100)), 0.85)
+    for flow, system in (("plain flow", "queue_ext"), ("one round trip", "queue_ext_rt")):
+        check(f"W2 B=1 sync on: {flow} / pgmq", ratio(find(rows, "W2", system, 1), find(rows, "W2", "pgmq", 1)), 1.0)
+    check("W1 B=1 sync on: enqueue / INSERT floor", ratio(find(rows, "W1", "queue_ext", 1), find(rows, "W1", "floor1", 1)), 0.90)
+    if w6_result:
+        check("W6: claim throughput with the scheduled backlog / without", w6_result["ratio"], 0.90)
+        p99 = w6_result["with"]["empty_claim_p99_ms"]
+        out.append({"target": "W6: empty claim p99 with the backlog (ms)", "value": p99, "goal": "< 2",
+                    "met": None if p99 is None else p99 < 2.0})
+    if w7_result:
+        for how in ("xid", "snapshot", "slot"):
+            if how in w7_result:
+                check(f"W7 ({how}): lowest completions per period during the pin / offered",
+                      w7_result[how]["pinned_min_ratio"], 0.5)
     return out
 
 
@@ -222,8 +200,26 @@ def print_report(rows, extras, verdicts, settings):
         w = extras["W5"]
         print(f"\nW5 soak {w['seconds']} s: {w['jobs_per_second']:,.0f} jobs/s; per {w['period_seconds']} s:",
               ", ".join(f"{x:,.0f}" for x in w["per_period"]))
-        print(f"   at the end: table {w['table_bytes']:,} B, indexes {w['indexes_bytes']:,} B "
-              f"(claim index {w['claim_index_bytes']:,} B), {w['rows']:,} rows, {w['dead_tuples']:,} dead tuples")
+        print(f"   at the end: job tables {w['total_bytes']:,} B (ready {w['ready_bytes']:,} B, running {w['running_bytes']:,} B,"
+              f" done {w['done_bytes']:,} B), {w['live_jobs']:,} live jobs, {w['dead_tuples']:,} dead tuples")
+    if extras.get("W6"):
+        w = extras["W6"]
+        print(f"\nW6 scheduled backlog ({w['scheduled']:,} jobs over 6 hours in {w['groups']:,} groups):")
+        for k in ("without", "with"):
+            print(f"   {k:<7} backlog: {w[k]['jobs_per_second']:,.0f} jobs/s; empty claim p50 {w[k]['empty_claim_p50_ms']:.2f} ms,"
+                  f" p99 {w[k]['empty_claim_p99_ms']:.2f} ms ({w[k]['empty_claims']:,} claims)")
+        print(f"   ratio {w['ratio']:.2f}")
+    if extras.get("W7"):
+        w = extras["W7"]
+        print(f"\nW7 held horizon, {w['offered_per_second']} jobs/s offered; {w['before']} s, {w['pin']} s pinned, {w['after']} s after:")
+        for how in ("xid", "snapshot", "slot"):
+            if how in w:
+                r = w[how]
+                print(f"   {how}: claim p99 {r['claim_p99_ms']:.1f} ms; during the pin lowest {r['pinned_min_ratio']:.2f},"
+                      f" mean {r['pinned_mean_ratio']:.2f} of the offered rate")
+                for smp in r["samples"]:
+                    print(f"      t={smp['t']:>4}s {smp['phase']:<7} {smp['completed_per_second']:>8,.0f} jobs/s"
+                          f" {smp['dead_tuples']:>10,} dead {smp['total_bytes'] / 1e6:>8.1f} MB")
     if verdicts:
         print("\nTargets:")
         for v in verdicts:
@@ -231,7 +227,8 @@ def print_report(rows, extras, verdicts, settings):
                 print(f"  n/a    {v['target']} (not measured in this run)")
             else:
                 word = "MET" if v["met"] else "SHORT"
-                print(f"  {word:<6} {v['target']}: {v['value']:.2f} (goal ≥ {v['goal']})")
+                goal = v["goal"] if isinstance(v["goal"], str) else f"≥ {v['goal']}"
+                print(f"  {word:<6} {v['target']}: {v['value']:.2f} (goal {goal})")
 
 
 def main():
@@ -247,7 +244,13 @@ def main():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--latency-bin")
     ap.add_argument("--peers", default="pgmq,pgq,graphile_worker,pg_boss")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5", help="comma-separated subset to run")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7", help="comma-separated subset to run")
+    ap.add_argument("--w6-scheduled", type=int, default=1_000_000)
+    ap.add_argument("--w6-groups", type=int, default=100_000)
+    ap.add_argument("--w7-rate", type=int, default=2000, help="jobs/s offered in W7")
+    ap.add_argument("--w7-seconds", default="60,300,120", help="before,pinned,after")
+    ap.add_argument("--w7-period", type=int, default=30)
+    ap.add_argument("--w7-pins", default="xid,snapshot,slot")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -269,7 +272,7 @@ def main():
     settings["machine"] = f"{os.cpu_count()} CPUs, " + next(
         (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 
-    workloads = set(args.workloads.split(","))
+    wanted = set(args.workloads.split(","))
     samples = []
     # Enough that no system runs dry in a timed run even at the fastest rate seen here (about
     # 100k jobs/s at B=100 with synchronous_commit off); later repetitions adapt it.
@@ -280,17 +283,17 @@ def main():
         for sync in syncs:
             for b in batches:
                 for s in systems:
-                    if s.w1 and "W1" in workloads:
+                    if s.w1 and "W1" in wanted:
                         v = w1(cluster, s, b, sync, seconds, args.clients)
                         samples.append({"workload": "W1", "system": s.name, "batch": b, "sync": sync, "rep": rep, "jobs_per_second": v})
                         print(f"rep {rep} W1 B={b} sync={'on' if sync else 'off'} {s.name}: {v:,.0f} jobs/s", flush=True)
                 for s in systems:
-                    if s.w2 and b in s.w2_batches and "W2" in workloads:
+                    if s.w2 and b in s.w2_batches and "W2" in wanted:
                         v, dry = w2(cluster, s, b, sync, seconds, args.clients, backlog_target)
                         samples.append({"workload": "W2", "system": s.name, "batch": b, "sync": sync, "rep": rep,
                                         "jobs_per_second": v, "ran_dry": dry})
                         print(f"rep {rep} W2 B={b} sync={'on' if sync else 'off'} {s.name}: {v:,.0f} jobs/s{' (RAN DRY)' if dry else ''}", flush=True)
-            if not args.quick and sync and "W2" in workloads:
+            if not args.quick and sync and "W2" in wanted:
                 for peer, batch in (("graphile_worker", 1), ("pg_boss", 100)):
                     if peer in peers:
                         script = "graphile" if peer == "graphile_worker" else "pgboss"
@@ -300,15 +303,21 @@ def main():
 
     extras = {}
     if not args.quick:
-        if args.latency_bin and "W3" in workloads:
+        if args.latency_bin and "W3" in wanted:
             extras["W3"] = w3(cluster, args.latency_bin, 200, 10)
-        if "W4" in workloads:
-            extras["W4"] = w4(cluster, seconds, args.clients, (1_000, 1_000_000), 1_000_000)
-        if "W5" in workloads:
-            extras["W5"] = w5(cluster, args.soak_seconds, args.clients)
+        if "W4" in wanted:
+            extras["W4"] = workloads.w4(cluster, pgbench, seconds, args.clients, (1_000, 1_000_000), 1_000_000)
+        if "W5" in wanted:
+            extras["W5"] = workloads.w5(cluster, pgbench, args.soak_seconds, args.clients)
+        if "W6" in wanted:
+            extras["W6"] = workloads.w6(cluster, pgbench, seconds, args.clients, args.w6_scheduled, args.w6_groups)
+        if "W7" in wanted:
+            before, pin, after = (int(x) for x in args.w7_seconds.split(","))
+            extras["W7"] = workloads.w7(cluster, pgbench, args.w7_rate, before, pin, after, args.w7_period,
+                                        tuple(args.w7_pins.split(",")))
 
     rows = summarize(samples)
-    verdicts = targets(rows, extras.get("W4"), extras.get("W5"))
+    verdicts = targets(rows, extras.get("W4"), extras.get("W5"), extras.get("W6"), extras.get("W7"))
     print_report(rows, extras, verdicts, settings)
     result = {"quick": args.quick, "settings": settings, "elapsed_seconds": time.time() - started,
               "samples": samples, "summary": rows, "extras": extras, "targets": verdicts,

@@ -38,7 +38,7 @@ COMMENT ON COLUMN queue.queues.burst IS 'Token-bucket size: claims allowed above
 COMMENT ON COLUMN queue.queues.max_running IS 'Cap on jobs running at once in this queue; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.max_running_per_group IS 'Cap on jobs running at once per group_key; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.group_backoff IS 'Defer a group after consecutive failures (circuit breaker); a success resets it.';
-COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them, fixed when each job finishes; 0 keeps no history. Dead jobs are kept until retried.';
+COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them; 0 keeps no history (a completed job is deleted at once). Dead jobs are kept until retried.';
 COMMENT ON COLUMN queue.queues.paused IS 'A paused queue hands out no jobs; producers may still enqueue.';
 
 -- Dropped queues: the background worker deletes their jobs in bounded batches, then the tombstone.

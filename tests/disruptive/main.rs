@@ -183,3 +183,48 @@ fn worker_leaves_a_database_without_the_extension_and_returns_after_create() {
     assert!(!log.contains("ERROR") && !log.contains("FATAL"), "the worker complained:\n{log}");
     assert!(!log.contains("terminated by signal"), "a crash:\n{log}");
 }
+
+fn set_databases(c: &mut postgres::Client, value: Option<&str>) {
+    match value {
+        Some(v) => c.batch_execute(&format!("ALTER SYSTEM SET queue_ext.databases = '{v}'")).unwrap(),
+        None => c.batch_execute("ALTER SYSTEM RESET queue_ext.databases").unwrap(),
+    }
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+}
+
+/// Correctness never waits for the background worker: with no worker serving the database, a
+/// claim takes over the expired leases of its queue itself. And a database named in
+/// queue_ext.databases that does not exist is reported once, without the launcher or any worker
+/// crashing in a loop.
+#[test]
+fn without_a_worker_claims_take_over_expired_leases_and_a_missing_database_is_reported_once() {
+    let mut c = connect();
+    let from = log_len();
+    set_databases(&mut c, Some("no_such_database_here"));
+    await_condition("the worker to leave", Duration::from_secs(30), || worker_pid(&mut c).is_none());
+
+    let q = new_queue(&mut c, "takeover", "backoff_base => '0', backoff_max => '0'");
+    let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
+    let first: Uuid = c.query_one("SELECT lease_token FROM queue.claim($1, lease => '100 ms')", &[&q]).unwrap().get(0);
+    let mut second = None;
+    await_condition("a claim to take the expired lease over", Duration::from_secs(30), || {
+        second = c
+            .query_opt("SELECT lease_token FROM queue.claim($1)", &[&q])
+            .unwrap()
+            .map(|r| r.get::<_, Uuid>(0));
+        second.is_some()
+    });
+    assert_ne!(second, Some(first));
+    let row = c.query_one("SELECT attempts, last_error FROM queue.jobs WHERE id = $1", &[&id]).unwrap();
+    assert_eq!(row.get::<_, i32>(0), 2);
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("lease expired"));
+    assert!(!c.query_one("SELECT queue.complete($1, $2)", &[&id, &first]).unwrap().get::<_, bool>(0));
+
+    set_databases(&mut c, None);
+    await_condition("the worker to come back", Duration::from_secs(30), || worker_pid(&mut c).is_some());
+    await_worker_ticks(&mut c, 2);
+    let log = server_log_since(from);
+    let reported = log.matches("\"no_such_database_here\" named in queue_ext.databases does not exist").count();
+    assert_eq!(reported, 1, "expected one warning about the missing database, got {reported}:\n{log}");
+    assert!(!log.contains("terminated by signal") && !log.contains("FATAL"), "a crash:\n{log}");
+}

@@ -143,13 +143,17 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn new(prefix: &str) -> TestDb {
+        let db = TestDb::without_extension(prefix);
+        db.connect().batch_execute("CREATE EXTENSION queue_ext").expect("create extension");
+        db
+    }
+
+    pub fn without_extension(prefix: &str) -> TestDb {
         let name = format!("queue_{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let mut admin = connect();
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
         admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let db = TestDb { name };
-        db.connect().batch_execute("CREATE EXTENSION queue_ext").expect("create extension");
-        db
+        TestDb { name }
     }
 
     pub fn connect(&self) -> Client {

@@ -4,7 +4,7 @@ use crate::common::{config, connect, count, new_queue};
 use postgres::NoTls;
 use std::process::Command;
 
-fn pg_tool(tool: &str, args: &[&str]) {
+pub fn pg_tool(tool: &str, args: &[&str]) {
     let bin = format!("{}/{tool}", std::env::var("QUEUE_EXT_TEST_PGBIN").unwrap());
     let status = Command::new(bin)
         .args([

@@ -147,3 +147,65 @@ fn bad_input_gets_the_documented_sqlstate_and_changes_nothing() {
     }
     assert!(wrong.is_empty(), "wrong outcomes:\n{}", wrong.join("\n"));
 }
+
+/// Oversized and odd values against every entry point: a precise SQLSTATE (or a documented
+/// acceptance), nothing changed, no backend lost.
+#[test]
+fn huge_and_odd_values_are_refused_cleanly() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "err_huge", "");
+    c.execute("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap();
+    let (running, token): (i64, uuid::Uuid) = {
+        let r = c.query_one("SELECT id, lease_token FROM queue.claim($1)", &[&q]).unwrap();
+        (r.get(0), r.get(1))
+    };
+    let huge = "repeat('x', 10 * 1024 * 1024)";
+    let cases: Vec<(String, &str)> = vec![
+        // jsonb caps at 256 MB: refused while the argument is built, before queue_ext sees it.
+        (format!("SELECT queue.enqueue('{q}', (SELECT jsonb_agg(repeat('x', 1024 * 1024)) FROM generate_series(1, 300)))"), "54000"),
+        (format!("SELECT queue.enqueue({huge}, '{{}}')"), "22023"),
+        (format!("SELECT queue.create_queue({huge})"), "22023"),
+        (format!("SELECT queue.enqueue('{q}', '{{}}', group_key => {huge})"), "22023"),
+        (format!("SELECT queue.enqueue('{q}', '{{}}', dedupe_key => {huge})"), "22023"),
+        (format!("SELECT queue.enqueue('{q}', '{{}}', spread_key => {huge}, spread_period => '1 day')"), "22023"),
+        (format!("SELECT queue.enqueue_many('{q}', ARRAY['{{}}']::jsonb[], dedupe_keys => ARRAY[{huge}])"), "22023"),
+        (format!("SELECT queue.claim('{q}', worker => {huge})"), "22023"),
+        (format!("SELECT queue.alter_queue('{q}', reset => array_fill('bogus'::text, ARRAY[100000]))"), "22023"),
+        (format!("SELECT queue.set_rate_schedule('{q}', 1, 2, timezone => {huge})"), "22023"),
+        (format!("SELECT queue.set_rate_schedule('{q}', 1, 2, peak_days => {huge})"), "22023"),
+        (format!("SELECT queue.set_rate_schedule('{q}', 'Infinity', 2)"), "22023"),
+        (format!("SELECT queue.set_rate_schedule('{q}', 1, 'NaN')"), "22023"),
+        (format!("SELECT queue.alter_queue('{q}', rate_per_second => 'Infinity')"), "22023"),
+        (format!("SELECT queue.alter_queue('{q}', rate_per_second => '-Infinity')"), "22023"),
+        (format!("SELECT queue.grant('{q}', {huge}, 'produce')"), "42704"),
+        (format!("SELECT queue.grant('{q}', 'postgres', {huge})"), "22023"),
+        ("SELECT queue.bucket('k', -2147483648)".into(), "22023"),
+        (r#"SELECT queue.poll_delay(0, 2147483647, '1 microsecond', "offset" => '-1 second')"#.into(), ""),
+        (format!("SELECT queue.explain_claim('{q}', batch => 2147483647)"), "22023"),
+        (format!("SELECT queue.heartbeat({running}, '{token}', extend => '100000 days')"), "22023"),
+    ];
+    let before = fingerprint(&mut c);
+    let mut wrong = Vec::new();
+    for (sql, expected) in &cases {
+        let got = match c.batch_execute(sql) {
+            Ok(()) => String::new(),
+            Err(e) => e.code().map(|s| s.code().to_owned()).unwrap_or_else(|| format!("no SQLSTATE ({e})")),
+        };
+        if got != *expected {
+            wrong.push(format!("{}: got {got:?}, expected {expected:?}", &sql[..sql.len().min(120)]));
+        }
+        if !expected.is_empty() {
+            assert_eq!(fingerprint(&mut c), before, "{} changed something although it failed", &sql[..sql.len().min(120)]);
+        }
+    }
+    assert!(wrong.is_empty(), "wrong outcomes:\n{}", wrong.join("\n"));
+    // A worker's huge stack trace is kept, cut to its first 16 kB.
+    assert!(c
+        .query_one(&format!("SELECT queue.fail($1, $2, {huge})"), &[&running, &token])
+        .unwrap()
+        .get::<_, bool>(0));
+    let kept: i32 = c.query_one("SELECT length(last_error) FROM queue.jobs WHERE id = $1", &[&running]).unwrap().get(0);
+    assert!((16_000..17_000).contains(&kept), "last_error kept {kept} characters");
+    // The server is fine.
+    assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
+}

@@ -14,4 +14,5 @@ mod scheduling;
 mod semantics;
 mod spreading;
 mod trigger;
+mod upgrade;
 mod worker;

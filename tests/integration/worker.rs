@@ -105,3 +105,26 @@ fn retention_prunes_old_done_and_cancelled_jobs_only() {
     assert_eq!(states.len(), 4, "{left:?}");
     assert!(count(&mut c, "SELECT jobs_pruned FROM queue.worker_status", &[]) >= 2);
 }
+
+/// DROP DATABASE and CREATE DATABASE ... TEMPLATE need a database to themselves: its worker leaves
+/// in time, without WITH (FORCE).
+#[test]
+fn a_databases_worker_makes_way_for_drop_and_copy() {
+    let db = crate::common::TestDb::new("worker_makes_way");
+    let mut admin = connect();
+    let connected = |admin: &mut postgres::Client, name: &str| -> bool {
+        admin
+            .query_one(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'queue_ext worker' AND datname = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0)
+    };
+    await_condition("the worker of the new database", Duration::from_secs(30), || connected(&mut admin, &db.name));
+    let copy = format!("{}_copy", db.name);
+    admin.batch_execute(&format!("CREATE DATABASE {copy} TEMPLATE {}", db.name)).unwrap();
+    await_condition("the worker of the copy", Duration::from_secs(30), || connected(&mut admin, &copy));
+    admin.batch_execute(&format!("DROP DATABASE {copy}")).unwrap();
+    admin.batch_execute(&format!("DROP DATABASE {}", db.name)).unwrap();
+}

@@ -1,0 +1,211 @@
+"""queue_ext's own long workloads: W4 (history and backlog), W5 (soak), W6 (scheduled backlog),
+W7 (held xmin horizon). Driven by bench.py; each returns a dict for the report and results.json."""
+import json
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+TABLES = ("ready", "scheduled", "running", "done", "dead", "dedupe")
+
+MIXED = ("SELECT coalesce(array_agg(id), '{{}}') AS ids, coalesce(min(lease_token::text), '00000000-0000-0000-0000-000000000000') AS tok\n"
+         "  FROM queue.claim('{q}', batch => {b}) \\gset\n"
+         "SELECT count(*) FROM queue.complete_many(:ids::bigint[], ARRAY[:tok]::uuid[]);\n"
+         "SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[{b}]));\n")
+
+DRAIN = ("SELECT coalesce(array_agg(id), '{{}}') AS ids, coalesce(min(lease_token::text), '00000000-0000-0000-0000-000000000000') AS tok\n"
+         "  FROM queue.claim('{q}', batch => {b}) \\gset\n"
+         "SELECT count(*) FROM queue.complete_many(:ids::bigint[], ARRAY[:tok]::uuid[]);\n")
+
+
+def storage(cluster):
+    """Sizes and dead tuples of the job tables, summed."""
+    names = ", ".join(f"'queue.{t}'" for t in TABLES)
+    return json.loads(cluster.scalar(
+        "SELECT json_build_object("
+        f" 'total_bytes', (SELECT sum(pg_total_relation_size(r::regclass)) FROM unnest(ARRAY[{names}]) r),"
+        f" 'ready_bytes', pg_total_relation_size('queue.ready'), 'running_bytes', pg_total_relation_size('queue.running'),"
+        f" 'done_bytes', pg_total_relation_size('queue.done'),"
+        " 'dead_tuples', (SELECT sum(n_dead_tup) FROM pg_stat_user_tables WHERE schemaname = 'queue'),"
+        " 'live_jobs', (SELECT (SELECT count(*) FROM queue.ready) + (SELECT count(*) FROM queue.running)))"))
+
+
+def recreate(cluster, queue, options=""):
+    cluster.psql(f"SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = '{queue}';"
+                 f" SELECT queue.create_queue('{queue}'{options});")
+
+
+def vacuum(cluster):
+    cluster.psql("VACUUM ANALYZE " + ", ".join(f"queue.{t}" for t in TABLES))
+
+
+def w4(cluster, pgbench, seconds, clients, pending_sizes, history):
+    """Claim throughput (claim + complete + enqueue of the same count, so pending stays put)."""
+    results = {}
+    recreate(cluster, "bench_w4", ", retention => '1 year'")
+    cluster.psql("INSERT INTO queue.done (queue_id, state, payload, max_attempts, attempts, run_at, enqueued_at, finished_at)"
+                 " SELECT (SELECT id FROM queue.queues WHERE name = 'bench_w4'), 'done', '{}', 25, 1, now(), now(), now()"
+                 f" FROM generate_series(1, {history})")
+    for pending in pending_sizes:
+        have = int(cluster.scalar("SELECT count(*) FROM queue.jobs WHERE queue = 'bench_w4' AND state = 'pending'"))
+        while have < pending:
+            n = min(100_000, pending - have)
+            cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('bench_w4', array_fill('{{}}'::jsonb, ARRAY[{n}]))")
+            have += n
+        vacuum(cluster)
+        cluster.psql("CHECKPOINT")
+        tps, _ = pgbench(cluster, MIXED.format(q="bench_w4", b=100), clients, seconds, True)
+        results[pending] = tps * 100
+    return results
+
+
+def w5(cluster, pgbench, seconds, clients):
+    """Soak: mixed enqueue and drain; throughput per minute, sizes and dead tuples at the end."""
+    recreate(cluster, "bench_w5", ", retention => '1 minute'")
+    cluster.psql("SELECT count(*) FROM queue.enqueue_many('bench_w5', array_fill('{}'::jsonb, ARRAY[10000]))")
+    vacuum(cluster)  # start from the earlier workloads' leftovers cleaned up: the end state is the soak's own
+    period = 60 if seconds >= 120 else max(1, seconds // 4)
+    tps, log = pgbench(cluster, MIXED.format(q="bench_w5", b=100), clients, seconds, True, progress=period)
+    per_period = [float(m) * 100 for m in re.findall(r"progress: [0-9.]+ s, ([0-9.]+) tps", log)]
+    return {"seconds": seconds, "period_seconds": period, "jobs_per_second": tps * 100, "per_period": per_period,
+            **storage(cluster)}
+
+
+def latencies_ms(log_dir):
+    """Per-transaction latencies (ms) from pgbench --log files."""
+    out = []
+    for name in os.listdir(log_dir):
+        with open(os.path.join(log_dir, name)) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3:
+                    out.append(int(parts[2]) / 1000.0)
+    return out
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100.0 * len(values)))]
+
+
+def w6(cluster, pgbench, seconds, clients, scheduled=1_000_000, groups=100_000):
+    """Scheduled backlog: claim throughput and empty-claim latency on a queue that also holds
+    `scheduled` jobs due over the next 6 hours across `groups` groups, against the same queue
+    without them."""
+    result = {"scheduled": scheduled, "groups": groups}
+    for name, backlog in (("without", False), ("with", True)):
+        q = "bench_w6"
+        recreate(cluster, q)
+        if backlog:
+            # One job per call keeps each its own group and due time, as a spread refresh makes them.
+            step = 50_000
+            for start in range(0, scheduled, step):
+                cluster.psql(
+                    f"SELECT count(queue.enqueue('{q}', '{{}}', group_key => 'user' || (g % {groups}),"
+                    f" run_at => now() + interval '10 seconds' + (g % 21600) * interval '1 second'))"
+                    f" FROM generate_series({start}, {start + step - 1}) g")
+        cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{}}'::jsonb, ARRAY[20000]))")
+        vacuum(cluster)
+        cluster.psql("CHECKPOINT")
+        tps, _ = pgbench(cluster, MIXED.format(q=q, b=100), clients, seconds, True)
+        # Empty claims: no ready job left, the scheduled ones not due.
+        cluster.psql(f"SELECT count(*) FROM queue.claim('{q}', batch => 10000)")
+        with tempfile.TemporaryDirectory() as d:
+            pgbench(cluster, f"SELECT count(*) FROM queue.claim('{q}', batch => 100);\n", 1, max(2, seconds // 2), True,
+                    log_prefix=os.path.join(d, "w6"))
+            lat = latencies_ms(d)
+        result[name] = {"jobs_per_second": tps * 100, "empty_claim_p50_ms": percentile(lat, 50),
+                        "empty_claim_p99_ms": percentile(lat, 99), "empty_claims": len(lat)}
+    result["ratio"] = result["with"]["jobs_per_second"] / result["without"]["jobs_per_second"]
+    recreate(cluster, "bench_w6")
+    return result
+
+
+class Pin:
+    """Holds back the xmin horizon: an idle transaction with an xid, a REPEATABLE READ snapshot, or
+    a logical replication slot."""
+
+    def __init__(self, cluster, how):
+        self.cluster, self.how, self.proc = cluster, how, None
+
+    def __enter__(self):
+        if self.how == "slot":
+            self.cluster.psql("SELECT pg_create_logical_replication_slot('bench_w7', 'test_decoding')")
+            return self
+        sql = {"xid": "BEGIN; SELECT txid_current();\n",
+               "snapshot": "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM queue.queues;\n"}[self.how]
+        self.proc = subprocess.Popen([f"{self.cluster.pg_bin}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+                                     env=self.cluster.env(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     text=True)
+        self.proc.stdin.write(sql)
+        self.proc.stdin.flush()
+        return self
+
+    def __exit__(self, *exc):
+        if self.how == "slot":
+            self.cluster.psql("SELECT pg_drop_replication_slot('bench_w7')")
+        else:
+            self.proc.stdin.write("COMMIT;\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+def w7(cluster, pgbench, rate, before, pin, after, period, hows=("xid", "snapshot", "slot")):
+    """Held horizon: a producer at a fixed offered rate (jobs/s) and a consumer draining as fast as
+    it can, `before` seconds unpinned, `pin` seconds with the horizon held, `after` seconds
+    released. Per period: completions per second, claim p99, dead tuples and sizes."""
+    results = {"offered_per_second": rate, "before": before, "pin": pin, "after": after, "period": period}
+    q = "bench_w7"
+    batch = 10
+    for how in hows:
+        recreate(cluster, q, ", retention => '1 minute'")
+        vacuum(cluster)
+        samples = []
+        stop = threading.Event()
+        total = before + pin + after
+        with tempfile.TemporaryDirectory() as d:
+            def run(script, clients, **kw):
+                pgbench(cluster, script, clients, total, True, **kw)
+            producer = threading.Thread(target=run, args=(
+                f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[{batch}]));\n", 1),
+                kwargs={"rate": rate / batch})
+            consumer = threading.Thread(target=run, args=(DRAIN.format(q=q, b=100), 1),
+                                        kwargs={"log_prefix": os.path.join(d, "claim")})
+            started = time.time()
+            producer.start()
+            consumer.start()
+
+            def sample(phase):
+                done = int(cluster.scalar(
+                    f"SELECT count(*) FROM queue.jobs WHERE queue = '{q}' AND state = 'done'"
+                    f" AND finished_at > now() - interval '{period} seconds'"))
+                s = {"t": round(time.time() - started), "phase": phase, "completed_per_second": done / period,
+                     **storage(cluster)}
+                samples.append(s)
+                print(f"  W7 {how} t={s['t']}s {phase}: {s['completed_per_second']:.0f} jobs/s, "
+                      f"{s['dead_tuples']} dead tuples, {s['total_bytes'] / 1e6:.1f} MB", flush=True)
+
+            def phase(name, seconds):
+                end = time.time() + seconds
+                while time.time() < end - 0.5:
+                    time.sleep(min(period, max(0.0, end - time.time())))
+                    sample(name)
+
+            phase("before", before)
+            with Pin(cluster, how):
+                phase("pinned", pin)
+            phase("after", after)
+            producer.join()
+            consumer.join()
+            lat = latencies_ms(d)
+        pinned = [s["completed_per_second"] for s in samples if s["phase"] == "pinned"]
+        results[how] = {"samples": samples, "claim_p99_ms": percentile(lat, 99),
+                        "pinned_min_ratio": (min(pinned) / rate) if pinned else None,
+                        "pinned_mean_ratio": (statistics.mean(pinned) / rate) if pinned else None}
+    recreate(cluster, q)
+    return results

@@ -1,0 +1,199 @@
+//! Upgrading from every released version: install 0.1.0 from the copy kept in sql/released/ (with
+//! this library), fill it with jobs in every state, ALTER EXTENSION queue_ext UPDATE, and check
+//! that nothing was lost or duplicated, that the jobs behave, and that the result is exactly a
+//! fresh install. scripts/test puts the released install scripts where PostgreSQL finds them.
+
+use crate::common::{await_condition, await_worker_ticks, config, connect, count, TestDb};
+use postgres::{Client, NoTls};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Every job as queue.jobs shows it, one text line each (the columns of 0.1.0's table).
+fn jobs(c: &mut Client) -> Vec<String> {
+    c.query(
+        "SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', id, queue, state, payload, priority,
+                       run_at, group_key, dedupe_key, attempts, max_attempts, lease_token, lease_expires_at, locked_by,
+                       last_error, enqueued_at, first_claimed_at, claimed_at, finished_at)
+           FROM queue.jobs ORDER BY id",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn snapshot(c: &mut Client) -> Vec<String> {
+    let sql = include_str!("../upgrade/schema_snapshot.sql");
+    c.query(sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+}
+
+/// A database with queue_ext at `version`, without its background worker getting in the way.
+fn database_at(prefix: &str, version: &str) -> (TestDb, Client) {
+    let db = TestDb::without_extension(prefix);
+    let mut c = db.connect();
+    c.batch_execute(&format!("CREATE EXTENSION queue_ext VERSION '{version}'")).unwrap();
+    (db, c)
+}
+
+#[test]
+fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
+    let (db, mut c) = database_at("upgrade", "0.1.0");
+    // The 0.1.0 functions now answer with what to do.
+    let err = c.batch_execute("SELECT queue.create_queue('nope')").unwrap_err();
+    let e = err.as_db_error().unwrap();
+    assert_eq!(e.code().code(), "55000", "{err}");
+    assert_eq!(e.hint(), Some("run ALTER EXTENSION queue_ext UPDATE"));
+
+    // Jobs in every state, written as 0.1.0 wrote them.
+    let token = Uuid::new_v4();
+    c.batch_execute(&format!(
+        "INSERT INTO queue.queues (name, max_attempts, rate_per_second, retention) VALUES ('mail', 3, 100, '7 days'), ('sync', 25, NULL, '1 day');
+         INSERT INTO queue.rate_schedules (queue, timezone, peak_days, peak_start, peak_end, peak_rate, off_peak_rate)
+              VALUES ('mail', 'Europe/Paris', '{{1,2,3,4,5}}', 9, 17, 10, 100);
+         INSERT INTO queue.group_state (queue, group_key, consecutive_failures, eligible_at) VALUES ('sync', 'acme', 2, now() - interval '1 minute');
+         INSERT INTO queue.jobs (queue, state, payload, priority, run_at, group_key, dedupe_key, attempts, max_attempts,
+                                 lease_token, lease_expires_at, locked_by, last_error, enqueued_at, first_claimed_at,
+                                 claimed_at, finished_at) VALUES
+           ('mail', 'pending', '{{\"n\": 1}}', 5, now() - interval '1 minute', NULL, NULL, 0, 3, NULL, NULL, NULL, NULL, now() - interval '1 minute', NULL, NULL, NULL),
+           ('mail', 'pending', '{{\"n\": 2}}', 0, now() + interval '2 seconds', 'acme', 'k-scheduled', 1, 3, NULL, NULL, 'w1', 'boom', now() - interval '1 minute', now() - interval '30 seconds', now() - interval '30 seconds', NULL),
+           ('mail', 'running', '{{\"n\": 3}}', 0, now() - interval '1 minute', 'beta', 'k-running', 1, 3, '{token}', now() + interval '1 hour', 'w2', NULL, now() - interval '1 minute', now() - interval '10 seconds', now() - interval '10 seconds', NULL),
+           ('mail', 'running', '{{\"n\": 4}}', 0, now() - interval '1 minute', NULL, NULL, 1, 3, '{token}', now() + interval '1 hour', 'w2', NULL, now() - interval '1 minute', now() - interval '10 seconds', now() - interval '10 seconds', NULL),
+           ('mail', 'done', '{{\"n\": 5}}', 0, now() - interval '1 hour', NULL, 'k-done', 1, 3, NULL, NULL, 'w1', NULL, now() - interval '1 hour', now() - interval '50 minutes', now() - interval '50 minutes', now() - interval '49 minutes'),
+           ('mail', 'dead', '{{\"n\": 6}}', 0, now() - interval '1 hour', NULL, 'k-dead', 3, 3, NULL, NULL, 'w1', 'gave up', now() - interval '1 hour', now() - interval '50 minutes', now() - interval '40 minutes', now() - interval '40 minutes'),
+           ('sync', 'cancelled', '{{\"n\": 7}}', 0, now() - interval '1 hour', 'acme', NULL, 0, 25, NULL, NULL, NULL, NULL, now() - interval '1 hour', NULL, NULL, now() - interval '30 minutes'),
+           ('sync', 'pending', '{{\"n\": 8}}', 0, now() - interval '5 minutes', 'acme', 'k-pending', 0, 25, NULL, NULL, NULL, NULL, now() - interval '5 minutes', NULL, NULL, NULL);
+         CREATE TABLE signups (id int, email text);
+         -- (0.1.0's CREATE TRIGGER check calls a 0.1.0 function, which this library no longer has.)
+         SET session_replication_role = replica;
+         CREATE TRIGGER welcome AFTER INSERT ON signups FOR EACH ROW EXECUTE FUNCTION queue.enqueue_trigger('mail', 'columns=email');
+         RESET session_replication_role;"
+    ))
+    .unwrap();
+    let before = jobs(&mut c);
+    assert_eq!(before.len(), 8);
+    let max_id: i64 = c.query_one("SELECT max(id) FROM queue.jobs", &[]).unwrap().get(0);
+
+    c.batch_execute("ALTER EXTENSION queue_ext UPDATE").unwrap();
+    let version: String = c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'queue_ext'", &[]).unwrap().get(0);
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+
+    // Nothing lost, nothing duplicated, nothing changed.
+    assert_eq!(jobs(&mut c), before);
+    // Running jobs complete with the tokens their workers hold.
+    let ids: Vec<i64> = c
+        .query("SELECT id FROM queue.jobs WHERE state = 'running' ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let done: Vec<i64> = c
+        .query("SELECT * FROM queue.complete_many($1, ARRAY[$2]::uuid[])", &[&ids, &token])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(done.len(), 2, "running jobs did not complete with their old token");
+    // Dedupe keys of live jobs still hold; those of finished jobs are free.
+    let held: i64 = c.query_one("SELECT queue.enqueue('mail', '{}', dedupe_key => 'k-scheduled')", &[]).unwrap().get(0);
+    assert!(held <= max_id, "the dedupe key of the scheduled job was lost");
+    let fresh: i64 = c.query_one("SELECT queue.enqueue('mail', '{}', dedupe_key => 'k-done')", &[]).unwrap().get(0);
+    assert!(fresh > max_id, "ids must go on from where 0.1.0 left them");
+    // The dead job can be retried, the pending ones are claimable, the scheduled one comes due.
+    let dead: i64 = c.query_one("SELECT id FROM queue.jobs WHERE state = 'dead'", &[]).unwrap().get(0);
+    assert!(c.query_one("SELECT queue.retry($1::bigint)", &[&dead]).unwrap().get::<_, bool>(0));
+    let mut claimed = BTreeSet::new();
+    await_condition("every pending job of the upgrade to be claimable", Duration::from_secs(30), || {
+        for q in ["mail", "sync"] {
+            for r in c.query("SELECT id FROM queue.claim($1, batch => 10)", &[&q]).unwrap() {
+                claimed.insert(r.get::<_, i64>(0));
+            }
+        }
+        claimed.len() >= 5 // n=1, n=2 (scheduled), n=6 (retried), n=8, and the new k-done job
+    });
+    // The user's trigger, made under 0.1.0, now runs the 0.2.0 code.
+    c.batch_execute("INSERT INTO signups VALUES (1, 'ada@example.com')").unwrap();
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM queue.jobs WHERE payload->'new'->>'email' = 'ada@example.com'", &[]),
+        1
+    );
+    // The rate schedule and group state came along, keyed by the queue's new id.
+    let peak: Option<bool> =
+        c.query_one("SELECT peak FROM queue.effective_rate('mail', '2026-11-23 10:00+00')", &[]).unwrap().get(0);
+    assert_eq!(peak, Some(true));
+    assert_eq!(count(&mut c, "SELECT count(*) FROM queue.group_state", &[]), 1);
+    // The background worker serves the upgraded database.
+    await_worker_ticks(&mut c, 2);
+
+    // Exactly a fresh install.
+    let fresh_db = TestDb::without_extension("upgrade_fresh");
+    let mut f = fresh_db.connect();
+    f.batch_execute("CREATE EXTENSION queue_ext").unwrap();
+    let (upgraded, installed) = (snapshot(&mut c), snapshot(&mut f));
+    let only_upgraded: Vec<&String> = upgraded.iter().filter(|l| !installed.contains(l)).collect();
+    let only_installed: Vec<&String> = installed.iter().filter(|l| !upgraded.contains(l)).collect();
+    assert!(
+        only_upgraded.is_empty() && only_installed.is_empty(),
+        "the upgraded schema differs from a fresh install:\nonly after the upgrade:\n{}\nonly in a fresh install:\n{}",
+        only_upgraded.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
+        only_installed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+    );
+    drop((db, fresh_db));
+}
+
+/// Every C symbol any shipped install or upgrade script names exists in this library: installing
+/// an old version (to upgrade from it) and every step of the upgrade chain need them.
+#[test]
+fn the_library_has_every_symbol_any_script_names() {
+    let pkglibdir = String::from_utf8(
+        std::process::Command::new("/usr/bin/pg_config").arg("--pkglibdir").output().unwrap().stdout,
+    )
+    .unwrap();
+    let so = format!("{}/queue_ext.so", pkglibdir.trim());
+    let nm = std::process::Command::new("nm").args(["-D", "--defined-only", &so]).output().expect("nm");
+    let exported = String::from_utf8_lossy(&nm.stdout).into_owned();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut scripts = Vec::new();
+    for dir in ["sql", "sql/released"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap().to_string_lossy().starts_with("queue_ext--") {
+                scripts.push(path);
+            }
+        }
+    }
+    assert!(scripts.len() >= 2);
+    let mut missing = Vec::new();
+    for path in scripts {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for piece in text.split('\'') {
+            if piece.ends_with("_wrapper") && !exported.lines().any(|l| l.ends_with(&format!(" {piece}"))) {
+                missing.push(format!("{}: {piece}", path.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "symbols missing from {so}:\n{}", missing.join("\n"));
+}
+
+/// The upgraded database survives pg_dump and pg_restore like a fresh one.
+#[test]
+fn an_upgraded_database_dumps_and_restores() {
+    let (db, mut c) = database_at("upgrade_dump", "0.1.0");
+    c.batch_execute(
+        "INSERT INTO queue.queues (name) VALUES ('dumped');
+         INSERT INTO queue.jobs (queue, payload, max_attempts) VALUES ('dumped', '{\"a\": 1}', 25);
+         ALTER EXTENSION queue_ext UPDATE;
+         SELECT queue.enqueue('dumped', '{\"a\": 2}');",
+    )
+    .unwrap();
+    let target = TestDb::without_extension("upgrade_dump_restored");
+    let dump = std::env::temp_dir().join(format!("{}.dump", db.name));
+    crate::dump::pg_tool("pg_dump", &["-Fc", "-d", &db.name, "-f", dump.to_str().unwrap()]);
+    crate::dump::pg_tool("pg_restore", &["-d", &target.name, "--exit-on-error", dump.to_str().unwrap()]);
+    let mut r = config("postgres").dbname(&target.name).connect(NoTls).unwrap();
+    assert_eq!(count(&mut r, "SELECT count(*) FROM queue.jobs WHERE queue = 'dumped'", &[]), 2);
+    assert_eq!(r.query("SELECT * FROM queue.claim('dumped', batch => 5)", &[]).unwrap().len(), 2);
+    std::fs::remove_file(dump).ok();
+    let _ = connect();
+}
