@@ -84,10 +84,40 @@ pub fn ready_from(queue_id: i32, key: ClaimKey) {
 }
 
 /// Jobs of `queue_id` became ready at unknown positions (reported at commit).
+#[allow(dead_code)] // kept for statements that cannot say where
 pub fn ready_anywhere(queue_id: i32) {
     with_pending(|p| {
         p.forget_at_commit.insert(queue_id);
     });
+}
+
+/// The first default-group keys a statement made ready, per queue, from its `heads` columns
+/// (queue ids, -priority, run_at, id: four arrays starting at column `first`).
+pub fn keys_in_row(row: &pgrx::spi::SpiHeapTupleData<'_>, first: usize) -> crate::error::Result<Vec<(i32, ClaimKey)>> {
+    use crate::error::internal;
+    let queues = row.get::<Vec<i32>>(first).map_err(internal)?.unwrap_or_default();
+    let np = row.get::<Vec<i64>>(first + 1).map_err(internal)?.unwrap_or_default();
+    let run_at = row.get::<Vec<pgrx::datum::TimestampWithTimeZone>>(first + 2).map_err(internal)?.unwrap_or_default();
+    let id = row.get::<Vec<i64>>(first + 3).map_err(internal)?.unwrap_or_default();
+    Ok(queues
+        .into_iter()
+        .zip(np)
+        .zip(run_at)
+        .zip(id)
+        .map(|(((q, np), run_at), id)| (q, (np, pg_sys::TimestampTz::from(run_at), id)))
+        .collect())
+}
+
+/// The first row of a statement's result (it has one).
+pub fn first_row(rows: pgrx::spi::SpiTupleTable<'_>) -> crate::error::Result<pgrx::spi::SpiHeapTupleData<'_>> {
+    Ok(rows.first().get_heap_tuple().map_err(crate::error::internal)?.expect("a row"))
+}
+
+/// Report the keys of [`keys_in_row`] at commit.
+pub fn ready_at(keys: &[(i32, ClaimKey)]) {
+    for (queue_id, key) in keys {
+        ready_from(*queue_id, *key);
+    }
 }
 
 /// This transaction holds jobs of `queue_id` that come back if it rolls back.

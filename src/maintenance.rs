@@ -5,6 +5,7 @@
 
 use crate::api::consume::fail_jobs;
 use crate::error::{internal, Result};
+use crate::shmem::ClaimKey;
 use crate::spi::{exec, exec_column, exec_one};
 use crate::store;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
@@ -31,15 +32,14 @@ pub fn expire_leases(client: &mut SpiClient<'_>, queue_id: Option<i32>, limit: i
 }
 
 /// Scheduled jobs that came due move to ready, and their queues are notified; returns
-/// (jobs moved, queues notified, the queues that got jobs), at most `limit` jobs. The caller
-/// reports the queues to the claim hints once this has committed.
-pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<(i64, i64, Vec<i32>)> {
-    let rows = exec(client, store::PROMOTE_ALL, &[limit.into()])?;
-    let row = rows.first();
+/// (jobs moved, queues notified, per queue the first default-group key made ready), at most
+/// `limit` jobs. The caller reports the keys to the claim hints once this has committed.
+pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<(i64, i64, Vec<(i32, ClaimKey)>)> {
+    let row = crate::heads::first_row(exec(client, store::PROMOTE_ALL, &[limit.into()])?)?;
     Ok((
         row.get::<i64>(1).map_err(internal)?.unwrap_or(0),
         row.get::<i64>(2).map_err(internal)?.unwrap_or(0),
-        row.get::<Vec<i32>>(3).map_err(internal)?.unwrap_or_default(),
+        crate::heads::keys_in_row(&row, 3)?,
     ))
 }
 

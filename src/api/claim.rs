@@ -15,10 +15,11 @@ use crate::security::{caller, require_id, Privilege};
 use crate::spi::{exec, exec_one};
 use crate::store;
 use crate::validate::{batch_size, positive_interval, queue_name, required, worker_name};
-use crate::shmem::HintRead;
+use crate::shmem::{ClaimKey, HintRead};
 use crate::{guc, heads, shmem};
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone, Uuid};
 use pgrx::heap_tuple::PgHeapTuple;
+use crate::heads::first_row;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{AllocatedByRust, PgTupleDesc};
@@ -174,10 +175,10 @@ pub(crate) fn claim_jobs(
 ) -> Result<Vec<ClaimedJob>> {
     let Some(s) = settings(client, queue, lease)? else { return Ok(Vec::new()) };
     take_over_expired_leases(client, s.id, batch as i64)?;
-    let promoted = exec_one::<i64>(client, store::PROMOTE, &[s.id.into(), (batch as i64).max(100).into()])?.unwrap_or(0);
-    if promoted > 0 {
-        heads::ready_anywhere(s.id);
-    }
+    let rows = exec(client, store::PROMOTE, &[s.id.into(), (batch as i64).max(100).into()])?;
+    let promoted = heads::keys_in_row(&first_row(rows)?, 2)?;
+    heads::ready_at(&promoted);
+    let promoted = promoted.first().map(|(_, key)| *key);
     let mut want = batch as i64;
     let mut claimed_at = clock::wall_micros();
     if s.max_running.is_some() || s.max_running_per_group.is_some() {
@@ -215,7 +216,7 @@ pub(crate) fn claim_jobs(
     }
     let claimed_at = clock::timestamp(claimed_at)?;
     let mut jobs = match s.max_running_per_group {
-        None => claim_default_group(client, queue, &s, worker, want, claimed_at, promoted > 0)?,
+        None => claim_default_group(client, queue, &s, worker, want, claimed_at, promoted)?,
         Some(_) => None,
     };
     if jobs.is_none() {
@@ -243,11 +244,11 @@ fn claim_default_group(
     worker: Option<&str>,
     want: i64,
     claimed_at: TimestampWithTimeZone,
-    promoted: bool,
+    promoted: Option<ClaimKey>,
 ) -> Result<Option<Vec<ClaimedJob>>> {
-    // Jobs this claim just promoted may lie before the start: it scans from the head.
-    let read = if shmem::available() && !promoted { shmem::read_head(s.id) } else { HintRead::none() };
-    let (np, run_at, id) = read.start;
+    let read = if shmem::available() { shmem::read_head(s.id) } else { HintRead::none() };
+    // Jobs this claim just promoted may lie before the start: it scans from the first of them.
+    let (np, run_at, id) = promoted.map_or(read.start, |key| key.min(read.start));
     let args: [DatumWithOid; 9] = [
         s.id.into(),
         worker.into(),

@@ -10,6 +10,7 @@ use crate::spi::{exec, exec_column, exec_one};
 use crate::store;
 use crate::validate::{error_text, non_negative_interval, positive_interval, required};
 use pgrx::datum::{Interval, Uuid};
+use crate::heads::first_row;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -85,9 +86,7 @@ pub(crate) fn fail_jobs(
     let mut failed = Vec::new();
     for row in rows {
         failed.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
-        for queue_id in row.get::<Vec<i32>>(2).map_err(internal)?.unwrap_or_default() {
-            crate::heads::ready_anywhere(queue_id);
-        }
+        crate::heads::ready_at(&crate::heads::keys_in_row(&row, 2)?);
     }
     Ok(failed)
 }
@@ -135,9 +134,7 @@ fn queue_release(id: Option<i64>, lease_token: Option<Uuid>, delay: default!(Opt
         if rows.is_empty() {
             return Ok(false);
         }
-        for queue_id in rows.first().get::<Vec<i32>>(2).map_err(internal)?.unwrap_or_default() {
-            crate::heads::ready_anywhere(queue_id);
-        }
+        crate::heads::ready_at(&crate::heads::keys_in_row(&first_row(rows)?, 2)?);
         Ok(true)
     })
 }

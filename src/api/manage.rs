@@ -2,9 +2,10 @@
 
 use crate::error::{internal, QueueError, Result};
 use crate::security::{caller, check_queue, require, Privilege};
-use crate::spi::{exec, exec_column, exec_one};
+use crate::spi::{exec, exec_one};
 use crate::store;
 use crate::validate::{at_least, queue_name, required};
+use crate::heads::first_row;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -49,11 +50,13 @@ fn queue_retry_job(id: Option<i64>) -> Result<bool> {
             ))
             .into());
         }
-        let revived = exec_one::<i64>(client, store::RETRY_ONE, &[id.into()])?.is_some();
-        if revived {
-            crate::heads::ready_anywhere(queue_id);
+        let rows = exec(client, store::RETRY_ONE, &[id.into()])?;
+        if rows.is_empty() {
+            return Ok(false);
         }
-        Ok(revived)
+        crate::heads::ready_at(&crate::heads::keys_in_row(&first_row(rows)?, 3)?);
+        let _ = queue_id;
+        Ok(true)
     })
 }
 
@@ -74,9 +77,10 @@ fn queue_retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'"
         check_queue(client, queue, Privilege::Admin)?;
         let id = exec_one::<i32>(client, "SELECT id FROM queue.queues WHERE name = $1", &[queue.into()])?
             .ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
-        let revived = exec_column::<i64>(client, store::RETRY_QUEUE, &[id.into(), state.into()])?.len() as i64;
+        let rows = exec(client, store::RETRY_QUEUE, &[id.into(), state.into()])?;
+        let revived = rows.len() as i64;
         if revived > 0 {
-            crate::heads::ready_anywhere(id);
+            crate::heads::ready_at(&crate::heads::keys_in_row(&first_row(rows)?, 3)?);
         }
         Ok(revived)
     })

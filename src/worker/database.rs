@@ -168,10 +168,10 @@ impl Worker {
         let started = std::time::Instant::now();
         loop {
             match as_maintainer(move |c| maintenance::promote_due(c, limit)) {
-                Ok((moved, notified, queues)) => {
+                Ok((moved, notified, heads)) => {
                     // Committed: claims may no longer start past the jobs that became ready.
-                    for queue_id in queues {
-                        shmem::forget_head(self.db, queue_id);
+                    for (queue_id, key) in heads {
+                        shmem::lower_head(self.db, queue_id, key);
                     }
                     report.jobs_promoted += moved;
                     report.notifications_sent += notified;

@@ -152,7 +152,9 @@ fn bad_input_gets_the_documented_sqlstate_and_changes_nothing() {
 /// acceptance), nothing changed, no backend lost.
 #[test]
 fn huge_and_odd_values_are_refused_cleanly() {
-    let mut c = connect();
+    // A database of its own: the fingerprint must not see the other test's queues.
+    let db = crate::common::TestDb::new("huge");
+    let mut c = db.connect();
     let q = new_queue(&mut c, "err_huge", "");
     c.execute("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap();
     let (running, token): (i64, uuid::Uuid) = {

@@ -6,8 +6,8 @@
 -- without a group share no upstream and are never held back together).
 -- $1 ids, $2 lease tokens, $3 error, $4 retry_in (NULL: the backoff), $5 only leases that have
 -- expired (lease expiry: a heartbeat that came first wins), $6 counts against the group.
--- Returns the ids that failed, and the queues where any became ready (which also sends their
--- notifications: the count is only there to make it run).
+-- Returns the ids that failed, and per queue the first default-group key made ready (the count
+-- of notifications is only there to make them run).
 WITH gone AS (
     DELETE FROM queue.running r USING unnest($1::bigint[], $2::uuid[]) AS c(id, token)
      WHERE r.id = c.id AND r.lease_token = c.token AND (NOT $5::boolean OR r.lease_expires_at < now())
@@ -27,7 +27,13 @@ WITH gone AS (
     SELECT f.id, f.queue_id, f.priority, f.attempts, f.max_attempts, f.next_run, f.enqueued_at, f.group_key,
            f.payload, f.dedupe_key, f.first_claimed_at, f.claimed_at, f.locked_by, $3
       FROM f WHERE NOT f.dies AND f.next_run <= now()
-    RETURNING queue_id
+    RETURNING queue_id, group_key, priority, run_at, id
+), heads AS (
+    -- Per queue, the first default-group job made ready (claim key order): claims must not start
+    -- past it once this commits (src/shmem/head.rs).
+    SELECT DISTINCT ON (queue_id) queue_id, -(priority::bigint) AS np, run_at, id
+      FROM to_ready WHERE group_key = ''
+     ORDER BY queue_id, -(priority::bigint), run_at, id
 ), to_scheduled AS (
     INSERT INTO queue.scheduled (id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error)
     SELECT f.id, f.queue_id, f.priority, f.attempts, f.max_attempts, f.next_run, f.enqueued_at, f.group_key,
@@ -48,7 +54,10 @@ WITH gone AS (
                                     FROM queue.queues q WHERE q.id = b.queue_id)
 )
 SELECT f.id,
-       (SELECT array_agg(DISTINCT queue_id) FROM to_ready) AS ready_queues,
+       (SELECT array_agg(queue_id ORDER BY queue_id) FROM heads) AS head_queues,
+       (SELECT array_agg(np ORDER BY queue_id) FROM heads) AS head_np,
+       (SELECT array_agg(run_at ORDER BY queue_id) FROM heads) AS head_run_at,
+       (SELECT array_agg(id ORDER BY queue_id) FROM heads) AS head_id,
        (SELECT count(pg_notify('queue_' || q.name, q.name)) FROM queue.queues q
          WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text
   FROM f

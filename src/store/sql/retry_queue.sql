@@ -26,10 +26,21 @@ WITH candidates AS (
     SELECT g.id, g.queue_id, g.priority, 0, g.max_attempts, now(), g.enqueued_at, g.group_key, g.payload,
            g.dedupe_key, g.first_claimed_at, g.claimed_at, g.locked_by, g.last_error
       FROM gone g
+    RETURNING queue_id, group_key, priority, run_at, id
+), heads AS (
+    -- Per queue, the first default-group job made ready (claim key order): claims must not start
+    -- past it once this commits (src/shmem/head.rs).
+    SELECT DISTINCT ON (queue_id) queue_id, -(priority::bigint) AS np, run_at, id
+      FROM revived WHERE group_key = ''
+     ORDER BY queue_id, -(priority::bigint), run_at, id
 ), keyed AS (
     INSERT INTO queue.dedupe (queue_id, dedupe_key, job_id)
     SELECT g.queue_id, g.dedupe_key, g.id FROM gone g WHERE g.dedupe_key IS NOT NULL
 )
 SELECT g.id, g.queue_id,
+       (SELECT array_agg(queue_id ORDER BY queue_id) FROM heads) AS head_queues,
+       (SELECT array_agg(np ORDER BY queue_id) FROM heads) AS head_np,
+       (SELECT array_agg(run_at ORDER BY queue_id) FROM heads) AS head_run_at,
+       (SELECT array_agg(id ORDER BY queue_id) FROM heads) AS head_id,
        (SELECT pg_notify('queue_' || q.name, q.name) FROM queue.queues q WHERE q.id = $1 AND q.notify)::text
   FROM gone g
