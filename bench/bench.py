@@ -202,6 +202,13 @@ def print_report(rows, extras, verdicts, settings):
               ", ".join(f"{x:,.0f}" for x in w["per_period"]))
         print(f"   at the end: job tables {w['total_bytes']:,} B (ready {w['ready_bytes']:,} B, running {w['running_bytes']:,} B,"
               f" done {w['done_bytes']:,} B), {w['live_jobs']:,} live jobs, {w['dead_tuples']:,} dead tuples")
+    if extras.get("COST"):
+        print("\nWrite cost per job (batches of 100; WAL from pg_current_wal_lsn, rows from pg_stat_user_tables):")
+        for retention, steps in extras["COST"].items():
+            for name, c in steps.items():
+                rows = "; ".join(f"{rel} +{r['inserted']:.2f} -{r['deleted']:.2f}" + (f" ~{r['updated']:.2f}" if r["updated"] else "")
+                                 for rel, r in sorted(c["rows_per_job"].items()))
+                print(f"   {retention:<14} {name:<19} {c['wal_bytes_per_job']:>6.0f} B WAL   {rows}")
     if extras.get("W6"):
         w = extras["W6"]
         print(f"\nW6 scheduled backlog ({w['scheduled']:,} jobs over 6 hours in {w['groups']:,} groups):")
@@ -244,7 +251,7 @@ def main():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--latency-bin")
     ap.add_argument("--peers", default="pgmq,pgq,graphile_worker,pg_boss")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7", help="comma-separated subset to run")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,COST", help="comma-separated subset to run")
     ap.add_argument("--w6-scheduled", type=int, default=1_000_000)
     ap.add_argument("--w6-groups", type=int, default=100_000)
     ap.add_argument("--w7-rate", type=int, default=2000, help="jobs/s offered in W7")
@@ -309,6 +316,8 @@ def main():
             extras["W4"] = workloads.w4(cluster, pgbench, seconds, args.clients, (1_000, 1_000_000), 1_000_000)
         if "W5" in wanted:
             extras["W5"] = workloads.w5(cluster, pgbench, args.soak_seconds, args.clients)
+        if "COST" in wanted:
+            extras["COST"] = workloads.write_cost(cluster)
         if "W6" in wanted:
             extras["W6"] = workloads.w6(cluster, pgbench, seconds, args.clients, args.w6_scheduled, args.w6_groups)
         if "W7" in wanted:

@@ -34,8 +34,13 @@ def storage(cluster):
 
 
 def recreate(cluster, queue, options=""):
-    cluster.psql(f"SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = '{queue}';"
-                 f" SELECT queue.create_queue('{queue}'{options});")
+    cluster.psql(f"SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name = '{queue}'")
+    # A dropped queue's jobs are purged by the background worker: let it finish, so that the
+    # purge does not compete with the next measurement.
+    deadline = time.time() + 600
+    while int(cluster.scalar("SELECT count(*) FROM queue.dropped_queues")) > 0 and time.time() < deadline:
+        time.sleep(0.5)
+    cluster.psql(f"SELECT queue.create_queue('{queue}'{options})")
 
 
 def vacuum(cluster):
@@ -209,3 +214,48 @@ def w7(cluster, pgbench, rate, before, pin, after, period, hows=("xid", "snapsho
                         "pinned_mean_ratio": (statistics.mean(pinned) / rate) if pinned else None}
     recreate(cluster, q)
     return results
+
+
+def write_cost(cluster, jobs=20_000):
+    """What one job costs to write, step by step, measured: WAL bytes (pg_current_wal_lsn before and
+    after), and rows inserted and deleted and index entries added per table (pg_stat_user_tables).
+    Retention kept (the default) and retention 0, batches of 100."""
+    def counters():
+        return json.loads(cluster.scalar(
+            "SELECT json_object_agg(relname, json_build_array(n_tup_ins, n_tup_del, n_tup_upd, n_tup_hot_upd))"
+            " FROM pg_stat_user_tables WHERE schemaname = 'queue'"))
+
+    def wal():
+        return int(cluster.scalar("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+
+    def step(sql):
+        cluster.psql("SELECT pg_stat_force_next_flush()")
+        before_c, before_w = counters(), wal()
+        cluster.psql(sql)
+        cluster.psql("SELECT pg_stat_force_next_flush()")
+        time.sleep(0.2)  # statistics reach the shared counters asynchronously
+        after_c, after_w = counters(), wal()
+        delta = {}
+        for rel, (ins, dele, upd, hot) in after_c.items():
+            b = before_c.get(rel, [0, 0, 0, 0])
+            d = (ins - b[0], dele - b[1], upd - b[2], hot - b[3])
+            if any(d):
+                delta[rel] = {"inserted": d[0] / jobs, "deleted": d[1] / jobs, "updated": d[2] / jobs}
+        return {"wal_bytes_per_job": (after_w - before_w) / jobs, "rows_per_job": delta}
+
+    out = {}
+    loops = jobs // 100
+    for retention in ("1 day", "0"):
+        q = "bench_cost"
+        recreate(cluster, q, f", retention => '{retention}'")
+        vacuum(cluster)
+        cluster.psql("CHECKPOINT")  # full-page images count only after a checkpoint: start from one
+        enqueue = step(f"SELECT count(*) FROM (SELECT queue.enqueue_many('{q}', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[100]))"
+                       f" FROM generate_series(1, {loops})) x")
+        claim_complete = step(
+            "DO $$ DECLARE ids bigint[]; tok uuid; BEGIN FOR i IN 1.." + str(loops) + " LOOP"
+            f" SELECT array_agg(id), min(lease_token::text)::uuid INTO ids, tok FROM queue.claim('{q}', batch => 100);"
+            " PERFORM queue.complete_many(ids, ARRAY[tok]); END LOOP; END $$")
+        out[f"retention {retention}"] = {"enqueue": enqueue, "claim and complete": claim_complete}
+    recreate(cluster, "bench_cost")
+    return out

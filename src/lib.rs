@@ -15,6 +15,7 @@ mod api;
 mod backoff;
 mod catalog;
 mod clock;
+mod cron;
 mod datum;
 mod error;
 mod guc;

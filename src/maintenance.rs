@@ -48,9 +48,18 @@ pub fn next_due(client: &mut SpiClient<'_>) -> Result<Option<TimestampWithTimeZo
     exec_one::<TimestampWithTimeZone>(client, store::NEXT_DUE, &[])
 }
 
-/// Delete finished jobs past their queue's retention; returns how many, at most `limit`.
-pub fn prune_finished(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {
-    Ok(exec_one::<i64>(client, store::PRUNE, &[limit.into()])?.unwrap_or(0))
+/// Where the retention of each queue got to: its scans start there (see prune.sql).
+pub type PruneBounds = std::collections::HashMap<i32, TimestampWithTimeZone>;
+
+/// Delete finished jobs past their queue's retention, starting where `bounds` say; returns how
+/// many, at most `limit`, and moves the bounds on.
+pub fn prune_finished(client: &mut SpiClient<'_>, limit: i64, bounds: &mut PruneBounds) -> Result<i64> {
+    let (ids, from): (Vec<i32>, Vec<TimestampWithTimeZone>) = bounds.iter().map(|(q, t)| (*q, *t)).unzip();
+    let row = crate::heads::first_row(exec(client, store::PRUNE, &[limit.into(), ids.into(), from.into()])?)?;
+    let reached_ids = row.get::<Vec<i32>>(2).map_err(internal)?.unwrap_or_default();
+    let reached_at = row.get::<Vec<TimestampWithTimeZone>>(3).map_err(internal)?.unwrap_or_default();
+    bounds.extend(reached_ids.into_iter().zip(reached_at));
+    Ok(row.get::<i64>(1).map_err(internal)?.unwrap_or(0))
 }
 
 /// Delete jobs of dropped queues, at most `limit` per table and queue, then the tombstones of

@@ -24,6 +24,9 @@ use std::time::Duration;
 const STEP_BUDGET_OF_TICK: f64 = 0.4;
 /// A database without queue_ext is looked at again after this long (or at its CREATE EXTENSION).
 const ABSENT_RECHECK: Duration = Duration::from_secs(60);
+/// Retention starts from the heads of the indexes again this often (rows committed late, with an
+/// older finished_at than where it got to, are pruned then).
+const FULL_PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Leases are looked at this often at most.
 const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// A worker that left for DROP DATABASE (or the like) stays away this long.
@@ -92,6 +95,9 @@ struct Worker {
     /// When leases were last looked at: at most once a second, whatever the tick (the running
     /// table is small but churns, and leases last seconds at the least).
     leases_checked: Option<std::time::Instant>,
+    /// Where retention got to per queue, and when it last started from the heads (prune.sql).
+    prune_bounds: maintenance::PruneBounds,
+    full_prune: Option<std::time::Instant>,
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
@@ -191,6 +197,32 @@ impl Worker {
         }
     }
 
+    fn prune(&mut self, report: &mut TickReport) {
+        if self.full_prune.is_none_or(|t| t.elapsed() >= FULL_PRUNE_EVERY) {
+            self.full_prune = Some(std::time::Instant::now());
+            self.prune_bounds.clear();
+        }
+        let limit = guc::batch_size();
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
+        loop {
+            let mut bounds = self.prune_bounds.clone();
+            match as_maintainer(move |c| maintenance::prune_finished(c, limit, &mut bounds).map(|n| (n, bounds))) {
+                Ok((n, bounds)) => {
+                    self.prune_bounds = bounds;
+                    report.jobs_pruned += n;
+                    if n < limit || started.elapsed() >= budget || BackgroundWorker::sigterm_received() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+
     fn record(&mut self, report: &TickReport) {
         let started_at = self.started_at;
         let counts = [
@@ -269,7 +301,7 @@ impl Worker {
             report.jobs_purged = self.batches(&mut report, maintenance::purge_dropped);
         }
         if !self.stopping {
-            report.jobs_pruned = self.batches(&mut report, maintenance::prune_finished);
+            self.prune(&mut report);
         }
         self.record(&report);
         // Let autovacuum see our deletes: a background worker's statistics are flushed only when
@@ -330,7 +362,16 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
     log!("queue_ext worker started for database \"{name}\"");
 
     let mut worker =
-        Worker { db, leases_checked: None, started_at: None, skew_logged: false, stopping: false, next_due: None };
+        Worker {
+            db,
+            leases_checked: None,
+            prune_bounds: Default::default(),
+            full_prune: None,
+            started_at: None,
+            skew_logged: false,
+            stopping: false,
+            next_due: None,
+        };
     let mut sleep = Duration::ZERO;
     while !worker.stopping && BackgroundWorker::wait_latch(Some(sleep)) {
         if BackgroundWorker::sighup_received() {

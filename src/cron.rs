@@ -1,0 +1,203 @@
+//! When periodic schedules fire: standard 5-field cron patterns and the usual macros (@hourly,
+//! @daily, @weekly, @monthly, @yearly, @midnight), parsed and evaluated by the `croner` crate, in
+//! an IANA time zone (`chrono-tz`), or sub-minute intervals as pg_cron writes them ('30 seconds').
+//!
+//! Daylight saving time, as cron has always done it:
+//! - a pattern for fixed hours fires by the wall clock: on the day the clocks spring forward, a
+//!   time that does not exist fires once, at the end of the gap (02:30 fires at 03:00); on the day
+//!   they fall back, a time that happens twice fires once, the first time;
+//! - a pattern for every hour (its hour field starts with `*`) fires by real time: every matching
+//!   instant, both passes of a repeated hour included, none in the skipped one.
+
+use crate::error::QueueError;
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use std::str::FromStr;
+
+pub enum Timing {
+    Cron { cron: Box<Cron>, tz: Tz, wall_clock: bool },
+    /// Every this many seconds, at multiples of it since the Unix epoch.
+    Every(i64),
+}
+
+fn invalid(spec: &str, why: impl std::fmt::Display) -> QueueError {
+    QueueError::invalid(format!("invalid schedule \"{}\": {why}", spec.escape_default()))
+}
+
+/// Which field of a 5-field pattern a croner error is about, when it can tell.
+fn field_of(spec: &str, err: &croner::errors::CronError) -> String {
+    const NAMES: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
+    let fields: Vec<&str> = spec.split_whitespace().collect();
+    if fields.len() == 5 {
+        // croner reports the component, not its position: find the first field it refuses alone.
+        for (i, name) in NAMES.iter().enumerate() {
+            let mut probe = vec!["*"; 5];
+            probe[i] = fields[i];
+            if Cron::from_str(&probe.join(" ")).is_err() {
+                return format!("the {name} field \"{}\" is not valid ({err})", fields[i].escape_default());
+            }
+        }
+    }
+    format!("{err}; expected 5 fields (minute hour day-of-month month day-of-week), a macro such as @daily, or an interval such as '30 seconds'")
+}
+
+impl Timing {
+    pub fn parse(spec: &str, timezone: &str) -> Result<Timing, QueueError> {
+        let tz: Tz = timezone.parse().map_err(|_| {
+            QueueError::invalid(format!("unknown time zone \"{}\"; use an IANA name such as Europe/Paris", timezone.escape_default()))
+        })?;
+        let spec = spec.trim();
+        if let Some(n) = spec.strip_suffix("seconds").or_else(|| spec.strip_suffix("second")) {
+            let n: i64 = n.trim().parse().map_err(|_| invalid(spec, "an interval is '<1 to 59> seconds'"))?;
+            if !(1..=59).contains(&n) {
+                return Err(invalid(spec, "an interval is '<1 to 59> seconds'; use a cron pattern for longer periods"));
+            }
+            return Ok(Timing::Every(n));
+        }
+        let fields: Vec<&str> = spec.split_whitespace().collect();
+        if !spec.starts_with('@') && fields.len() != 5 {
+            return Err(invalid(
+                spec,
+                format!("a pattern has 5 fields (minute hour day-of-month month day-of-week), this one has {}", fields.len()),
+            ));
+        }
+        let cron = Cron::from_str(spec).map_err(|e| invalid(spec, field_of(spec, &e)))?;
+        let hour_field = match spec {
+            "@hourly" => "*",
+            s if s.starts_with('@') => "0",
+            _ => fields[1],
+        };
+        // A pattern that can never match (30 February) is refused now, not at its first fire.
+        let timing = Timing::Cron { cron: Box::new(cron), tz, wall_clock: !hour_field.starts_with('*') };
+        if timing.next_after(Utc::now()).is_none() {
+            return Err(invalid(spec, "it never matches a date"));
+        }
+        Ok(timing)
+    }
+
+    /// The first fire strictly after `after`; None when the pattern never matches again.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Timing::Every(n) => {
+                let t = after.timestamp();
+                DateTime::from_timestamp(t - t.rem_euclid(*n) + n, 0)
+            }
+            Timing::Cron { cron, tz, wall_clock: false } => {
+                // Real time: every instant whose local time matches (croner may propose the end
+                // of a DST gap, which does not match: skip it).
+                let mut t = after.with_timezone(tz);
+                for _ in 0..8 {
+                    t = cron.find_next_occurrence(&t, false).ok()?;
+                    if cron.is_time_matching(&t).unwrap_or(false) {
+                        return Some(t.with_timezone(&Utc));
+                    }
+                }
+                None
+            }
+            Timing::Cron { cron, tz, wall_clock: true } => {
+                // Wall clock: search in local time as if it had no DST, then place the local time.
+                let local = after.with_timezone(tz).naive_local();
+                let mut naive = local;
+                for _ in 0..8 {
+                    naive = cron.find_next_occurrence(&Utc.from_utc_datetime(&naive), false).ok()?.naive_utc();
+                    if let Some(t) = place(tz, naive, after) {
+                        return Some(t);
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// The instant at which local time `naive` happens in `tz`, later than `after`: the first of two
+/// when the clocks fall back, the end of the gap when they spring forward over it.
+fn place(tz: &Tz, naive: NaiveDateTime, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let candidate = match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Some(t),
+        LocalResult::Ambiguous(first, second) => {
+            if first.with_timezone(&Utc) > after {
+                Some(first)
+            } else {
+                Some(second)
+            }
+        }
+        LocalResult::None => (1..=24 * 60).find_map(|m| match tz.from_local_datetime(&(naive + Duration::minutes(m))) {
+            LocalResult::Single(t) => Some(t),
+            LocalResult::Ambiguous(first, _) => Some(first),
+            LocalResult::None => None,
+        }),
+    }?;
+    let t = candidate.with_timezone(&Utc);
+    (t > after).then_some(t)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn fires(spec: &str, tz: &str, from: &str, n: usize) -> Vec<String> {
+        let timing = Timing::parse(spec, tz).unwrap();
+        let zone: Tz = tz.parse().unwrap();
+        let mut t = DateTime::parse_from_rfc3339(from).unwrap().with_timezone(&Utc);
+        (0..n)
+            .map(|_| {
+                t = timing.next_after(t).unwrap();
+                t.with_timezone(&zone).format("%m-%d %H:%M %Z").to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fixed_times_fire_once_on_both_dst_days() {
+        // New York springs forward on 2026-03-08 (02:00 -> 03:00) and falls back on 2026-11-01.
+        assert_eq!(
+            fires("30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 3),
+            ["03-08 03:00 EDT", "03-09 02:30 EDT", "03-10 02:30 EDT"]
+        );
+        assert_eq!(
+            fires("30 1 * * *", "America/New_York", "2026-03-07T12:00:00Z", 3),
+            ["03-08 01:30 EST", "03-09 01:30 EDT", "03-10 01:30 EDT"]
+        );
+        assert_eq!(
+            fires("30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 3),
+            ["11-01 01:30 EDT", "11-02 01:30 EST", "11-03 01:30 EST"]
+        );
+        assert_eq!(
+            fires("30 2 * * *", "America/New_York", "2026-10-31T12:00:00Z", 2),
+            ["11-01 02:30 EST", "11-02 02:30 EST"]
+        );
+        assert_eq!(fires("@daily", "Europe/Paris", "2026-03-28T12:00:00Z", 2), ["03-29 00:00 CET", "03-30 00:00 CEST"]);
+    }
+
+    #[test]
+    fn every_hour_patterns_follow_real_time() {
+        // Fall back: 01:00-02:00 happens twice; an hourly job fires in both passes.
+        assert_eq!(
+            fires("0 * * * *", "America/New_York", "2026-11-01T04:30:00Z", 3),
+            ["11-01 01:00 EDT", "11-01 01:00 EST", "11-01 02:00 EST"]
+        );
+        // Spring forward: 02:00-03:00 never happens; :30 fires at 01:30 then 03:30.
+        assert_eq!(
+            fires("30 * * * *", "America/New_York", "2026-03-08T06:00:00Z", 2),
+            ["03-08 01:30 EST", "03-08 03:30 EDT"]
+        );
+    }
+
+    #[test]
+    fn intervals_and_errors() {
+        let t = Timing::parse("15 seconds", "UTC").unwrap();
+        let at = DateTime::from_timestamp(1_000_007, 0).unwrap();
+        assert_eq!(t.next_after(at).unwrap().timestamp(), 1_000_020);
+        let msg = |spec: &str| Timing::parse(spec, "UTC").err().unwrap().to_string();
+        assert!(msg("61 * * * *").contains("minute field \"61\""), "{}", msg("61 * * * *"));
+        assert!(msg("* 24 * * *").contains("hour field \"24\""), "{}", msg("* 24 * * *"));
+        assert!(msg("* * * 13 *").contains("month field \"13\""));
+        assert!(msg("* * *").contains("has 3"));
+        assert!(msg("0 0 30 2 *").contains("never matches"));
+        assert!(msg("90 seconds").contains("1 to 59"));
+        assert!(Timing::parse("* * * * *", "Mars/Olympus").err().unwrap().to_string().contains("unknown time zone"));
+        assert!(Timing::parse("@hourly", "UTC").is_ok());
+    }
+}
