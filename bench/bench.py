@@ -209,6 +209,12 @@ def print_report(rows, extras, verdicts, settings):
                 rows = "; ".join(f"{rel} +{r['inserted']:.2f} -{r['deleted']:.2f}" + (f" ~{r['updated']:.2f}" if r["updated"] else "")
                                  for rel, r in sorted(c["rows_per_job"].items()))
                 print(f"   {retention:<14} {name:<19} {c['wal_bytes_per_job']:>6.0f} B WAL   {rows}")
+    if extras.get("SCHED"):
+        w = extras["SCHED"]
+        print(f"\nSchedules: with {w['total']:,} idle schedules a tick's due scan takes {w['idle_due_scan']['execution_ms']:.3f} ms"
+              f" ({w['idle_due_scan']['buffers']} buffers); {w['firing']:,} firing every minute (jittered):"
+              f" {w['fires_per_second']:.1f} fires/s (expected {w['expected_per_second']:.1f}), {w['misses']} misses,"
+              f" late by p50 {w['lateness']['p50_ms'] or 0:.0f} ms, p99 {w['lateness']['p99_ms'] or 0:.0f} ms")
     if extras.get("W6"):
         w = extras["W6"]
         print(f"\nW6 scheduled backlog ({w['scheduled']:,} jobs over 6 hours in {w['groups']:,} groups):")
@@ -251,7 +257,7 @@ def main():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--latency-bin")
     ap.add_argument("--peers", default="pgmq,pgq,graphile_worker,pg_boss")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,COST", help="comma-separated subset to run")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,COST,SCHED", help="comma-separated subset to run")
     ap.add_argument("--w6-scheduled", type=int, default=1_000_000)
     ap.add_argument("--w6-groups", type=int, default=100_000)
     ap.add_argument("--w7-rate", type=int, default=2000, help="jobs/s offered in W7")
@@ -318,6 +324,8 @@ def main():
             extras["W5"] = workloads.w5(cluster, pgbench, args.soak_seconds, args.clients)
         if "COST" in wanted:
             extras["COST"] = workloads.write_cost(cluster)
+        if "SCHED" in wanted:
+            extras["SCHED"] = workloads.schedules(cluster)
         if "W6" in wanted:
             extras["W6"] = workloads.w6(cluster, pgbench, seconds, args.clients, args.w6_scheduled, args.w6_groups)
         if "W7" in wanted:

@@ -259,3 +259,40 @@ def write_cost(cluster, jobs=20_000):
         out[f"retention {retention}"] = {"enqueue": enqueue, "claim and complete": claim_complete}
     recreate(cluster, "bench_cost")
     return out
+
+
+def schedules(cluster, total=100_000, firing=10_000, seconds=60):
+    """Cron schedules at scale: what a tick's due scan costs with `total` idle schedules (EXPLAIN
+    ANALYZE of the worker's statement, generic plan), then `firing` of them firing every minute,
+    jittered over the minute: fires per second achieved and how late they fired."""
+    cluster.psql("SELECT queue.unschedule(name) FROM queue.schedules WHERE name LIKE 'bench_s_%'")
+    recreate(cluster, "bench_sched", ", retention => '0', notify => false")
+    cluster.psql(f"SELECT count(queue.schedule('bench_s_' || g, '0 0 1 1 *', 'bench_sched', jitter => '1 day'))"
+                 f" FROM generate_series(1, {total}) g")
+    cluster.psql("VACUUM ANALYZE queue.schedules")
+    here = os.path.dirname(os.path.abspath(__file__))
+    due_sql = open(os.path.join(here, "..", "src", "store", "sql", "schedules_due.sql")).read()
+    plan = json.loads(cluster.psql(
+        "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;"
+        f" PREPARE due(bigint, text[]) AS {due_sql};"
+        " EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE due(100, '{}')"))
+    idle = {"execution_ms": plan[0]["Execution Time"],
+            "buffers": plan[0]["Plan"]["Shared Hit Blocks"] + plan[0]["Plan"]["Shared Read Blocks"]}
+    # Make `firing` of them fire every minute, jittered over the minute.
+    cluster.psql(f"SELECT count(queue.schedule('bench_s_' || g, '* * * * *', 'bench_sched', jitter => '1 minute'))"
+                 f" FROM generate_series(1, {firing}) g")
+    fired_before = int(cluster.scalar("SELECT coalesce(sum(fires), 0) FROM queue.schedules WHERE name LIKE 'bench_s_%'"))
+    started = time.time()
+    time.sleep(seconds)
+    elapsed = time.time() - started
+    fired = int(cluster.scalar("SELECT coalesce(sum(fires), 0) FROM queue.schedules WHERE name LIKE 'bench_s_%'")) - fired_before
+    lateness = json.loads(cluster.scalar(
+        "SELECT json_build_object('p50_ms', percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),"
+        " 'p99_ms', percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), 'max_ms', max(ms))"
+        " FROM (SELECT extract(epoch FROM enqueued_at - run_at) * 1000 AS ms FROM queue.jobs WHERE queue = 'bench_sched') l"))
+    misses = int(cluster.scalar("SELECT coalesce(sum(misses), 0) FROM queue.schedules WHERE name LIKE 'bench_s_%'"))
+    cluster.psql("SELECT count(queue.unschedule(name)) FROM queue.schedules WHERE name LIKE 'bench_s_%'")
+    recreate(cluster, "bench_sched")
+    return {"total": total, "firing": firing, "idle_due_scan": idle, "seconds": elapsed,
+            "fires_per_second": fired / elapsed, "expected_per_second": firing / 60.0, "misses": misses,
+            "lateness": lateness}

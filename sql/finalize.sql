@@ -14,6 +14,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
 GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules,
                 queue.queue_grants, queue.dropped_queues
    TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT ON queue.schedules, queue.spread_refreshes TO queue_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
@@ -57,15 +58,20 @@ BEGIN
         grantee := CASE
             WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
                             'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
-                            'release_expired_leases', 'explain_claim', 'shared_queue_slots') THEN 'queue_admin'
+                            'release_expired_leases', 'explain_claim', 'shared_queue_slots',
+                            'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
+                            'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
+                            'resume_spread_refresh') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
             WHEN f.name IN ('slot_fraction', 'slot_offset', 'next_slot', 'bucket', 'poll_delay',
-                            'effective_rate', 'library_version') THEN 'queue_admin, queue_producer, queue_worker'
+                            'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
             WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
             -- Internal: called by the queue.* functions and the worker as the extension owner.
-            WHEN f.name IN ('_may', '_effective_rate', '_wake_launcher') THEN ''
+            WHEN f.name IN ('_effective_rate', '_wake_launcher') THEN ''
+            -- The worker checks the owners of schedules and refreshes with it.
+            WHEN f.name = '_may' THEN 'queue_maintainer'
         END;
         IF grantee IS NULL THEN
             RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
@@ -136,6 +142,20 @@ COMMENT ON FUNCTION queue.shared_queue_slots IS
     'Queues (of every database) holding a token bucket or rotation cursor in shared memory, and the capacity: past three quarters the least recently used is evicted, so claims never fail for lack of room.';
 COMMENT ON FUNCTION queue.library_version IS
     'The version of the loaded queue_ext library; differs from pg_extension.extversion until ALTER EXTENSION queue_ext UPDATE has run.';
+COMMENT ON FUNCTION queue.schedule IS
+    'Create or replace a cron schedule: a job with payload into queue at every fire time of cron (5 fields, @daily-style macros, or ''N seconds'') in timezone, offset by queue.slot_offset(name, jitter). Fires once per fire time; a window missed while the server was down fires once (catch_up) or is skipped. Returns when it fires next.';
+COMMENT ON FUNCTION queue.unschedule IS 'Remove a cron schedule; false when there is none.';
+COMMENT ON FUNCTION queue.pause_schedule IS 'Stop a cron schedule from firing until resume_schedule.';
+COMMENT ON FUNCTION queue.resume_schedule IS
+    'Fire a paused cron schedule again from its next fire time after now (the fire times it missed while paused are not caught up).';
+COMMENT ON FUNCTION queue.schedule_fires IS
+    'The next count fire times of a cron pattern in a time zone after an instant, as queue.schedule fires them (before jitter): a dry run, daylight saving days included.';
+COMMENT ON FUNCTION queue.spread_refresh IS
+    'Create or replace a spread refresh: every row of source gets a job in queue once per period at queue.next_slot(key_column::text, period), payload plus {"refresh", "key"} (or {"keys": [...]} with batch). Needs an index on queue.slot_fraction((key_column)::text). A key whose previous job is still pending or running is not enqueued again.';
+COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh; false when there is none. Its jobs stay.';
+COMMENT ON FUNCTION queue.pause_spread_refresh IS 'Stop a spread refresh until resume_spread_refresh.';
+COMMENT ON FUNCTION queue.resume_spread_refresh IS
+    'Resume a paused spread refresh from now: keys whose slots passed meanwhile wait for their next slot.';
 COMMENT ON FUNCTION queue._wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION).';
 

@@ -378,12 +378,14 @@ CREATE TABLE queue.worker_status (
     notifications_sent bigint NOT NULL DEFAULT 0,
     jobs_pruned        bigint NOT NULL DEFAULT 0,
     jobs_purged        bigint NOT NULL DEFAULT 0,
+    schedules_fired    bigint NOT NULL DEFAULT 0,
+    refresh_jobs       bigint NOT NULL DEFAULT 0,
     last_error         text,
     last_error_at      timestamptz
 );
 INSERT INTO queue.worker_status DEFAULT VALUES;
 COMMENT ON TABLE queue.worker_status IS
-    'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned and jobs of dropped queues purged, and its last error.';
+    'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired and jobs enqueued by spread refreshes, and its last error.';
 UPDATE queue.worker_status w
    SET started_at = o.started_at, last_tick_at = o.last_tick_at, ticks = o.ticks, leases_released = o.leases_released,
        notifications_sent = o.notifications_sent, jobs_pruned = o.jobs_pruned, last_error = o.last_error,
@@ -391,6 +393,88 @@ UPDATE queue.worker_status w
   FROM queue.worker_status_0_1 o;
 DROP TABLE queue.worker_status_0_1;
 DROP FUNCTION queue.step_aside_0_1(text);
+
+-- Periodic work: cron schedules and spread refreshes ----------------------------------------
+-- A cron schedule: a job into `queue` at every fire time. The fire time a row waits for is
+-- next_fire_at (the nominal cron instant); the worker acts at next_run_at = next_fire_at plus the
+-- schedule's jitter offset, queue.slot_offset(name, jitter). Each fire enqueues its job and moves
+-- next_fire_at in one transaction, so a fire is never lost nor repeated.
+CREATE TABLE queue.schedules (
+    name          text PRIMARY KEY,
+    cron          text NOT NULL,
+    timezone      text NOT NULL DEFAULT 'UTC',
+    queue         text NOT NULL,
+    payload       jsonb NOT NULL DEFAULT '{}',
+    priority      integer NOT NULL DEFAULT 0,
+    group_key     text,
+    max_attempts  integer,
+    dedupe_key    text,
+    jitter        interval NOT NULL DEFAULT '0',
+    catch_up      boolean NOT NULL DEFAULT true,
+    paused        boolean NOT NULL DEFAULT false,
+    next_fire_at  timestamptz,
+    next_run_at   timestamptz,
+    last_fire_at  timestamptz,
+    last_run_at   timestamptz,
+    last_job_id   bigint,
+    fires         bigint NOT NULL DEFAULT 0,
+    misses        bigint NOT NULL DEFAULT 0,
+    last_error    text,
+    last_error_at timestamptz,
+    owner         regrole NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+-- A tick reads only the schedules that are due: its cost follows them, not the table's size.
+CREATE INDEX schedules_due_idx ON queue.schedules (next_run_at) WHERE NOT paused;
+COMMENT ON TABLE queue.schedules IS
+    'Cron schedules (queue.schedule): each fires a job into its queue at every fire time of its cron pattern, in its time zone, offset by queue.slot_offset(name, jitter). next_fire_at is the next nominal fire time, next_run_at when it fires; fires and misses count fire times enqueued and skipped (while paused windows are not counted). owner is the role whose rights the jobs are enqueued with.';
+COMMENT ON COLUMN queue.schedules.misses IS
+    'Fire times that passed without a job: all but one of a window missed while the worker was away (catch_up), or all of it (catch_up false, more than a minute late).';
+
+-- A spread refresh: every row of `source` gets a job once per `period`, at its key's slot
+-- (queue.next_slot(key, period)). The worker reads the source as `owner`, by an expression index
+-- on queue.slot_fraction((key_column)::text), one window of fractions per step: all slots before
+-- enqueued_until have been enqueued.
+CREATE TABLE queue.refreshes (
+    name                 text PRIMARY KEY,
+    queue                text NOT NULL,
+    source               regclass NOT NULL,
+    key_column           name NOT NULL,
+    period               interval NOT NULL,
+    payload              jsonb NOT NULL DEFAULT '{}',
+    batch                integer,
+    priority             integer NOT NULL DEFAULT 0,
+    group_key            text,
+    max_attempts         integer,
+    paused               boolean NOT NULL DEFAULT false,
+    enqueued_until       timestamptz NOT NULL,
+    enqueued_this_period bigint NOT NULL DEFAULT 0,
+    enqueued_last_period bigint,
+    jobs_enqueued        bigint NOT NULL DEFAULT 0,
+    keys_skipped         bigint NOT NULL DEFAULT 0,
+    last_step_at         timestamptz,
+    last_error           text,
+    last_error_at        timestamptz,
+    owner                regrole NOT NULL,
+    created_at           timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE queue.refreshes IS
+    'Internal: the spread refreshes and where each got to; read them through queue.spread_refreshes.';
+
+CREATE VIEW queue.spread_refreshes AS
+SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.paused,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_per_period,
+       r.enqueued_this_period, r.enqueued_last_period, r.jobs_enqueued, r.keys_skipped,
+       CASE WHEN NOT r.paused THEN greatest(now() - r.enqueued_until, interval '0') END AS lag,
+       r.enqueued_until AS next_due, r.last_step_at, r.last_error, r.last_error_at,
+       r.owner, r.created_at
+  FROM queue.refreshes r
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = r.source;
+COMMENT ON VIEW queue.spread_refreshes IS
+    'Spread refreshes (queue.spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
+
+SELECT pg_catalog.pg_extension_config_dump('queue.schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('queue.refreshes', '');
 
 -- Functions --------------------------------------------------------------------------------------
 -- Every function moves to the 0.2.0 library's symbols, defined exactly as a fresh install defines
@@ -515,6 +599,14 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_drop_queue_wrapper';
 
+CREATE OR REPLACE FUNCTION "drop_spread_refresh"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_drop_spread_refresh_wrapper';
+
 CREATE OR REPLACE FUNCTION "effective_rate"(
 	"queue" TEXT, /* Option < & str > */
 	"at" timestamp with time zone DEFAULT clock_timestamp() /* Option < TimestampWithTimeZone > */
@@ -620,6 +712,22 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_pause_wrapper';
 
+CREATE OR REPLACE FUNCTION "pause_schedule"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "pause_spread_refresh"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_spread_refresh_wrapper';
+
 CREATE OR REPLACE FUNCTION "poll_delay"(
 	"worker_index" INT, /* Option < i32 > */
 	"worker_count" INT, /* Option < i32 > */
@@ -657,6 +765,22 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_resume_wrapper';
 
+CREATE OR REPLACE FUNCTION "resume_schedule"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "resume_spread_refresh"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_spread_refresh_wrapper';
+
 CREATE OR REPLACE FUNCTION "retry"(
 	"id" bigint /* Option < i64 > */
 ) RETURNS bool /* Result < bool > */
@@ -693,6 +817,34 @@ VOLATILE SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_revoke_wrapper';
+
+CREATE OR REPLACE FUNCTION "schedule"(
+	"name" TEXT, /* Option < & str > */
+	"cron" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"jitter" interval DEFAULT '0', /* Option < Interval > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"catch_up" bool DEFAULT true /* Option < bool > */
+) RETURNS timestamp with time zone /* Result < TimestampWithTimeZone > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "schedule_fires"(
+	"cron" TEXT, /* Option < & str > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"after" timestamp with time zone DEFAULT now(), /* Option < TimestampWithTimeZone > */
+	"count" INT DEFAULT 10 /* Option < i32 > */
+) RETURNS SETOF timestamp with time zone /* TimestampWithTimeZone */
+STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_schedule_fires_wrapper';
 
 CREATE OR REPLACE FUNCTION "set_rate_schedule"(
 	"queue" TEXT, /* Option < & str > */
@@ -733,6 +885,31 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'slot_offset_wrapper';
 
+CREATE OR REPLACE FUNCTION "spread_refresh"(
+	"name" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"source" regclass, /* Option < RegClass > */
+	"key_column" TEXT, /* Option < & str > */
+	"period" interval, /* Option < Interval > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"batch" INT DEFAULT NULL, /* Option < i32 > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS VOID /* Result < () > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_spread_refresh_wrapper';
+
+CREATE OR REPLACE FUNCTION "unschedule"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_unschedule_wrapper';
+
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
@@ -748,6 +925,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
 GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules,
                 queue.queue_grants, queue.dropped_queues
    TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT ON queue.schedules, queue.spread_refreshes TO queue_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
@@ -766,7 +944,6 @@ BEGIN
     END LOOP;
 END
 $revoke$;
-
 DO $grants$
 DECLARE
     f record;
@@ -781,15 +958,20 @@ BEGIN
         grantee := CASE
             WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
                             'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
-                            'release_expired_leases', 'explain_claim', 'shared_queue_slots') THEN 'queue_admin'
+                            'release_expired_leases', 'explain_claim', 'shared_queue_slots',
+                            'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
+                            'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
+                            'resume_spread_refresh') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
             WHEN f.name IN ('slot_fraction', 'slot_offset', 'next_slot', 'bucket', 'poll_delay',
-                            'effective_rate', 'library_version') THEN 'queue_admin, queue_producer, queue_worker'
+                            'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
             WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
             -- Internal: called by the queue.* functions and the worker as the extension owner.
-            WHEN f.name IN ('_may', '_effective_rate', '_wake_launcher') THEN ''
+            WHEN f.name IN ('_effective_rate', '_wake_launcher') THEN ''
+            -- The worker checks the owners of schedules and refreshes with it.
+            WHEN f.name = '_may' THEN 'queue_maintainer'
         END;
         IF grantee IS NULL THEN
             RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
@@ -860,6 +1042,20 @@ COMMENT ON FUNCTION queue.shared_queue_slots IS
     'Queues (of every database) holding a token bucket or rotation cursor in shared memory, and the capacity: past three quarters the least recently used is evicted, so claims never fail for lack of room.';
 COMMENT ON FUNCTION queue.library_version IS
     'The version of the loaded queue_ext library; differs from pg_extension.extversion until ALTER EXTENSION queue_ext UPDATE has run.';
+COMMENT ON FUNCTION queue.schedule IS
+    'Create or replace a cron schedule: a job with payload into queue at every fire time of cron (5 fields, @daily-style macros, or ''N seconds'') in timezone, offset by queue.slot_offset(name, jitter). Fires once per fire time; a window missed while the server was down fires once (catch_up) or is skipped. Returns when it fires next.';
+COMMENT ON FUNCTION queue.unschedule IS 'Remove a cron schedule; false when there is none.';
+COMMENT ON FUNCTION queue.pause_schedule IS 'Stop a cron schedule from firing until resume_schedule.';
+COMMENT ON FUNCTION queue.resume_schedule IS
+    'Fire a paused cron schedule again from its next fire time after now (the fire times it missed while paused are not caught up).';
+COMMENT ON FUNCTION queue.schedule_fires IS
+    'The next count fire times of a cron pattern in a time zone after an instant, as queue.schedule fires them (before jitter): a dry run, daylight saving days included.';
+COMMENT ON FUNCTION queue.spread_refresh IS
+    'Create or replace a spread refresh: every row of source gets a job in queue once per period at queue.next_slot(key_column::text, period), payload plus {"refresh", "key"} (or {"keys": [...]} with batch). Needs an index on queue.slot_fraction((key_column)::text). A key whose previous job is still pending or running is not enqueued again.';
+COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh; false when there is none. Its jobs stay.';
+COMMENT ON FUNCTION queue.pause_spread_refresh IS 'Stop a spread refresh until resume_spread_refresh.';
+COMMENT ON FUNCTION queue.resume_spread_refresh IS
+    'Resume a paused spread refresh from now: keys whose slots passed meanwhile wait for their next slot.';
 COMMENT ON FUNCTION queue._wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION).';
 

@@ -103,3 +103,11 @@ impl IntoDatum for RowDatum {
         pg_sys::RECORDOID
     }
 }
+
+raw_datum_type!(RegClass, "regclass", pg_sys::REGCLASSOID, "A `regclass` argument: a relation's OID.");
+
+impl RegClass {
+    pub fn oid(self) -> pg_sys::Oid {
+        pg_sys::Oid::from(self.0.value() as u32)
+    }
+}

@@ -15,6 +15,8 @@ pub enum QueueError {
     NullValue(&'static str),
     /// 42704: no queue with that name.
     UnknownQueue(String),
+    /// 42704: no schedule, refresh or other object with that name (the message names it).
+    UndefinedObject(String),
     /// 42710: the queue already exists.
     DuplicateQueue(String),
     /// 55006: the object is in use (a queue with live jobs).
@@ -41,7 +43,7 @@ impl QueueError {
         match self {
             QueueError::InvalidParameter(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             QueueError::NullValue(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            QueueError::UnknownQueue(_) => ERRCODE_UNDEFINED_OBJECT,
+            QueueError::UnknownQueue(_) | QueueError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,
             QueueError::DuplicateQueue(_) => ERRCODE_DUPLICATE_OBJECT,
             QueueError::ObjectInUse(_) => ERRCODE_OBJECT_IN_USE,
             QueueError::DedupeConflict(_) => ERRCODE_UNIQUE_VIOLATION,
@@ -69,6 +71,7 @@ impl fmt::Display for QueueError {
             QueueError::InvalidParameter(m) | QueueError::ObjectInUse(m) => f.write_str(m),
             QueueError::DedupeConflict(m) | QueueError::NotSupported(m) => f.write_str(m),
             QueueError::UndefinedColumn(m) | QueueError::NotInPrerequisiteState(m) => f.write_str(m),
+            QueueError::UndefinedObject(m) => f.write_str(m),
             QueueError::NullValue(what) => write!(f, "{what} must not be null"),
             QueueError::UnknownQueue(name) => write!(f, "queue \"{name}\" does not exist"),
             QueueError::DuplicateQueue(name) => write!(f, "queue \"{name}\" already exists"),

@@ -15,7 +15,6 @@ mod api;
 mod backoff;
 mod catalog;
 mod clock;
-mod cron;
 mod datum;
 mod error;
 mod guc;
@@ -23,6 +22,7 @@ mod heads;
 mod legacy;
 mod maintenance;
 mod notify;
+mod periodic;
 mod security;
 mod shmem;
 mod spi;
@@ -36,6 +36,7 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/queues.sql", name = "queues", requires = ["bootstrap"]);
 extension_sql_file!("../sql/jobs.sql", name = "jobs", requires = ["queues"]);
 extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["bootstrap"]);
+extension_sql_file!("../sql/periodic.sql", name = "periodic", requires = ["jobs"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

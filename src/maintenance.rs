@@ -31,10 +31,14 @@ pub fn expire_leases(client: &mut SpiClient<'_>, queue_id: Option<i32>, limit: i
     Ok(fail_jobs(client, ids, tokens, Some("lease expired"), None, true, false)?.len() as i64)
 }
 
+/// What a promotion did: jobs moved, queues notified, and per queue the first default-group key
+/// made ready.
+pub type Promoted = (i64, i64, Vec<(i32, ClaimKey)>);
+
 /// Scheduled jobs that came due move to ready, and their queues are notified; returns
 /// (jobs moved, queues notified, per queue the first default-group key made ready), at most
 /// `limit` jobs. The caller reports the keys to the claim hints once this has committed.
-pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<(i64, i64, Vec<(i32, ClaimKey)>)> {
+pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<Promoted> {
     let row = crate::heads::first_row(exec(client, store::PROMOTE_ALL, &[limit.into()])?)?;
     Ok((
         row.get::<i64>(1).map_err(internal)?.unwrap_or(0),

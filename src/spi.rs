@@ -128,21 +128,19 @@ pub fn explain_generic(
     const NAME: &str = "queue_ext_explain";
     let _settings = PlannerSettings::enter();
     let deallocate = || format!("DEALLOCATE {NAME}");
-    let exists = client
+    let exists = !client
         .select("SELECT true FROM pg_catalog.pg_prepared_statements WHERE name = $1", None, &[NAME.into()])
-        .map_err(internal)?
-        .len()
-        > 0;
+        .map_err(internal)?.is_empty();
     if exists {
         client.update(deallocate().as_str(), None, &[]).map_err(internal)?;
     }
     client.update(format!("PREPARE {NAME} ({types}) AS {sql}").as_str(), None, &[]).map_err(internal)?;
-    let args: Vec<String> = values
-        .iter()
-        .map(|v| v.as_deref().map_or_else(|| "NULL".to_owned(), pgrx::spi::quote_literal))
-        .collect();
+    let args: Vec<String> =
+        values.iter().map(|v| v.as_deref().map_or_else(|| "NULL".to_owned(), pgrx::spi::quote_literal)).collect();
     let mut lines = Vec::new();
-    for row in client.update(format!("EXPLAIN EXECUTE {NAME}({})", args.join(", ")).as_str(), None, &[]).map_err(internal)? {
+    for row in
+        client.update(format!("EXPLAIN EXECUTE {NAME}({})", args.join(", ")).as_str(), None, &[]).map_err(internal)?
+    {
         lines.extend(row.get::<String>(1).map_err(internal)?);
     }
     client.update(deallocate().as_str(), None, &[]).map_err(internal)?;

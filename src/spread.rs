@@ -62,7 +62,7 @@ pub fn next_slot_micros(offset_us: i64, period_us: i64, after_us: i64) -> Option
     i64::try_from(slot).ok()
 }
 
-fn to_unix_micros(t: TimestampWithTimeZone) -> std::result::Result<i64, QueueError> {
+pub(crate) fn to_unix_micros(t: TimestampWithTimeZone) -> std::result::Result<i64, QueueError> {
     if t.is_infinity() || t.is_neg_infinity() {
         return Err(QueueError::invalid("the timestamp must be finite"));
     }
@@ -75,7 +75,7 @@ fn out_of_range() -> QueueError {
     QueueError::invalid("the resulting timestamp is out of range")
 }
 
-fn from_unix_micros(us: i64) -> Result<TimestampWithTimeZone> {
+pub(crate) fn from_unix_micros(us: i64) -> Result<TimestampWithTimeZone> {
     let pg = us.checked_sub(UNIX_TO_PG_EPOCH_US).ok_or_else(out_of_range)?;
     // The ends of the range are the infinities: never a slot.
     if pg == i64::MIN || pg == i64::MAX {
@@ -156,7 +156,8 @@ fn poll_delay(
     let cycle = spacing_us
         .checked_mul(count as i64)
         .ok_or_else(|| QueueError::invalid("worker_count × spacing is too long"))?;
-    let phase = ((offset.as_micros().rem_euclid(cycle as i128) + index as i128 * spacing_us as i128) % cycle as i128) as i64;
+    let phase =
+        ((offset.as_micros().rem_euclid(cycle as i128) + index as i128 * spacing_us as i128) % cycle as i128) as i64;
     let next = next_slot_micros(phase, cycle, at_us).ok_or_else(out_of_range)?;
     // The next poll must itself be a timestamp.
     from_unix_micros(next)?;

@@ -44,7 +44,10 @@ impl TriggerOptions {
         let mut seen: Vec<&str> = Vec::new();
         for arg in rest {
             if arg.trim().is_empty() {
-                return Err(option_error(arg, format!("the argument is empty; options are key=value with a key among {OPTIONS}")));
+                return Err(option_error(
+                    arg,
+                    format!("the argument is empty; options are key=value with a key among {OPTIONS}"),
+                ));
             }
             let Some((key, value)) = arg.split_once('=') else {
                 return Err(option_error(arg, format!("expected key=value with a key among {OPTIONS}")));

@@ -7,19 +7,19 @@
 //! claimers cannot both take the last slot); the rate limiter (a token bucket in shared memory)
 //! grants at most its tokens; then groups are served round-robin (src/store/sql/claim.sql).
 
+use crate::catalog;
 use crate::clock;
 use crate::datum::Jsonb;
 use crate::error::{internal, QueueError, Result};
-use crate::catalog;
+use crate::heads::first_row;
 use crate::security::{caller, require_id, Privilege};
+use crate::shmem::{ClaimKey, HintRead};
 use crate::spi::{exec, exec_one};
 use crate::store;
 use crate::validate::{batch_size, positive_interval, queue_name, required, worker_name};
-use crate::shmem::{ClaimKey, HintRead};
 use crate::{guc, heads, shmem};
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone, Uuid};
 use pgrx::heap_tuple::PgHeapTuple;
-use crate::heads::first_row;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{AllocatedByRust, PgTupleDesc};

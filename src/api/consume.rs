@@ -6,11 +6,11 @@
 //! token is the capability: it is shown only to the role that claimed the job.
 
 use crate::error::{internal, QueueError, Result};
+use crate::heads::first_row;
 use crate::spi::{exec, exec_column, exec_one};
 use crate::store;
 use crate::validate::{error_text, non_negative_interval, positive_interval, required};
 use pgrx::datum::{Interval, Uuid};
-use crate::heads::first_row;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -113,7 +113,11 @@ fn queue_fail(
 /// Extend a claimed job's lease by `extend` (default: the queue's lease) from now.
 #[pg_extern(name = "heartbeat", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_heartbeat(id: Option<i64>, lease_token: Option<Uuid>, extend: default!(Option<Interval>, NULL)) -> Result<bool> {
+fn queue_heartbeat(
+    id: Option<i64>,
+    lease_token: Option<Uuid>,
+    extend: default!(Option<Interval>, NULL),
+) -> Result<bool> {
     let id = required(id, "id")?;
     let token = required(lease_token, "lease_token")?;
     let extend = extend.map(|e| positive_interval(e, "extend")).transpose()?;

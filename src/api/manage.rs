@@ -1,11 +1,11 @@
 //! Operating on jobs from outside a lease: cancel, retry (redrive), and lease expiry.
 
 use crate::error::{internal, QueueError, Result};
+use crate::heads::first_row;
 use crate::security::{caller, check_queue, require, Privilege};
 use crate::spi::{exec, exec_one};
 use crate::store;
 use crate::validate::{at_least, queue_name, required};
-use crate::heads::first_row;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 

@@ -114,6 +114,18 @@ pub(crate) fn insert_one(
     dedupe_key: Option<&str>,
 ) -> Result<i64> {
     let info = producing_into(client, queue)?;
+    insert_into(client, &info, payload, opts, dedupe_key)
+}
+
+/// Insert one job into a queue looked up (and permitted) already, or return the live job holding
+/// its dedupe key.
+pub(crate) fn insert_into(
+    client: &mut SpiClient<'_>,
+    info: &QueueInfo,
+    payload: Jsonb,
+    opts: &JobOptions,
+    dedupe_key: Option<&str>,
+) -> Result<i64> {
     let due = opts.due_now();
     let statement = if due {
         store::INSERT_READY
@@ -122,14 +134,14 @@ pub(crate) fn insert_one(
         store::INSERT_SCHEDULED
     };
     let insert = |client: &mut SpiClient<'_>, id: Option<i64>| -> Result<i64> {
-        let mut args = opts.args(&info, payload.into());
+        let mut args = opts.args(info, payload.into());
         args.extend([id.into(), dedupe_key.into()]);
         let id = exec_one::<i64>(client, statement, &args)?.expect("INSERT ... RETURNING returns the row");
         if due {
             if opts.group_key.is_none() {
                 crate::heads::ready_from(info.id, crate::heads::key(opts.priority, opts.run_at(), id));
             }
-            notify_ready(&info);
+            notify_ready(info);
         }
         Ok(id)
     };

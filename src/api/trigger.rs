@@ -121,7 +121,8 @@ fn enqueue_change(
     (payload, group_key, dedupe_key, spread_value): Change,
 ) -> QResult<i64> {
     // Keys taken from the row obey the rules of enqueue's arguments.
-    let group_key = key(group_key.as_deref(), &format!("group_key (column {})", f.opts.group_key.as_deref().unwrap_or("")))?;
+    let group_key =
+        key(group_key.as_deref(), &format!("group_key (column {})", f.opts.group_key.as_deref().unwrap_or("")))?;
     let dedupe_key =
         key(dedupe_key.as_deref(), &format!("dedupe_key (column {})", f.opts.dedupe_key.as_deref().unwrap_or("")))?;
     // A row whose spread column is NULL is due at once.

@@ -14,9 +14,11 @@
 //!   such a report cannot have seen the job (its snapshot may predate the commit), so its
 //!   advance stops at the lowest key reported since its read; when more reports came than the
 //!   hint remembers, it does not advance at all.
-//! - Anything else that can make jobs ready below the start (promotion of scheduled jobs, a
-//!   failed or released job, a rolled-back claim or cancel) forgets the start, at commit or abort:
-//!   claims begin at the head again until one has found it.
+//!   Enqueues, promotions of scheduled jobs, failures, releases, retries and spread refreshes
+//!   all report the first default-group key they made ready (src/heads.rs).
+//! - A rolled-back claim or cancel (or a rollback to a savepoint around one) brings back jobs at
+//!   keys nobody reports: it forgets the start, and claims begin at the head again until one has
+//!   found it.
 //!
 //! Losing a hint (eviction, restart) only costs a walk; it never hides a job.
 

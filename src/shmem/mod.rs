@@ -12,8 +12,8 @@ use pgrx::{pg_shmem_init, PGRXSharedMemory, PgAtomic, PgLwLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use table::{Entry, Table};
 
-pub use head::{ClaimKey, HintRead};
 use head::HeadHint;
+pub use head::{ClaimKey, HintRead};
 
 const QUEUE_SLOTS: usize = 1024;
 const WORKER_SLOTS: usize = 256;
@@ -230,7 +230,8 @@ pub fn register_worker(db: u32) -> bool {
     // SAFETY: MyProcPid and MyLatch are this process's own; BackendPidGetProc reads the proc array.
     let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
     let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us: 0 });
+    let w =
+        state.workers.get_or_insert(db, || WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us: 0 });
     if w.pid != 0 && w.pid != pid && !unsafe { pg_sys::BackendPidGetProc(w.pid) }.is_null() {
         return false;
     }
@@ -244,7 +245,8 @@ pub fn worker_tick(db: u32, now_us: i64) {
     // SAFETY: MyProcPid and MyLatch are this process's own.
     let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
     let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot { db, pid, last_tick_us: now_us, latch, hold_off_until_us: 0 });
+    let w =
+        state.workers.get_or_insert(db, || WorkerSlot { db, pid, last_tick_us: now_us, latch, hold_off_until_us: 0 });
     w.pid = pid;
     w.latch = latch;
     w.last_tick_us = now_us;

@@ -96,7 +96,8 @@ impl<E: Entry, const N: usize> Table<E, N> {
     }
 
     fn evict_least_recent(&mut self) {
-        let victim = (0..N).filter(|&i| self.slots[i].is_some()).min_by_key(|&i| self.slots[i].as_ref().map(E::last_used));
+        let victim =
+            (0..N).filter(|&i| self.slots[i].is_some()).min_by_key(|&i| self.slots[i].as_ref().map(E::last_used));
         if let Some(i) = victim {
             self.remove_at(i);
         }
@@ -197,7 +198,7 @@ mod unit {
         for step in 0..20_000i64 {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let k = ((seed >> 33) % 40) as u32;
-            if (seed >> 20) % 3 == 0 {
+            if (seed >> 20).is_multiple_of(3) {
                 assert_eq!(t.remove(&k), model.remove(&k).is_some());
             } else {
                 t.get_or_insert(k, || E { k, v: step }).v = step;

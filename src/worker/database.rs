@@ -1,8 +1,9 @@
 //! The worker of one database. Every `queue_ext.tick` at most (sooner when the earliest scheduled
-//! job comes due), each step in its own short transaction (bounded batches, so it never pins the
-//! xmin horizon): release expired leases, move scheduled jobs that came due to ready and notify
-//! their queues, purge dropped queues, prune finished jobs past retention, and record what it did
-//! in `queue.worker_status`. An error in a step is recorded and the next step still runs.
+//! job or cron schedule comes due), each step in its own short transactions (bounded batches, so
+//! it never pins the xmin horizon): release expired leases, fire cron schedules, step spread
+//! refreshes, move scheduled jobs that came due to ready and notify their queues, purge dropped
+//! queues, prune finished jobs past retention, and record what it did in `queue.worker_status`.
+//! An error in a step is recorded and the next step still runs.
 //!
 //! Security: it connects as the bootstrap superuser (a background worker must), pins its
 //! search_path to `pg_catalog, pg_temp` for the whole process, and runs every maintenance statement
@@ -10,6 +11,7 @@
 
 use super::{in_transaction, report_activity};
 use crate::error::Result;
+use crate::periodic::{refresh, schedules};
 use crate::security::{as_role, maintainer};
 use crate::spi::exec;
 use crate::{guc, maintenance, shmem};
@@ -29,6 +31,8 @@ const ABSENT_RECHECK: Duration = Duration::from_secs(60);
 const FULL_PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Leases are looked at this often at most.
 const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// A schedule or refresh whose step failed is tried again after this long.
+const FAILED_HOLD_OFF: Duration = Duration::from_secs(10);
 /// A worker that left for DROP DATABASE (or the like) stays away this long.
 const MAKE_ROOM_FOR: Duration = Duration::from_secs(30);
 
@@ -37,7 +41,7 @@ const MAKE_ROOM_FOR: Duration = Duration::from_secs(30);
 /// few seconds for every other connection to go: a worker that sees such a lock leaves.
 fn database_wanted(db: u32) -> bool {
     in_transaction(move || {
-        let mut tag = pg_sys::LOCKTAG {
+        let tag = pg_sys::LOCKTAG {
             locktag_field1: 0, // a shared object: no database
             locktag_field2: pg_sys::DatabaseRelationId.to_u32(),
             locktag_field3: db,
@@ -47,11 +51,11 @@ fn database_wanted(db: u32) -> bool {
         };
         let mode = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
         // SAFETY: a conditional lock in a transaction of our own, released at once (or at its end).
-        let result = unsafe { pg_sys::LockAcquire(&mut tag, mode, false, true) };
+        let result = unsafe { pg_sys::LockAcquire(&tag, mode, false, true) };
         if result == pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL {
             return Ok(true);
         }
-        unsafe { pg_sys::LockRelease(&mut tag, mode, false) };
+        unsafe { pg_sys::LockRelease(&tag, mode, false) };
         Ok(false)
     })
     .unwrap_or(false)
@@ -80,6 +84,8 @@ struct TickReport {
     notifications_sent: i64,
     jobs_pruned: i64,
     jobs_purged: i64,
+    schedules_fired: i64,
+    refresh_jobs: i64,
     error: Option<String>,
 }
 
@@ -98,6 +104,9 @@ struct Worker {
     /// Where retention got to per queue, and when it last started from the heads (prune.sql).
     prune_bounds: maintenance::PruneBounds,
     full_prune: Option<std::time::Instant>,
+    /// Schedules and refreshes whose last step failed, and until when they are left alone.
+    schedules_held: std::collections::HashMap<String, std::time::Instant>,
+    refreshes_held: std::collections::HashMap<String, std::time::Instant>,
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
@@ -126,7 +135,9 @@ fn installed() -> Installed {
 }
 
 /// Run a maintenance step as queue_maintainer, in a transaction of its own.
-fn as_maintainer<R>(f: impl FnOnce(&mut SpiClient<'_>) -> Result<R> + std::panic::UnwindSafe) -> std::result::Result<R, String> {
+fn as_maintainer<R>(
+    f: impl FnOnce(&mut SpiClient<'_>) -> Result<R> + std::panic::UnwindSafe,
+) -> std::result::Result<R, String> {
     in_transaction(|| {
         Spi::connect_mut(|c| {
             let role = maintainer(c)?;
@@ -197,6 +208,91 @@ impl Worker {
         }
     }
 
+    /// Fire the cron schedules that are due, a batch per transaction. When a batch fails, its
+    /// schedules fire one per transaction; one that fails alone records its error and is held
+    /// back for a while (it stays due), so it never holds the others back.
+    fn fire_schedules(&mut self, report: &mut TickReport) {
+        const BATCH: i64 = 100;
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
+        self.schedules_held.retain(|_, until| *until > std::time::Instant::now());
+        while started.elapsed() < budget && !BackgroundWorker::sigterm_received() {
+            let held: Vec<String> = self.schedules_held.keys().cloned().collect();
+            let names = match as_maintainer(move |c| schedules::due(c, BATCH, held)) {
+                Ok(names) if names.is_empty() => return,
+                Ok(names) => names,
+                Err(e) => {
+                    report.error = Some(e);
+                    return;
+                }
+            };
+            let batch = names.clone();
+            match as_maintainer(move |c| schedules::fire(c, &batch)) {
+                Ok(fired) => report.schedules_fired += fired.fired,
+                Err(_) => {
+                    for name in names {
+                        let one = vec![name.clone()];
+                        match as_maintainer(move |c| schedules::fire(c, &one)) {
+                            Ok(fired) => report.schedules_fired += fired.fired,
+                            Err(e) => {
+                                let (n, error) = (name.clone(), e.clone());
+                                if let Err(e2) = as_maintainer(move |c| schedules::record_failure(c, &n, &error)) {
+                                    log!("queue_ext worker: could not record the failure of schedule \"{name}\": {e2}");
+                                }
+                                report.error = Some(format!("schedule \"{name}\": {e}"));
+                                self.schedules_held.insert(name, std::time::Instant::now() + FAILED_HOLD_OFF);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Step the spread refreshes that have slots up to a tick ahead, furthest behind first; a
+    /// refresh whose step fails records its error and waits for the next tick.
+    fn step_refreshes(&mut self, report: &mut TickReport) {
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
+        let max_keys = guc::batch_size();
+        let Ok(target) = crate::clock::timestamp(crate::clock::wall_micros() + guc::tick_micros()) else { return };
+        self.refreshes_held.retain(|_, until| *until > std::time::Instant::now());
+        let held: Vec<String> = self.refreshes_held.keys().cloned().collect();
+        let names = match as_maintainer(move |c| refresh::behind(c, target, 1000, held)) {
+            Ok(names) => names,
+            Err(e) => {
+                report.error = Some(e);
+                return;
+            }
+        };
+        for name in names {
+            loop {
+                if started.elapsed() >= budget || BackgroundWorker::sigterm_received() {
+                    return;
+                }
+                let n = name.clone();
+                match as_maintainer(move |c| refresh::step(c, &n, target, max_keys)) {
+                    Ok(Some(stepped)) => {
+                        report.refresh_jobs += stepped.jobs;
+                        if !stepped.behind {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let (n, error) = (name.clone(), e.clone());
+                        if let Err(e2) = as_maintainer(move |c| refresh::record_failure(c, &n, &error)) {
+                            log!("queue_ext worker: could not record the failure of spread refresh \"{name}\": {e2}");
+                        }
+                        report.error = Some(format!("spread refresh \"{name}\": {e}"));
+                        self.refreshes_held.insert(name.clone(), std::time::Instant::now() + FAILED_HOLD_OFF);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     fn prune(&mut self, report: &mut TickReport) {
         if self.full_prune.is_none_or(|t| t.elapsed() >= FULL_PRUNE_EVERY) {
             self.full_prune = Some(std::time::Instant::now());
@@ -231,6 +327,8 @@ impl Worker {
             report.notifications_sent,
             report.jobs_pruned,
             report.jobs_purged,
+            report.schedules_fired,
+            report.refresh_jobs,
         ];
         let error = report.error.clone();
         let result = as_maintainer(move |c| {
@@ -242,9 +340,10 @@ impl Worker {
                     SET pid = $1, started_at = coalesce($2, now()), last_tick_at = now(), ticks = ticks + 1,
                         leases_released = leases_released + $3, jobs_promoted = jobs_promoted + $4,
                         notifications_sent = notifications_sent + $5, jobs_pruned = jobs_pruned + $6,
-                        jobs_purged = jobs_purged + $7,
-                        last_error = coalesce($8, last_error),
-                        last_error_at = CASE WHEN $8 IS NULL THEN last_error_at ELSE now() END
+                        jobs_purged = jobs_purged + $7, schedules_fired = schedules_fired + $8,
+                        refresh_jobs = refresh_jobs + $9,
+                        last_error = coalesce($10, last_error),
+                        last_error_at = CASE WHEN $10 IS NULL THEN last_error_at ELSE now() END
                 RETURNING started_at",
                 &[
                     pid.into(),
@@ -254,6 +353,8 @@ impl Worker {
                     counts[2].into(),
                     counts[3].into(),
                     counts[4].into(),
+                    counts[5].into(),
+                    counts[6].into(),
                     error.into(),
                 ],
             )?;
@@ -294,6 +395,13 @@ impl Worker {
             self.leases_checked = Some(std::time::Instant::now());
             report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
         }
+        if !self.stopping {
+            self.fire_schedules(&mut report);
+        }
+        if !self.stopping {
+            self.step_refreshes(&mut report);
+        }
+        // After the periodic steps: what they scheduled counts for the worker's next wake-up.
         if !self.stopping {
             self.promote(&mut report);
         }
@@ -356,22 +464,27 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
     // SAFETY: a catalog lookup, in a transaction; the name is copied before it ends.
     let name = in_transaction(|| {
         let name = unsafe { pg_sys::get_database_name(pg_sys::Oid::from(db)) };
-        Ok(if name.is_null() { String::new() } else { unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned() })
+        Ok(if name.is_null() {
+            String::new()
+        } else {
+            unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned()
+        })
     })
     .unwrap_or_default();
     log!("queue_ext worker started for database \"{name}\"");
 
-    let mut worker =
-        Worker {
-            db,
-            leases_checked: None,
-            prune_bounds: Default::default(),
-            full_prune: None,
-            started_at: None,
-            skew_logged: false,
-            stopping: false,
-            next_due: None,
-        };
+    let mut worker = Worker {
+        db,
+        leases_checked: None,
+        prune_bounds: Default::default(),
+        full_prune: None,
+        schedules_held: Default::default(),
+        refreshes_held: Default::default(),
+        started_at: None,
+        skew_logged: false,
+        stopping: false,
+        next_due: None,
+    };
     let mut sleep = Duration::ZERO;
     while !worker.stopping && BackgroundWorker::wait_latch(Some(sleep)) {
         if BackgroundWorker::sighup_received() {

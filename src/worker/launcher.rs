@@ -7,7 +7,9 @@
 
 use super::report_activity;
 use crate::{guc, shmem};
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, DynamicBackgroundWorker, SignalWakeFlags};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, DynamicBackgroundWorker, SignalWakeFlags,
+};
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgTryBuilder};
 use std::collections::{HashMap, HashSet};
@@ -95,10 +97,7 @@ impl Launcher {
             }
             let key = db.oid.to_u32();
             let running = self.workers.get(&key).is_some_and(|w| {
-                matches!(
-                    w.pid(),
-                    Ok(_) | Err(pgrx::bgworkers::BackgroundWorkerStatus::NotYetStarted)
-                )
+                matches!(w.pid(), Ok(_) | Err(pgrx::bgworkers::BackgroundWorkerStatus::NotYetStarted))
             });
             if running || shmem::hold_off_until(key) > now_us {
                 continue;

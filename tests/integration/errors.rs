@@ -197,15 +197,17 @@ fn huge_and_odd_values_are_refused_cleanly() {
             wrong.push(format!("{}: got {got:?}, expected {expected:?}", &sql[..sql.len().min(120)]));
         }
         if !expected.is_empty() {
-            assert_eq!(fingerprint(&mut c), before, "{} changed something although it failed", &sql[..sql.len().min(120)]);
+            assert_eq!(
+                fingerprint(&mut c),
+                before,
+                "{} changed something although it failed",
+                &sql[..sql.len().min(120)]
+            );
         }
     }
     assert!(wrong.is_empty(), "wrong outcomes:\n{}", wrong.join("\n"));
     // A worker's huge stack trace is kept, cut to its first 16 kB.
-    assert!(c
-        .query_one(&format!("SELECT queue.fail($1, $2, {huge})"), &[&running, &token])
-        .unwrap()
-        .get::<_, bool>(0));
+    assert!(c.query_one(&format!("SELECT queue.fail($1, $2, {huge})"), &[&running, &token]).unwrap().get::<_, bool>(0));
     let kept: i32 = c.query_one("SELECT length(last_error) FROM queue.jobs WHERE id = $1", &[&running]).unwrap().get(0);
     assert!((16_000..17_000).contains(&kept), "last_error kept {kept} characters");
     // The server is fine.

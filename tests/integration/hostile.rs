@@ -33,10 +33,6 @@ fn is_superuser(c: &mut Client, name: &str) -> bool {
     c.query_one("SELECT rolsuper FROM pg_roles WHERE rolname = $1", &[&name]).unwrap().get(0)
 }
 
-fn sqlstate(c: &mut Client, sql: &str) -> Option<String> {
-    c.batch_execute(sql).err().map(|e| e.code().map(|s| s.code().to_owned()).unwrap_or_else(|| e.to_string()))
-}
-
 /// Finding 1: a producer's cast, run by `to_jsonb` inside the trigger, must run as the producer.
 #[test]
 fn a_producer_cannot_become_superuser_through_a_cast_in_a_triggered_row() {
@@ -160,9 +156,30 @@ fn shadowing_operators_and_functions_never_run_with_anyone_elses_rights() {
     admin.batch_execute("SELECT queue.cancel(id) FROM queue.jobs WHERE queue = 'shadowed_kept'").unwrap();
     admin.batch_execute("SELECT queue.alter_queue('shadowed_kept', retention => '0')").unwrap();
     await_worker_ticks(&mut admin, 3);
-    admin.batch_execute("SELECT queue.release_expired_leases(); SELECT * FROM queue.explain_claim('shadowed')").unwrap();
+    admin
+        .batch_execute("SELECT queue.release_expired_leases(); SELECT * FROM queue.explain_claim('shadowed')")
+        .unwrap();
     admin.batch_execute("SELECT queue.drop_queue('shadowed_kept', force => true)").unwrap();
     await_worker_ticks(&mut admin, 3);
+    // Periodic work: a schedule fires and a refresh reads public.items (as its owner), with the
+    // shadows in place on everyone's search_path.
+    admin
+        .batch_execute(
+            "CREATE INDEX ON public.items (queue.slot_fraction((id)::text));
+             SELECT queue.schedule('shadowed_every_second', '1 seconds', 'shadowed', jitter => '100 ms');
+             SELECT queue.spread_refresh('shadowed_items', 'shadowed', 'public.items', 'id', '1 second', batch => 10);",
+        )
+        .unwrap();
+    await_condition("the schedule and the refresh at work", Duration::from_secs(30), || {
+        count(&mut admin, "SELECT fires FROM queue.schedules WHERE name = 'shadowed_every_second'", &[]) >= 2
+            && count(&mut admin, "SELECT jobs_enqueued FROM queue.spread_refreshes WHERE name = 'shadowed_items'", &[])
+                >= 2
+    });
+    admin
+        .batch_execute(
+            "SELECT queue.unschedule('shadowed_every_second'); SELECT queue.drop_spread_refresh('shadowed_items')",
+        )
+        .unwrap();
 
     let ran: Vec<(String, String)> = admin
         .query("SELECT DISTINCT who, what FROM public.trap ORDER BY 1, 2", &[])
@@ -211,7 +228,8 @@ fn retention_never_deletes_a_job_that_retry_revived_meanwhile() {
 #[test]
 fn a_thousand_dropped_rate_limited_queues_leave_no_shared_memory_behind() {
     let mut c = connect();
-    let slots = |c: &mut Client| -> i64 { c.query_one("SELECT used FROM queue.shared_queue_slots()", &[]).unwrap().get(0) };
+    let slots =
+        |c: &mut Client| -> i64 { c.query_one("SELECT used FROM queue.shared_queue_slots()", &[]).unwrap().get(0) };
     let before = slots(&mut c);
     for i in 0..1030 {
         let q = format!("hostile_slot_{}_{i}", std::process::id());
@@ -271,7 +289,10 @@ fn dropping_a_queue_blocks_nothing_on_other_queues_and_its_jobs_vanish() {
     w.batch_execute("SET statement_timeout = '2s'").unwrap();
     w.execute("SELECT queue.enqueue($1, '{}')", &[&other]).unwrap();
     let r = w.query_one("SELECT id, lease_token FROM queue.claim($1)", &[&other]).unwrap();
-    assert!(w.query_one("SELECT queue.complete($1, $2)", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)]).unwrap().get::<_, bool>(0));
+    assert!(w
+        .query_one("SELECT queue.complete($1, $2)", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)])
+        .unwrap()
+        .get::<_, bool>(0));
     // A producer that still sees the queue may add a job to it; it goes with the queue.
     w.execute("SELECT queue.enqueue($1, '{}')", &[&doomed]).unwrap();
     dropper.batch_execute("COMMIT").unwrap();

@@ -5,9 +5,10 @@ mod common;
 
 mod concurrency;
 mod dump;
-mod hostile;
 mod errors;
+mod hostile;
 mod notify;
+mod periodic;
 mod plans;
 mod roles;
 mod scheduling;

@@ -139,8 +139,11 @@ fn release_fail_and_retry_announce_jobs_that_are_ready_at_once() {
     c.execute("SELECT queue.retry($1::bigint)", &[&id]).unwrap();
     assert_eq!(notifications_until_sentinel(&mut listener, &mut c, &sentinel).len(), 1, "retry");
     // (Jobs keep the max_attempts they were enqueued with: give the ready ones more.)
-    c.execute("UPDATE queue.ready SET max_attempts = 5 WHERE queue_id = (SELECT id FROM queue.queues WHERE name = $1)", &[&q])
-        .unwrap();
+    c.execute(
+        "UPDATE queue.ready SET max_attempts = 5 WHERE queue_id = (SELECT id FROM queue.queues WHERE name = $1)",
+        &[&q],
+    )
+    .unwrap();
     let (id, token) = claim(&mut c);
     c.execute("SELECT queue.fail($1, $2, 'again', retry_in => '0')", &[&id, &token]).unwrap();
     assert_eq!(notifications_until_sentinel(&mut listener, &mut c, &sentinel).len(), 1, "fail with retry_in 0");

@@ -52,7 +52,10 @@ fn claim_reads_only_ready_jobs_with_100k_finished_and_100k_scheduled() {
     // 1 000 ready entries fit in a handful of pages; the 200 000 others are elsewhere.
     let claim_pages = pages(&mut c, "queue.ready_claim_idx");
     let backlog_pages = pages(&mut c, "queue.scheduled_due_idx");
-    assert!(claim_pages <= 12 && backlog_pages > 5 * claim_pages, "claim index {claim_pages} pages, backlog index {backlog_pages}");
+    assert!(
+        claim_pages <= 12 && backlog_pages > 5 * claim_pages,
+        "claim index {claim_pages} pages, backlog index {backlog_pages}"
+    );
 
     let claimed = count(&mut c, "SELECT count(*) FROM queue.claim($1, batch => 10)", &[&q]);
     assert_eq!(claimed, 10);

@@ -46,7 +46,11 @@ fn each_role_can_do_its_part_and_nothing_else() {
         &mut producer,
         &format!("INSERT INTO queue.ready (queue_id, payload, max_attempts, run_at, enqueued_at) SELECT id, '{{}}', 1, now(), now() FROM queue.queues WHERE name = '{q}'"),
     );
-    assert!(sqlstate(&mut producer, &format!("INSERT INTO queue.jobs (queue, payload, max_attempts) VALUES ('{q}', '{{}}', 1)")).is_some());
+    assert!(sqlstate(
+        &mut producer,
+        &format!("INSERT INTO queue.jobs (queue, payload, max_attempts) VALUES ('{q}', '{{}}', 1)")
+    )
+    .is_some());
 
     allowed(&mut worker, &format!("SELECT queue.claim('{q}', batch => 2)"));
     allowed(&mut worker, "SELECT count(*) FROM queue.jobs");

@@ -284,7 +284,11 @@ fn a_failing_group_backs_off_while_others_flow_and_one_success_resets_it() {
         recovered
     });
     assert_eq!(
-        count(&mut c, "SELECT count(*) FROM queue.group_state s JOIN queue.queues q ON q.id = s.queue_id WHERE q.name = $1", &[&q]),
+        count(
+            &mut c,
+            "SELECT count(*) FROM queue.group_state s JOIN queue.queues q ON q.id = s.queue_id WHERE q.name = $1",
+            &[&q]
+        ),
         0,
         "success did not reset the group"
     );

@@ -76,7 +76,8 @@ fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
     let max_id: i64 = c.query_one("SELECT max(id) FROM queue.jobs", &[]).unwrap().get(0);
 
     c.batch_execute("ALTER EXTENSION queue_ext UPDATE").unwrap();
-    let version: String = c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'queue_ext'", &[]).unwrap().get(0);
+    let version: String =
+        c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'queue_ext'", &[]).unwrap().get(0);
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
 
     // Nothing lost, nothing duplicated, nothing changed.
@@ -146,10 +147,9 @@ fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
 /// an old version (to upgrade from it) and every step of the upgrade chain need them.
 #[test]
 fn the_library_has_every_symbol_any_script_names() {
-    let pkglibdir = String::from_utf8(
-        std::process::Command::new("/usr/bin/pg_config").arg("--pkglibdir").output().unwrap().stdout,
-    )
-    .unwrap();
+    let pkglibdir =
+        String::from_utf8(std::process::Command::new("/usr/bin/pg_config").arg("--pkglibdir").output().unwrap().stdout)
+            .unwrap();
     let so = format!("{}/queue_ext.so", pkglibdir.trim());
     let nm = std::process::Command::new("nm").args(["-D", "--defined-only", &so]).output().expect("nm");
     let exported = String::from_utf8_lossy(&nm.stdout).into_owned();

@@ -1,3 +1,4 @@
--- When the earliest scheduled job of any queue comes due (NULL when none is scheduled): the
--- background worker sleeps until then rather than a whole tick.
-SELECT min(run_at) FROM queue.scheduled
+-- When the worker has something to do next: the earliest scheduled job comes due, or the earliest
+-- cron schedule fires (NULL when neither): it sleeps until then rather than a whole tick.
+SELECT least((SELECT min(run_at) FROM queue.scheduled),
+             (SELECT min(next_run_at) FROM queue.schedules WHERE NOT paused))

@@ -10,13 +10,17 @@
 //!   instant, both passes of a repeated hour included, none in the skipped one.
 
 use crate::error::QueueError;
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use std::str::FromStr;
 
 pub enum Timing {
-    Cron { cron: Box<Cron>, tz: Tz, wall_clock: bool },
+    Cron {
+        cron: Box<Cron>,
+        tz: Tz,
+        wall_clock: bool,
+    },
     /// Every this many seconds, at multiples of it since the Unix epoch.
     Every(i64),
 }
@@ -32,7 +36,7 @@ fn field_of(spec: &str, err: &croner::errors::CronError) -> String {
     if fields.len() == 5 {
         // croner reports the component, not its position: find the first field it refuses alone.
         for (i, name) in NAMES.iter().enumerate() {
-            let mut probe = vec!["*"; 5];
+            let mut probe = ["*"; 5];
             probe[i] = fields[i];
             if Cron::from_str(&probe.join(" ")).is_err() {
                 return format!("the {name} field \"{}\" is not valid ({err})", fields[i].escape_default());
@@ -45,7 +49,10 @@ fn field_of(spec: &str, err: &croner::errors::CronError) -> String {
 impl Timing {
     pub fn parse(spec: &str, timezone: &str) -> Result<Timing, QueueError> {
         let tz: Tz = timezone.parse().map_err(|_| {
-            QueueError::invalid(format!("unknown time zone \"{}\"; use an IANA name such as Europe/Paris", timezone.escape_default()))
+            QueueError::invalid(format!(
+                "unknown time zone \"{}\"; use an IANA name such as Europe/Paris",
+                timezone.escape_default()
+            ))
         })?;
         let spec = spec.trim();
         if let Some(n) = spec.strip_suffix("seconds").or_else(|| spec.strip_suffix("second")) {
@@ -55,16 +62,21 @@ impl Timing {
             }
             return Ok(Timing::Every(n));
         }
+        // Vixie cron's @midnight is @daily (croner knows the others).
+        let spec = if spec.eq_ignore_ascii_case("@midnight") { "@daily" } else { spec };
         let fields: Vec<&str> = spec.split_whitespace().collect();
         if !spec.starts_with('@') && fields.len() != 5 {
             return Err(invalid(
                 spec,
-                format!("a pattern has 5 fields (minute hour day-of-month month day-of-week), this one has {}", fields.len()),
+                format!(
+                    "a pattern has 5 fields (minute hour day-of-month month day-of-week), this one has {}",
+                    fields.len()
+                ),
             ));
         }
         let cron = Cron::from_str(spec).map_err(|e| invalid(spec, field_of(spec, &e)))?;
         let hour_field = match spec {
-            "@hourly" => "*",
+            s if s.eq_ignore_ascii_case("@hourly") => "*",
             s if s.starts_with('@') => "0",
             _ => fields[1],
         };
@@ -78,19 +90,30 @@ impl Timing {
 
     /// The first fire strictly after `after`; None when the pattern never matches again.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Fire times are whole seconds: search from the second `after` is in.
+        let after = DateTime::from_timestamp(after.timestamp(), 0)?;
         match self {
             Timing::Every(n) => {
                 let t = after.timestamp();
                 DateTime::from_timestamp(t - t.rem_euclid(*n) + n, 0)
             }
             Timing::Cron { cron, tz, wall_clock: false } => {
-                // Real time: every instant whose local time matches (croner may propose the end
-                // of a DST gap, which does not match: skip it).
-                let mut t = after.with_timezone(tz);
-                for _ in 0..8 {
-                    t = cron.find_next_occurrence(&t, false).ok()?;
-                    if cron.is_time_matching(&t).unwrap_or(false) {
-                        return Some(t.with_timezone(&Utc));
+                // Real time: every instant whose local time matches. The search runs in local
+                // time as if it had no DST, and each match is placed: both instants of a repeated
+                // hour, none in a skipped one. Right after the clocks fell back, local time has
+                // been here before: the search starts back by the jump, so the repeat is seen.
+                let offset = |t: DateTime<Utc>| t.with_timezone(tz).offset().fix().local_minus_utc();
+                let jump = (offset(after - Duration::hours(3)) - offset(after)).max(0);
+                let mut naive = after.with_timezone(tz).naive_local() - Duration::seconds(jump as i64 + 1);
+                for _ in 0..10_000 {
+                    naive = cron.find_next_occurrence(&Utc.from_utc_datetime(&naive), false).ok()?.naive_utc();
+                    let found = match tz.from_local_datetime(&naive) {
+                        LocalResult::Single(t) => [Some(t), None],
+                        LocalResult::Ambiguous(first, second) => [Some(first), Some(second)],
+                        LocalResult::None => [None, None],
+                    };
+                    if let Some(t) = found.into_iter().flatten().map(|t| t.with_timezone(&Utc)).find(|t| *t > after) {
+                        return Some(t);
                     }
                 }
                 None
@@ -111,6 +134,42 @@ impl Timing {
     }
 }
 
+impl Timing {
+    /// The fire times from `first` (a fire time) on that are due by `until`: how many, and the
+    /// last of them; None when `first` itself is not due. A long outage of a frequent schedule is
+    /// counted up to MAX_COUNTED fire times, then only its last day is walked (the count is then
+    /// a lower bound).
+    pub fn due_since(&self, first: DateTime<Utc>, until: DateTime<Utc>) -> Option<(i64, DateTime<Utc>)> {
+        const MAX_COUNTED: i64 = 100_000;
+        if first > until {
+            return None;
+        }
+        if let Timing::Every(n) = self {
+            let step = n * 1_000_000;
+            let count = (until.timestamp_micros() - first.timestamp_micros()) / step + 1;
+            return Some((count, DateTime::from_timestamp_micros(first.timestamp_micros() + (count - 1) * step)?));
+        }
+        let (mut count, mut last) = (1, first);
+        while let Some(next) = self.next_after(last).filter(|t| *t <= until) {
+            count += 1;
+            last = next;
+            if count == MAX_COUNTED {
+                let Some(mut t) = self.next_after(until - Duration::days(1)).filter(|t| *t <= until && *t > last)
+                else {
+                    return Some((count, last));
+                };
+                count += 1;
+                while let Some(next) = self.next_after(t).filter(|n| *n <= until) {
+                    count += 1;
+                    t = next;
+                }
+                return Some((count, t));
+            }
+        }
+        Some((count, last))
+    }
+}
+
 /// The instant at which local time `naive` happens in `tz`, later than `after`: the first of two
 /// when the clocks fall back, the end of the gap when they spring forward over it.
 fn place(tz: &Tz, naive: NaiveDateTime, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -123,11 +182,13 @@ fn place(tz: &Tz, naive: NaiveDateTime, after: DateTime<Utc>) -> Option<DateTime
                 Some(second)
             }
         }
-        LocalResult::None => (1..=24 * 60).find_map(|m| match tz.from_local_datetime(&(naive + Duration::minutes(m))) {
-            LocalResult::Single(t) => Some(t),
-            LocalResult::Ambiguous(first, _) => Some(first),
-            LocalResult::None => None,
-        }),
+        LocalResult::None => {
+            (1..=24 * 60).find_map(|m| match tz.from_local_datetime(&(naive + Duration::minutes(m))) {
+                LocalResult::Single(t) => Some(t),
+                LocalResult::Ambiguous(first, _) => Some(first),
+                LocalResult::None => None,
+            })
+        }
     }?;
     let t = candidate.with_timezone(&Utc);
     (t > after).then_some(t)
@@ -199,5 +260,35 @@ mod unit {
         assert!(msg("90 seconds").contains("1 to 59"));
         assert!(Timing::parse("* * * * *", "Mars/Olympus").err().unwrap().to_string().contains("unknown time zone"));
         assert!(Timing::parse("@hourly", "UTC").is_ok());
+        assert!(Timing::parse("@midnight", "UTC").is_ok());
+        assert!(msg("@fortnightly").contains("@fortnightly"));
+    }
+
+    #[test]
+    fn fire_times_are_whole_seconds() {
+        let t = Timing::parse("30 7 * * *", "UTC").unwrap();
+        let after = DateTime::parse_from_rfc3339("2026-11-23T17:40:12.064237Z").unwrap().with_timezone(&Utc);
+        assert_eq!(t.next_after(after).unwrap().to_rfc3339(), "2026-11-24T07:30:00+00:00");
+    }
+
+    #[test]
+    fn due_windows_are_counted() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let t = Timing::parse("*/5 * * * *", "UTC").unwrap();
+        assert_eq!(t.due_since(at("2026-01-01T00:05:00Z"), at("2026-01-01T00:04:59Z")), None);
+        assert_eq!(
+            t.due_since(at("2026-01-01T00:05:00Z"), at("2026-01-01T00:22:00Z")),
+            Some((4, at("2026-01-01T00:20:00Z")))
+        );
+        let every = Timing::parse("10 seconds", "UTC").unwrap();
+        assert_eq!(
+            every.due_since(at("2026-01-01T00:00:10Z"), at("2026-01-01T00:01:05Z")),
+            Some((6, at("2026-01-01T00:01:00Z")))
+        );
+        // A year of a per-minute schedule: counted up to the cap, then its last day.
+        let minutely = Timing::parse("* * * * *", "UTC").unwrap();
+        let (n, last) = minutely.due_since(at("2025-01-01T00:00:00Z"), at("2026-01-01T00:00:30Z")).unwrap();
+        assert_eq!(last, at("2026-01-01T00:00:00Z"));
+        assert!(n >= 100_000, "{n}");
     }
 }

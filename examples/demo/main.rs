@@ -6,6 +6,9 @@
 //! and succeed on retry, broken ones fail every time and end up dead. An idle worker does not
 //! poll: it sleeps on LISTEN queue_welcome_emails and is woken by the producer's commits, or by the
 //! background worker when a retry comes due. Progress is printed while it runs, then a summary.
+//! The second act (spread.rs) spreads a periodic refresh of every user over time.
+
+mod spread;
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
@@ -223,4 +226,6 @@ fn main() {
     );
     assert_eq!(done + dead, signups, "every signup's email is done or dead, none lost");
     println!("  check                   done + dead = signups: nothing lost, nothing done twice");
+
+    spread::run(&mut c);
 }
