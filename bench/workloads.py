@@ -43,12 +43,24 @@ def recreate(cluster, queue, options=""):
     cluster.psql(f"SELECT queue.create_queue('{queue}'{options})")
 
 
+def clean_slate(cluster):
+    """Every long workload starts from empty job tables: the drain backlogs and histories the
+    earlier workloads leave (millions of rows) would otherwise be vacuumed, pruned and purged
+    during its measurement. The benchmark's cluster is its own, so it simply truncates."""
+    cluster.psql("SELECT count(queue.drop_queue(name, force => true)) FROM queue.queues;"
+                 " TRUNCATE queue.ready, queue.scheduled, queue.running, queue.done, queue.dead, queue.dedupe,"
+                 " queue.dropped_queues, queue.group_state;")
+    vacuum(cluster)
+    cluster.psql("CHECKPOINT")
+
+
 def vacuum(cluster):
     cluster.psql("VACUUM ANALYZE " + ", ".join(f"queue.{t}" for t in TABLES))
 
 
 def w4(cluster, pgbench, seconds, clients, pending_sizes, history):
     """Claim throughput (claim + complete + enqueue of the same count, so pending stays put)."""
+    clean_slate(cluster)
     results = {}
     recreate(cluster, "bench_w4", ", retention => '1 year'")
     cluster.psql("INSERT INTO queue.done (queue_id, state, payload, max_attempts, attempts, run_at, enqueued_at, finished_at)"
@@ -69,6 +81,7 @@ def w4(cluster, pgbench, seconds, clients, pending_sizes, history):
 
 def w5(cluster, pgbench, seconds, clients):
     """Soak: mixed enqueue and drain; throughput per minute, sizes and dead tuples at the end."""
+    clean_slate(cluster)
     recreate(cluster, "bench_w5", ", retention => '1 minute'")
     cluster.psql("SELECT count(*) FROM queue.enqueue_many('bench_w5', array_fill('{}'::jsonb, ARRAY[10000]))")
     vacuum(cluster)  # start from the earlier workloads' leftovers cleaned up: the end state is the soak's own
@@ -102,6 +115,7 @@ def w6(cluster, pgbench, seconds, clients, scheduled=1_000_000, groups=100_000):
     """Scheduled backlog: claim throughput and empty-claim latency on a queue that also holds
     `scheduled` jobs due over the next 6 hours across `groups` groups, against the same queue
     without them."""
+    clean_slate(cluster)
     result = {"scheduled": scheduled, "groups": groups}
     for name, backlog in (("without", False), ("with", True)):
         q = "bench_w6"
@@ -168,8 +182,8 @@ def w7(cluster, pgbench, rate, before, pin, after, period, hows=("xid", "snapsho
     q = "bench_w7"
     batch = 10
     for how in hows:
+        clean_slate(cluster)
         recreate(cluster, q, ", retention => '1 minute'")
-        vacuum(cluster)
         samples = []
         stop = threading.Event()
         total = before + pin + after
@@ -245,17 +259,21 @@ def write_cost(cluster, jobs=20_000):
 
     out = {}
     loops = jobs // 100
+    enqueue_sql = ("SELECT count(*) FROM (SELECT queue.enqueue_many('{q}', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[100]))"
+                   " FROM generate_series(1, {loops})) x")
+    drain_sql = ("DO $$ DECLARE ids bigint[]; tok uuid; BEGIN FOR i IN 1..{loops} LOOP"
+                 " SELECT array_agg(id), min(lease_token::text)::uuid INTO ids, tok FROM queue.claim('{q}', batch => 100);"
+                 " PERFORM queue.complete_many(ids, ARRAY[tok]); END LOOP; END $$")
     for retention in ("1 day", "0"):
         q = "bench_cost"
+        clean_slate(cluster)
         recreate(cluster, q, f", retention => '{retention}'")
-        vacuum(cluster)
-        cluster.psql("CHECKPOINT")  # full-page images count only after a checkpoint: start from one
-        enqueue = step(f"SELECT count(*) FROM (SELECT queue.enqueue_many('{q}', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[100]))"
-                       f" FROM generate_series(1, {loops})) x")
-        claim_complete = step(
-            "DO $$ DECLARE ids bigint[]; tok uuid; BEGIN FOR i IN 1.." + str(loops) + " LOOP"
-            f" SELECT array_agg(id), min(lease_token::text)::uuid INTO ids, tok FROM queue.claim('{q}', batch => 100);"
-            " PERFORM queue.complete_many(ids, ARRAY[tok]); END LOOP; END $$")
+        # Warm up, so that the measured steps write into pages already touched since the last
+        # checkpoint: steady-state WAL, not the full-page images of a checkpoint's first touch.
+        cluster.psql(enqueue_sql.format(q=q, loops=loops))
+        cluster.psql(drain_sql.format(q=q, loops=loops))
+        enqueue = step(enqueue_sql.format(q=q, loops=loops))
+        claim_complete = step(drain_sql.format(q=q, loops=loops))
         out[f"retention {retention}"] = {"enqueue": enqueue, "claim and complete": claim_complete}
     recreate(cluster, "bench_cost")
     return out
@@ -265,7 +283,8 @@ def schedules(cluster, total=100_000, firing=10_000, seconds=60):
     """Cron schedules at scale: what a tick's due scan costs with `total` idle schedules (EXPLAIN
     ANALYZE of the worker's statement, generic plan), then `firing` of them firing every minute,
     jittered over the minute: fires per second achieved and how late they fired."""
-    cluster.psql("SELECT queue.unschedule(name) FROM queue.schedules WHERE name LIKE 'bench_s_%'")
+    clean_slate(cluster)
+    cluster.psql("SELECT count(queue.unschedule(name)) FROM queue.schedules WHERE name LIKE 'bench_s_%'")
     recreate(cluster, "bench_sched", ", retention => '0', notify => false")
     cluster.psql(f"SELECT count(queue.schedule('bench_s_' || g, '0 0 1 1 *', 'bench_sched', jitter => '1 day'))"
                  f" FROM generate_series(1, {total}) g")
@@ -281,6 +300,8 @@ def schedules(cluster, total=100_000, firing=10_000, seconds=60):
     # Make `firing` of them fire every minute, jittered over the minute.
     cluster.psql(f"SELECT count(queue.schedule('bench_s_' || g, '* * * * *', 'bench_sched', jitter => '1 minute'))"
                  f" FROM generate_series(1, {firing}) g")
+    # Each now fires once a minute from the next minute on: measure whole minutes from there.
+    time.sleep(60 - time.time() % 60 + 1)
     fired_before = int(cluster.scalar("SELECT coalesce(sum(fires), 0) FROM queue.schedules WHERE name LIKE 'bench_s_%'"))
     started = time.time()
     time.sleep(seconds)

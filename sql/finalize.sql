@@ -14,7 +14,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
 GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules,
                 queue.queue_grants, queue.dropped_queues
    TO queue_admin, queue_producer, queue_worker;
-GRANT SELECT ON queue.schedules, queue.spread_refreshes TO queue_admin;
+GRANT SELECT ON queue.schedules, queue.spread_refreshes, queue.backfills TO queue_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
@@ -61,7 +61,8 @@ BEGIN
                             'release_expired_leases', 'explain_claim', 'shared_queue_slots',
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
                             'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
-                            'resume_spread_refresh') THEN 'queue_admin'
+                            'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
+                            'backfill_cancel', 'backfill_alter', 'backfill_rate') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
@@ -69,7 +70,9 @@ BEGIN
                             'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
             WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
             -- Internal: called by the queue.* functions and the worker as the extension owner.
-            WHEN f.name IN ('_effective_rate', '_wake_launcher') THEN ''
+            WHEN f.name = '_wake_launcher' THEN ''
+            -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
+            WHEN f.name IN ('_effective_rate', '_backfill_rate') THEN 'queue_admin, queue_maintainer'
             -- The worker checks the owners of schedules and refreshes with it.
             WHEN f.name = '_may' THEN 'queue_maintainer'
         END;
@@ -156,6 +159,15 @@ COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh; false
 COMMENT ON FUNCTION queue.pause_spread_refresh IS 'Stop a spread refresh until resume_spread_refresh.';
 COMMENT ON FUNCTION queue.resume_spread_refresh IS
     'Resume a paused spread refresh from now: keys whose slots passed meanwhile wait for their next slot.';
+COMMENT ON FUNCTION queue.backfill_start IS
+    'Start a paced backfill: jobs {"backfill", "begin_id", "end_id"} over the source''s integer key (its primary key, or key_column), newest first, batch_size existing rows each, per_second jobs a second (peak_per_second / off_peak_per_second during and outside peak_hours on peak_days in timezone), enqueued lookahead ahead, none while max_outstanding of its jobs are pending or running.';
+COMMENT ON FUNCTION queue.backfill_pause IS
+    'Stop a backfill at once: nothing more is enqueued and its pending jobs cannot be claimed until backfill_resume.';
+COMMENT ON FUNCTION queue.backfill_resume IS 'Continue a paused backfill exactly where it stopped, at its pace from now.';
+COMMENT ON FUNCTION queue.backfill_cancel IS 'End a backfill and delete its pending jobs; returns how many were deleted.';
+COMMENT ON FUNCTION queue.backfill_alter IS
+    'Retune a backfill while it runs (batch size, rates, lookahead, max_outstanding, peak schedule); NULL keeps a setting, reset drops one. Effective within one lookahead.';
+COMMENT ON FUNCTION queue.backfill_rate IS 'The rate (jobs per second) a backfill runs at at an instant: a dry run of its peak schedule.';
 COMMENT ON FUNCTION queue._wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION).';
 

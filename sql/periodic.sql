@@ -81,3 +81,92 @@ COMMENT ON VIEW queue.spread_refreshes IS
 
 SELECT pg_catalog.pg_extension_config_dump('queue.schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.refreshes', '');
+
+-- A paced backfill: jobs {"backfill": name, "begin_id": a, "end_id": b} over the source's integer
+-- key, newest first, each covering batch_size existing rows, due one every 1/rate seconds, enqueued
+-- only `lookahead` ahead. `next_end_id` is the highest key not yet covered and `next_due` when the
+-- next range is due; both move in the transaction that enqueues the range.
+CREATE TABLE queue.backfill_runs (
+    name                text PRIMARY KEY,
+    queue               text NOT NULL,
+    source              regclass NOT NULL,
+    key_column          name NOT NULL,
+    batch_size          integer NOT NULL,
+    per_second          double precision NOT NULL,
+    -- On-peak / off-peak rates, as queue.set_rate_schedule's (NULL peak_days: per_second always).
+    peak_per_second     double precision,
+    off_peak_per_second double precision,
+    timezone            text NOT NULL DEFAULT 'UTC',
+    peak_days           integer[],
+    peak_start          integer,
+    peak_end            integer,
+    lookahead            interval NOT NULL,
+    max_outstanding     integer,
+    payload             jsonb NOT NULL DEFAULT '{}',
+    priority            integer NOT NULL DEFAULT 0,
+    group_key           text NOT NULL,
+    max_attempts        integer,
+    state               text NOT NULL DEFAULT 'running'
+                        CHECK (state IN ('running', 'paused', 'draining', 'done', 'cancelled')),
+    next_end_id         bigint NOT NULL DEFAULT 9223372036854775807,
+    next_due            timestamptz NOT NULL DEFAULT now(),
+    rows_estimate       bigint,
+    rows_enqueued       bigint NOT NULL DEFAULT 0,
+    ranges_enqueued     bigint NOT NULL DEFAULT 0,
+    last_step_at        timestamptz,
+    last_error          text,
+    last_error_at       timestamptz,
+    owner               regrole NOT NULL,
+    started_at          timestamptz NOT NULL DEFAULT now(),
+    finished_at         timestamptz
+);
+COMMENT ON TABLE queue.backfill_runs IS
+    'Internal: the backfills and where each got to; read them through queue.backfills.';
+SELECT pg_catalog.pg_extension_config_dump('queue.backfill_runs', '');
+
+-- The rate (jobs per second) backfill `b` runs at at instant `at`: per_second, or its on-peak /
+-- off-peak rate by the same rule as a queue's rate schedule (queue._effective_rate).
+CREATE FUNCTION queue._backfill_rate(b queue.backfill_runs, at timestamptz) RETURNS double precision
+LANGUAGE sql STABLE AS $fn$
+    SELECT CASE WHEN b.peak_days IS NULL THEN b.per_second
+                WHEN e.peak THEN coalesce(b.peak_per_second, b.per_second)
+                ELSE coalesce(b.off_peak_per_second, b.per_second)
+           END
+      FROM queue._effective_rate(NULL, NULL,
+               ROW(0, b.timezone, b.peak_days, b.peak_start, b.peak_end, NULL, NULL, NULL, NULL)::queue.rate_schedules,
+               at) AS e
+$fn$;
+COMMENT ON FUNCTION queue._backfill_rate IS
+    'Internal: the rate a backfill runs at at an instant (its on-peak / off-peak schedule applied).';
+
+-- Progress of each backfill. Its jobs are found by group key (indexed in the ready and running
+-- tables) and payload; a range is done when its job left the live and dead tables.
+CREATE VIEW queue.backfills AS
+SELECT b.name, b.queue, b.source, b.key_column, b.state, b.batch_size, b.per_second,
+       r.rate AS current_rate, b.lookahead, b.max_outstanding,
+       nullif(b.next_end_id, 9223372036854775807) AS next_end_id, b.next_due,
+       b.rows_estimate, b.rows_enqueued, b.ranges_enqueued,
+       j.pending AS ranges_pending, j.running AS ranges_running, j.retrying AS ranges_retrying,
+       j.dead AS ranges_dead, b.ranges_enqueued - j.pending - j.running - j.dead AS ranges_done,
+       CASE WHEN b.state IN ('running', 'paused') AND r.rate > 0 AND b.rows_estimate IS NOT NULL
+            THEN make_interval(secs => greatest(b.rows_estimate - b.rows_enqueued, 0)::float8 / b.batch_size / r.rate)
+       END AS eta,
+       b.started_at, b.finished_at, b.last_step_at, b.last_error, b.last_error_at, b.owner
+  FROM queue.backfill_runs b
+  LEFT JOIN queue.queues q ON q.name = b.queue
+ CROSS JOIN LATERAL (SELECT queue._backfill_rate(b, now()) AS rate) AS r
+ CROSS JOIN LATERAL (
+       SELECT p.pending, p.retrying,
+              (SELECT count(*) FROM queue.running x
+                WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS running,
+              (SELECT count(*) FROM queue.dead x
+                WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS dead
+         FROM (SELECT count(*) AS pending, count(*) FILTER (WHERE x.attempts > 0) AS retrying
+                 FROM (SELECT attempts FROM queue.ready x
+                        WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name
+                       UNION ALL
+                       SELECT attempts FROM queue.scheduled x
+                        WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS x
+              ) AS p) AS j;
+COMMENT ON VIEW queue.backfills IS
+    'Backfills (queue.backfill_start): state (running, paused, draining: every range enqueued, done, cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';

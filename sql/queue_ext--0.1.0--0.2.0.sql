@@ -380,12 +380,13 @@ CREATE TABLE queue.worker_status (
     jobs_purged        bigint NOT NULL DEFAULT 0,
     schedules_fired    bigint NOT NULL DEFAULT 0,
     refresh_jobs       bigint NOT NULL DEFAULT 0,
+    backfill_jobs      bigint NOT NULL DEFAULT 0,
     last_error         text,
     last_error_at      timestamptz
 );
 INSERT INTO queue.worker_status DEFAULT VALUES;
 COMMENT ON TABLE queue.worker_status IS
-    'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired and jobs enqueued by spread refreshes, and its last error.';
+    'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired, jobs enqueued by spread refreshes and by backfills, and its last error.';
 UPDATE queue.worker_status w
    SET started_at = o.started_at, last_tick_at = o.last_tick_at, ticks = o.ticks, leases_released = o.leases_released,
        notifications_sent = o.notifications_sent, jobs_pruned = o.jobs_pruned, last_error = o.last_error,
@@ -476,6 +477,95 @@ COMMENT ON VIEW queue.spread_refreshes IS
 SELECT pg_catalog.pg_extension_config_dump('queue.schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.refreshes', '');
 
+-- A paced backfill: jobs {"backfill": name, "begin_id": a, "end_id": b} over the source's integer
+-- key, newest first, each covering batch_size existing rows, due one every 1/rate seconds, enqueued
+-- only `lookahead` ahead. `next_end_id` is the highest key not yet covered and `next_due` when the
+-- next range is due; both move in the transaction that enqueues the range.
+CREATE TABLE queue.backfill_runs (
+    name                text PRIMARY KEY,
+    queue               text NOT NULL,
+    source              regclass NOT NULL,
+    key_column          name NOT NULL,
+    batch_size          integer NOT NULL,
+    per_second          double precision NOT NULL,
+    -- On-peak / off-peak rates, as queue.set_rate_schedule's (NULL peak_days: per_second always).
+    peak_per_second     double precision,
+    off_peak_per_second double precision,
+    timezone            text NOT NULL DEFAULT 'UTC',
+    peak_days           integer[],
+    peak_start          integer,
+    peak_end            integer,
+    lookahead            interval NOT NULL,
+    max_outstanding     integer,
+    payload             jsonb NOT NULL DEFAULT '{}',
+    priority            integer NOT NULL DEFAULT 0,
+    group_key           text NOT NULL,
+    max_attempts        integer,
+    state               text NOT NULL DEFAULT 'running'
+                        CHECK (state IN ('running', 'paused', 'draining', 'done', 'cancelled')),
+    next_end_id         bigint NOT NULL DEFAULT 9223372036854775807,
+    next_due            timestamptz NOT NULL DEFAULT now(),
+    rows_estimate       bigint,
+    rows_enqueued       bigint NOT NULL DEFAULT 0,
+    ranges_enqueued     bigint NOT NULL DEFAULT 0,
+    last_step_at        timestamptz,
+    last_error          text,
+    last_error_at       timestamptz,
+    owner               regrole NOT NULL,
+    started_at          timestamptz NOT NULL DEFAULT now(),
+    finished_at         timestamptz
+);
+COMMENT ON TABLE queue.backfill_runs IS
+    'Internal: the backfills and where each got to; read them through queue.backfills.';
+SELECT pg_catalog.pg_extension_config_dump('queue.backfill_runs', '');
+
+-- The rate (jobs per second) backfill `b` runs at at instant `at`: per_second, or its on-peak /
+-- off-peak rate by the same rule as a queue's rate schedule (queue._effective_rate).
+CREATE FUNCTION queue._backfill_rate(b queue.backfill_runs, at timestamptz) RETURNS double precision
+LANGUAGE sql STABLE AS $fn$
+    SELECT CASE WHEN b.peak_days IS NULL THEN b.per_second
+                WHEN e.peak THEN coalesce(b.peak_per_second, b.per_second)
+                ELSE coalesce(b.off_peak_per_second, b.per_second)
+           END
+      FROM queue._effective_rate(NULL, NULL,
+               ROW(0, b.timezone, b.peak_days, b.peak_start, b.peak_end, NULL, NULL, NULL, NULL)::queue.rate_schedules,
+               at) AS e
+$fn$;
+COMMENT ON FUNCTION queue._backfill_rate IS
+    'Internal: the rate a backfill runs at at an instant (its on-peak / off-peak schedule applied).';
+
+-- Progress of each backfill. Its jobs are found by group key (indexed in the ready and running
+-- tables) and payload; a range is done when its job left the live and dead tables.
+CREATE VIEW queue.backfills AS
+SELECT b.name, b.queue, b.source, b.key_column, b.state, b.batch_size, b.per_second,
+       r.rate AS current_rate, b.lookahead, b.max_outstanding,
+       nullif(b.next_end_id, 9223372036854775807) AS next_end_id, b.next_due,
+       b.rows_estimate, b.rows_enqueued, b.ranges_enqueued,
+       j.pending AS ranges_pending, j.running AS ranges_running, j.retrying AS ranges_retrying,
+       j.dead AS ranges_dead, b.ranges_enqueued - j.pending - j.running - j.dead AS ranges_done,
+       CASE WHEN b.state IN ('running', 'paused') AND r.rate > 0 AND b.rows_estimate IS NOT NULL
+            THEN make_interval(secs => greatest(b.rows_estimate - b.rows_enqueued, 0)::float8 / b.batch_size / r.rate)
+       END AS eta,
+       b.started_at, b.finished_at, b.last_step_at, b.last_error, b.last_error_at, b.owner
+  FROM queue.backfill_runs b
+  LEFT JOIN queue.queues q ON q.name = b.queue
+ CROSS JOIN LATERAL (SELECT queue._backfill_rate(b, now()) AS rate) AS r
+ CROSS JOIN LATERAL (
+       SELECT p.pending, p.retrying,
+              (SELECT count(*) FROM queue.running x
+                WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS running,
+              (SELECT count(*) FROM queue.dead x
+                WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS dead
+         FROM (SELECT count(*) AS pending, count(*) FILTER (WHERE x.attempts > 0) AS retrying
+                 FROM (SELECT attempts FROM queue.ready x
+                        WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name
+                       UNION ALL
+                       SELECT attempts FROM queue.scheduled x
+                        WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS x
+              ) AS p) AS j;
+COMMENT ON VIEW queue.backfills IS
+    'Backfills (queue.backfill_start): state (running, paused, draining: every range enqueued, done, cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';
+
 -- Functions --------------------------------------------------------------------------------------
 -- Every function moves to the 0.2.0 library's symbols, defined exactly as a fresh install defines
 -- it (scripts/function-ddl). CREATE OR REPLACE keeps what users built on them, such as their
@@ -505,6 +595,81 @@ VOLATILE SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_alter_queue_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_alter"(
+	"name" TEXT, /* Option < & str > */
+	"batch_size" INT DEFAULT NULL, /* Option < i32 > */
+	"per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"lookahead" interval DEFAULT NULL, /* Option < Interval > */
+	"max_outstanding" INT DEFAULT NULL, /* Option < i32 > */
+	"peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"off_peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"timezone" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_days" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_hours" TEXT DEFAULT NULL, /* Option < & str > */
+	"reset" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < String > > */
+) RETURNS VOID /* Result < () > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_alter_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_cancel"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_cancel_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_pause"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_pause_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_rate"(
+	"name" TEXT, /* Option < & str > */
+	"at" timestamp with time zone DEFAULT now() /* Option < TimestampWithTimeZone > */
+) RETURNS double precision /* Result < f64 > */
+STABLE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_rate_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_resume"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_resume_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_start"(
+	"name" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"source" regclass, /* Option < RegClass > */
+	"batch_size" INT DEFAULT 100, /* Option < i32 > */
+	"per_second" double precision DEFAULT 1.0, /* Option < f64 > */
+	"key_column" TEXT DEFAULT NULL, /* Option < & str > */
+	"lookahead" interval DEFAULT '10 seconds', /* Option < Interval > */
+	"max_outstanding" INT DEFAULT NULL, /* Option < i32 > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"off_peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"peak_days" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_hours" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_start_wrapper';
 
 CREATE OR REPLACE FUNCTION "bucket"(
 	"key" TEXT, /* & str */
@@ -925,7 +1090,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
 GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules,
                 queue.queue_grants, queue.dropped_queues
    TO queue_admin, queue_producer, queue_worker;
-GRANT SELECT ON queue.schedules, queue.spread_refreshes TO queue_admin;
+GRANT SELECT ON queue.schedules, queue.spread_refreshes, queue.backfills TO queue_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
@@ -961,7 +1126,8 @@ BEGIN
                             'release_expired_leases', 'explain_claim', 'shared_queue_slots',
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
                             'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
-                            'resume_spread_refresh') THEN 'queue_admin'
+                            'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
+                            'backfill_cancel', 'backfill_alter', 'backfill_rate') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
@@ -969,7 +1135,9 @@ BEGIN
                             'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
             WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
             -- Internal: called by the queue.* functions and the worker as the extension owner.
-            WHEN f.name IN ('_effective_rate', '_wake_launcher') THEN ''
+            WHEN f.name = '_wake_launcher' THEN ''
+            -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
+            WHEN f.name IN ('_effective_rate', '_backfill_rate') THEN 'queue_admin, queue_maintainer'
             -- The worker checks the owners of schedules and refreshes with it.
             WHEN f.name = '_may' THEN 'queue_maintainer'
         END;
@@ -1056,6 +1224,15 @@ COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh; false
 COMMENT ON FUNCTION queue.pause_spread_refresh IS 'Stop a spread refresh until resume_spread_refresh.';
 COMMENT ON FUNCTION queue.resume_spread_refresh IS
     'Resume a paused spread refresh from now: keys whose slots passed meanwhile wait for their next slot.';
+COMMENT ON FUNCTION queue.backfill_start IS
+    'Start a paced backfill: jobs {"backfill", "begin_id", "end_id"} over the source''s integer key (its primary key, or key_column), newest first, batch_size existing rows each, per_second jobs a second (peak_per_second / off_peak_per_second during and outside peak_hours on peak_days in timezone), enqueued lookahead ahead, none while max_outstanding of its jobs are pending or running.';
+COMMENT ON FUNCTION queue.backfill_pause IS
+    'Stop a backfill at once: nothing more is enqueued and its pending jobs cannot be claimed until backfill_resume.';
+COMMENT ON FUNCTION queue.backfill_resume IS 'Continue a paused backfill exactly where it stopped, at its pace from now.';
+COMMENT ON FUNCTION queue.backfill_cancel IS 'End a backfill and delete its pending jobs; returns how many were deleted.';
+COMMENT ON FUNCTION queue.backfill_alter IS
+    'Retune a backfill while it runs (batch size, rates, lookahead, max_outstanding, peak schedule); NULL keeps a setting, reset drops one. Effective within one lookahead.';
+COMMENT ON FUNCTION queue.backfill_rate IS 'The rate (jobs per second) a backfill runs at at an instant: a dry run of its peak schedule.';
 COMMENT ON FUNCTION queue._wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION).';
 

@@ -17,6 +17,8 @@ pub enum QueueError {
     UnknownQueue(String),
     /// 42704: no schedule, refresh or other object with that name (the message names it).
     UndefinedObject(String),
+    /// 42710: an object of that name exists (the message names it).
+    DuplicateObject(String),
     /// 42710: the queue already exists.
     DuplicateQueue(String),
     /// 55006: the object is in use (a queue with live jobs).
@@ -44,7 +46,7 @@ impl QueueError {
             QueueError::InvalidParameter(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             QueueError::NullValue(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,
             QueueError::UnknownQueue(_) | QueueError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,
-            QueueError::DuplicateQueue(_) => ERRCODE_DUPLICATE_OBJECT,
+            QueueError::DuplicateQueue(_) | QueueError::DuplicateObject(_) => ERRCODE_DUPLICATE_OBJECT,
             QueueError::ObjectInUse(_) => ERRCODE_OBJECT_IN_USE,
             QueueError::DedupeConflict(_) => ERRCODE_UNIQUE_VIOLATION,
             QueueError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,
@@ -71,7 +73,7 @@ impl fmt::Display for QueueError {
             QueueError::InvalidParameter(m) | QueueError::ObjectInUse(m) => f.write_str(m),
             QueueError::DedupeConflict(m) | QueueError::NotSupported(m) => f.write_str(m),
             QueueError::UndefinedColumn(m) | QueueError::NotInPrerequisiteState(m) => f.write_str(m),
-            QueueError::UndefinedObject(m) => f.write_str(m),
+            QueueError::UndefinedObject(m) | QueueError::DuplicateObject(m) => f.write_str(m),
             QueueError::NullValue(what) => write!(f, "{what} must not be null"),
             QueueError::UnknownQueue(name) => write!(f, "queue \"{name}\" does not exist"),
             QueueError::DuplicateQueue(name) => write!(f, "queue \"{name}\" already exists"),

@@ -29,7 +29,7 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"queue_ext.tick",
         c"Longest time between two rounds of a queue_ext background worker.",
-        c"Each round releases expired leases, fires due cron schedules, steps spread refreshes (one tick ahead), moves scheduled jobs that came due to ready (notifying their queues), purges dropped queues and prunes finished jobs past retention. A worker also wakes when the earliest scheduled job or schedule comes due.",
+        c"Each round releases expired leases, fires due cron schedules, steps spread refreshes (one tick ahead) and backfills (a window ahead), moves scheduled jobs that came due to ready (notifying their queues), purges dropped queues and prunes finished jobs past retention. A worker also wakes when the earliest scheduled job or schedule comes due.",
         &TICK_MS,
         10,
         3_600_000,

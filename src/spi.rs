@@ -130,7 +130,8 @@ pub fn explain_generic(
     let deallocate = || format!("DEALLOCATE {NAME}");
     let exists = !client
         .select("SELECT true FROM pg_catalog.pg_prepared_statements WHERE name = $1", None, &[NAME.into()])
-        .map_err(internal)?.is_empty();
+        .map_err(internal)?
+        .is_empty();
     if exists {
         client.update(deallocate().as_str(), None, &[]).map_err(internal)?;
     }

@@ -1,12 +1,14 @@
-//! Periodic work the background worker drives: cron schedules (schedules.rs, timing in cron.rs)
-//! and spread refreshes (refresh.rs). Both are defined by queue_admin through SQL functions, kept
+//! Periodic work the background worker drives: cron schedules (schedules.rs, timing in cron.rs),
+//! spread refreshes (refresh.rs) and paced backfills (backfill.rs). Both are defined by queue_admin through SQL functions, kept
 //! in tables (sql/periodic.sql), and fired by the worker in short transactions that enqueue the
 //! jobs and record how far they got together, so that nothing fires twice or is skipped.
 //!
-//! Jobs are enqueued with the rights of the role that defined the schedule or refresh (its
-//! `owner`): it must still be a queue_admin allowed to produce into the queue when they fire, and
-//! a refresh reads its source table as that role, never as the worker's superuser.
+//! Jobs are enqueued with the rights of the role that defined the schedule, refresh or backfill
+//! (its `owner`): it must still be a queue_admin allowed to produce into the queue when they fire,
+//! and refreshes and backfills read their source tables as that role, never as the worker's
+//! superuser.
 
+pub mod backfill;
 pub mod cron;
 pub mod refresh;
 pub mod schedules;

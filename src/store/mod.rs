@@ -3,6 +3,17 @@
 //! Each is a `&'static str`, so `spi::exec` keeps one prepared plan per statement and backend.
 //! A storage change is confined to this folder, `sql/` at the crate root and the upgrade script.
 
+pub const BACKFILL_ALTER: &str = include_str!("sql/backfill_alter.sql");
+pub const BACKFILL_CANCEL: &str = include_str!("sql/backfill_cancel.sql");
+pub const BACKFILL_DUE: &str = include_str!("sql/backfill_due.sql");
+pub const BACKFILL_ENQUEUE: &str = include_str!("sql/backfill_enqueue.sql");
+pub const BACKFILL_OUTSTANDING: &str = include_str!("sql/backfill_outstanding.sql");
+pub const BACKFILL_PARK: &str = include_str!("sql/backfill_park.sql");
+pub const BACKFILL_RATE: &str = include_str!("sql/backfill_rate.sql");
+pub const BACKFILL_SOURCE: &str = include_str!("sql/backfill_source.sql");
+pub const BACKFILL_START: &str = include_str!("sql/backfill_start.sql");
+pub const BACKFILL_STEPPED: &str = include_str!("sql/backfill_stepped.sql");
+pub const BACKFILL_UNPARK: &str = include_str!("sql/backfill_unpark.sql");
 pub const CANCEL: &str = include_str!("sql/cancel.sql");
 pub const CLAIM: &str = include_str!("sql/claim.sql");
 pub const CLAIM_DEFAULT: &str = include_str!("sql/claim_default.sql");

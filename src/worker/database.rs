@@ -1,7 +1,7 @@
 //! The worker of one database. Every `queue_ext.tick` at most (sooner when the earliest scheduled
 //! job or cron schedule comes due), each step in its own short transactions (bounded batches, so
 //! it never pins the xmin horizon): release expired leases, fire cron schedules, step spread
-//! refreshes, move scheduled jobs that came due to ready and notify their queues, purge dropped
+//! refreshes and backfills, move scheduled jobs that came due to ready and notify their queues, purge dropped
 //! queues, prune finished jobs past retention, and record what it did in `queue.worker_status`.
 //! An error in a step is recorded and the next step still runs.
 //!
@@ -11,7 +11,7 @@
 
 use super::{in_transaction, report_activity};
 use crate::error::Result;
-use crate::periodic::{refresh, schedules};
+use crate::periodic::{backfill, refresh, schedules};
 use crate::security::{as_role, maintainer};
 use crate::spi::exec;
 use crate::{guc, maintenance, shmem};
@@ -86,6 +86,7 @@ struct TickReport {
     jobs_purged: i64,
     schedules_fired: i64,
     refresh_jobs: i64,
+    backfill_jobs: i64,
     error: Option<String>,
 }
 
@@ -107,6 +108,7 @@ struct Worker {
     /// Schedules and refreshes whose last step failed, and until when they are left alone.
     schedules_held: std::collections::HashMap<String, std::time::Instant>,
     refreshes_held: std::collections::HashMap<String, std::time::Instant>,
+    backfills_held: std::collections::HashMap<String, std::time::Instant>,
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
@@ -293,6 +295,48 @@ impl Worker {
         }
     }
 
+    /// Step the backfills that are running: each enqueues the ranges due within its window. A
+    /// backfill whose step fails records its error and is left alone for a while.
+    fn step_backfills(&mut self, report: &mut TickReport) {
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
+        self.backfills_held.retain(|_, until| *until > std::time::Instant::now());
+        let held: Vec<String> = self.backfills_held.keys().cloned().collect();
+        let names = match as_maintainer(move |c| backfill::active(c, held)) {
+            Ok(names) => names,
+            Err(e) => {
+                report.error = Some(e);
+                return;
+            }
+        };
+        for name in names {
+            loop {
+                if started.elapsed() >= budget || BackgroundWorker::sigterm_received() {
+                    return;
+                }
+                let n = name.clone();
+                match as_maintainer(move |c| backfill::step(c, &n)) {
+                    Ok(Some(stepped)) => {
+                        report.backfill_jobs += stepped.jobs;
+                        if !stepped.behind {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let (n, error) = (name.clone(), e.clone());
+                        if let Err(e2) = as_maintainer(move |c| backfill::record_failure(c, &n, &error)) {
+                            log!("queue_ext worker: could not record the failure of backfill \"{name}\": {e2}");
+                        }
+                        report.error = Some(format!("backfill \"{name}\": {e}"));
+                        self.backfills_held.insert(name.clone(), std::time::Instant::now() + FAILED_HOLD_OFF);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     fn prune(&mut self, report: &mut TickReport) {
         if self.full_prune.is_none_or(|t| t.elapsed() >= FULL_PRUNE_EVERY) {
             self.full_prune = Some(std::time::Instant::now());
@@ -329,6 +373,7 @@ impl Worker {
             report.jobs_purged,
             report.schedules_fired,
             report.refresh_jobs,
+            report.backfill_jobs,
         ];
         let error = report.error.clone();
         let result = as_maintainer(move |c| {
@@ -341,9 +386,9 @@ impl Worker {
                         leases_released = leases_released + $3, jobs_promoted = jobs_promoted + $4,
                         notifications_sent = notifications_sent + $5, jobs_pruned = jobs_pruned + $6,
                         jobs_purged = jobs_purged + $7, schedules_fired = schedules_fired + $8,
-                        refresh_jobs = refresh_jobs + $9,
-                        last_error = coalesce($10, last_error),
-                        last_error_at = CASE WHEN $10 IS NULL THEN last_error_at ELSE now() END
+                        refresh_jobs = refresh_jobs + $9, backfill_jobs = backfill_jobs + $10,
+                        last_error = coalesce($11, last_error),
+                        last_error_at = CASE WHEN $11 IS NULL THEN last_error_at ELSE now() END
                 RETURNING started_at",
                 &[
                     pid.into(),
@@ -355,6 +400,7 @@ impl Worker {
                     counts[4].into(),
                     counts[5].into(),
                     counts[6].into(),
+                    counts[7].into(),
                     error.into(),
                 ],
             )?;
@@ -400,6 +446,9 @@ impl Worker {
         }
         if !self.stopping {
             self.step_refreshes(&mut report);
+        }
+        if !self.stopping {
+            self.step_backfills(&mut report);
         }
         // After the periodic steps: what they scheduled counts for the worker's next wake-up.
         if !self.stopping {
@@ -480,6 +529,7 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         full_prune: None,
         schedules_held: Default::default(),
         refreshes_held: Default::default(),
+        backfills_held: Default::default(),
         started_at: None,
         skew_logged: false,
         stopping: false,

@@ -269,3 +269,50 @@ fn schedules_fire_exactly_once_across_restart_and_immediate_shutdown() {
     assert!(gaps >= 1, "no catch-up gap after three seconds down: {runs:?}");
     c.execute("SELECT queue.unschedule($1)", &[&name]).unwrap();
 }
+
+/// A backfill interrupted by an immediate shutdown: its cursor moved with the ranges it enqueued,
+/// so after the restart every row is still covered exactly once.
+#[test]
+fn a_backfill_covers_every_row_exactly_once_across_an_immediate_shutdown() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "bf_crash", "");
+    let table = format!("bf_crash_{q}");
+    c.batch_execute(&format!(
+        "CREATE TABLE {table} (id bigint PRIMARY KEY); INSERT INTO {table} SELECT g FROM generate_series(1, 9000) g WHERE g % 3 <> 0"
+    ))
+    .unwrap();
+    let name = format!("crash_{q}");
+    c.execute(
+        "SELECT queue.backfill_start($1, $2, $3::text::regclass, batch_size => 10, per_second => 200, lookahead => '1 second')",
+        &[&name, &q, &table],
+    )
+    .unwrap();
+    let enqueued =
+        |c: &mut postgres::Client| count(c, "SELECT ranges_enqueued FROM queue.backfills WHERE name = $1", &[&name]);
+    await_condition("ranges before the crash", Duration::from_secs(30), || enqueued(&mut c) >= 100);
+    pg_ctl(&["stop", "-m", "immediate"]);
+    pg_ctl(&["start"]);
+    let mut c = connect();
+    await_condition("the backfill done after the restart", Duration::from_secs(120), || {
+        let jobs = c.query("SELECT id, lease_token FROM queue.claim($1, batch => 500)", &[&q]).unwrap();
+        if !jobs.is_empty() {
+            let ids: Vec<i64> = jobs.iter().map(|r| r.get(0)).collect();
+            let token: Uuid = jobs[0].get(1);
+            c.execute("SELECT count(*) FROM queue.complete_many($1, ARRAY[$2]::uuid[])", &[&ids, &token]).unwrap();
+        }
+        c.query_one("SELECT state FROM queue.backfills WHERE name = $1", &[&name]).unwrap().get::<_, String>(0)
+            == "done"
+    });
+    let uncovered = count(
+        &mut c,
+        &format!(
+            "SELECT count(*) FROM {table} t
+              WHERE (SELECT count(*) FROM queue.jobs j
+                      WHERE j.payload->>'backfill' = $1
+                        AND t.id BETWEEN (j.payload->>'begin_id')::bigint AND (j.payload->>'end_id')::bigint) <> 1"
+        ),
+        &[&name],
+    );
+    assert_eq!(uncovered, 0, "rows covered other than exactly once after the crash");
+    assert_eq!(enqueued(&mut c), 600);
+}

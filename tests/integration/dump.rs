@@ -41,6 +41,18 @@ fn pg_dump_and_restore_keep_queues_jobs_and_schedules() {
     c.execute("SELECT count(*) FROM queue.claim($1, batch => 3)", &[&q]).unwrap();
     // After the claim: off-peak (rate 1) would otherwise let one job through.
     c.execute("SELECT queue.set_rate_schedule($1, 10, 1)", &[&q]).unwrap();
+    // Periodic work refers to a table and a role by name (regclass, regrole): both survive.
+    c.batch_execute(&format!(
+        "CREATE TABLE dump_users (id bigint PRIMARY KEY);
+         CREATE INDEX ON dump_users (queue.slot_fraction((id)::text));
+         SELECT queue.schedule('dumped_schedule', '0 3 * * *', '{q}', '{{\"job\": \"nightly\"}}', jitter => '5 minutes');
+         SELECT queue.pause_schedule('dumped_schedule');
+         SELECT queue.spread_refresh('dumped_refresh', '{q}', 'dump_users', 'id', '1 hour');
+         SELECT queue.pause_spread_refresh('dumped_refresh');
+         SELECT queue.backfill_start('dumped_backfill', '{q}', 'dump_users', per_second => 3);
+         SELECT queue.backfill_pause('dumped_backfill');"
+    ))
+    .unwrap();
     let dump = std::env::temp_dir().join(format!("{source}.dump"));
     pg_tool("pg_dump", &["-Fc", "-d", &source, "-f", dump.to_str().unwrap()]);
     pg_tool("pg_restore", &["-d", &target, "--exit-on-error", dump.to_str().unwrap()]);
@@ -72,6 +84,25 @@ fn pg_dump_and_restore_keep_queues_jobs_and_schedules() {
         7
     );
     assert_eq!(count(&mut r, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'running'", &[&q]), 3);
+    for (sql, what) in [
+        (
+            "SELECT count(*) FROM queue.schedules WHERE name = 'dumped_schedule' AND cron = '0 3 * * *' AND paused
+                AND payload = '{\"job\": \"nightly\"}' AND owner = 'postgres'::regrole",
+            "the schedule",
+        ),
+        (
+            "SELECT count(*) FROM queue.spread_refreshes WHERE name = 'dumped_refresh' AND source = 'dump_users'::regclass
+                AND period = '1 hour' AND paused",
+            "the spread refresh",
+        ),
+        (
+            "SELECT count(*) FROM queue.backfills WHERE name = 'dumped_backfill' AND source = 'dump_users'::regclass
+                AND state = 'paused' AND per_second = 3",
+            "the backfill",
+        ),
+    ] {
+        assert_eq!(count(&mut r, sql, &[]), 1, "{what} did not survive the dump");
+    }
     // The restored queue works, and new ids do not collide with restored ones.
     let id: i64 = r.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
     assert_eq!(count(&mut r, "SELECT count(*) FROM queue.jobs WHERE id = $1", &[&id]), 1);

@@ -167,17 +167,23 @@ fn shadowing_operators_and_functions_never_run_with_anyone_elses_rights() {
         .batch_execute(
             "CREATE INDEX ON public.items (queue.slot_fraction((id)::text));
              SELECT queue.schedule('shadowed_every_second', '1 seconds', 'shadowed', jitter => '100 ms');
-             SELECT queue.spread_refresh('shadowed_items', 'shadowed', 'public.items', 'id', '1 second', batch => 10);",
+             SELECT queue.spread_refresh('shadowed_items', 'shadowed', 'public.items', 'id', '1 second', batch => 10);
+             CREATE INDEX ON public.items (id);
+             SELECT queue.backfill_start('shadowed_backfill', 'shadowed', 'public.items', key_column => 'id',
+                                         batch_size => 1, per_second => 50);",
         )
         .unwrap();
     await_condition("the schedule and the refresh at work", Duration::from_secs(30), || {
         count(&mut admin, "SELECT fires FROM queue.schedules WHERE name = 'shadowed_every_second'", &[]) >= 2
             && count(&mut admin, "SELECT jobs_enqueued FROM queue.spread_refreshes WHERE name = 'shadowed_items'", &[])
                 >= 2
+            && count(&mut admin, "SELECT ranges_enqueued FROM queue.backfills WHERE name = 'shadowed_backfill'", &[])
+                >= 2
     });
     admin
         .batch_execute(
-            "SELECT queue.unschedule('shadowed_every_second'); SELECT queue.drop_spread_refresh('shadowed_items')",
+            "SELECT queue.unschedule('shadowed_every_second'); SELECT queue.drop_spread_refresh('shadowed_items');
+             SELECT queue.backfill_cancel('shadowed_backfill')",
         )
         .unwrap();
 

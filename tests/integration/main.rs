@@ -3,6 +3,7 @@
 
 mod common;
 
+mod backfill;
 mod concurrency;
 mod dump;
 mod errors;

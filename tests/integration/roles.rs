@@ -70,6 +70,30 @@ fn each_role_can_do_its_part_and_nothing_else() {
     allowed(&mut operator, &format!("SELECT queue.enqueue('{q}', '{{}}')"));
     denied(&mut operator, "UPDATE queue.queues SET paused = true");
 
+    // Periodic work is queue_admin's: its functions and views.
+    for c in [&mut producer, &mut worker, &mut nobody] {
+        for sql in [
+            format!("SELECT queue.schedule('roles_s', '* * * * *', '{q}')"),
+            "SELECT queue.unschedule('roles_s')".to_string(),
+            format!("SELECT queue.spread_refresh('roles_r', '{q}', 'pg_catalog.pg_class', 'oid', '1 hour')"),
+            format!("SELECT queue.backfill_start('roles_b', '{q}', 'pg_catalog.pg_class')"),
+            "SELECT queue.backfill_pause('roles_b')".to_string(),
+            "SELECT count(*) FROM queue.schedules".to_string(),
+            "SELECT count(*) FROM queue.spread_refreshes".to_string(),
+            "SELECT count(*) FROM queue.backfills".to_string(),
+        ] {
+            denied(c, &sql);
+        }
+    }
+    for view in ["schedules", "spread_refreshes", "backfills"] {
+        allowed(&mut operator, &format!("SELECT count(*) FROM queue.{view}"));
+    }
+    for table in ["refreshes", "backfill_runs"] {
+        denied(&mut operator, &format!("SELECT count(*) FROM queue.{table}"));
+    }
+    denied(&mut operator, "UPDATE queue.schedules SET paused = true");
+    allowed(&mut operator, "SELECT * FROM queue.schedule_fires('@daily')");
+
     for sql in [
         format!("SELECT queue.enqueue('{q}', '{{}}')"),
         format!("SELECT queue.claim('{q}')"),
