@@ -132,7 +132,7 @@ def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def targets(rows, w4_result, w5_result, w6_result=None, w7_result=None):
+def targets(rows, w4_result, w5_result, w6_result=None, w7_result=None, w8_result=None):
     """The issue's targets, each with its measured ratio and a plain verdict."""
     out = []
 
@@ -167,6 +167,11 @@ def targets(rows, w4_result, w5_result, w6_result=None, w7_result=None):
             if how in w7_result:
                 check(f"W7 ({how}): lowest completions per period during the pin / offered",
                       w7_result[how]["pinned_min_ratio"], 0.5)
+    if w8_result:
+        for name in ("stats", "metrics"):
+            p99 = w8_result[name]["p99_ms"]
+            out.append({"target": f"W8: {name} p99 with {w8_result['pending']:,} pending, {w8_result['finished']:,} finished (ms)",
+                        "value": p99, "goal": "< 5", "met": p99 < 5.0})
     return out
 
 
@@ -222,6 +227,13 @@ def print_report(rows, extras, verdicts, settings):
             print(f"   {k:<7} backlog: {w[k]['jobs_per_second']:,.0f} jobs/s; empty claim p50 {w[k]['empty_claim_p50_ms']:.2f} ms,"
                   f" p99 {w[k]['empty_claim_p99_ms']:.2f} ms ({w[k]['empty_claims']:,} claims)")
         print(f"   ratio {w['ratio']:.2f}")
+    if extras.get("W8"):
+        w = extras["W8"]
+        print(f"\nW8 observability with {w['pending']:,} ready jobs in {w['groups']:,} groups and {w['finished']:,} finished"
+              f" (queue.stats counted {w['stats_ready']:,} ready), {w['calls']} calls each, timed in the server:")
+        for name in ("stats", "stats_one", "metrics", "count_on_read", "recount"):
+            r = w[name]
+            print(f"   {name:<10} p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms, max {r['max_ms']:.3f} ms, {r['buffers']} buffers")
     if extras.get("W7"):
         w = extras["W7"]
         print(f"\nW7 held horizon, {w['offered_per_second']} jobs/s offered; {w['before']} s, {w['pin']} s pinned, {w['after']} s after:")
@@ -257,7 +269,7 @@ def main():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--latency-bin")
     ap.add_argument("--peers", default="pgmq,pgq,graphile_worker,pg_boss")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,COST,SCHED", help="comma-separated subset to run")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,COST,SCHED,W8", help="comma-separated subset to run")
     ap.add_argument("--w6-scheduled", type=int, default=1_000_000)
     ap.add_argument("--w6-groups", type=int, default=100_000)
     ap.add_argument("--w7-rate", type=int, default=2000, help="jobs/s offered in W7")
@@ -328,13 +340,15 @@ def main():
             extras["SCHED"] = workloads.schedules(cluster)
         if "W6" in wanted:
             extras["W6"] = workloads.w6(cluster, pgbench, seconds, args.clients, args.w6_scheduled, args.w6_groups)
+        if "W8" in wanted:
+            extras["W8"] = workloads.w8(cluster)
         if "W7" in wanted:
             before, pin, after = (int(x) for x in args.w7_seconds.split(","))
             extras["W7"] = workloads.w7(cluster, pgbench, args.w7_rate, before, pin, after, args.w7_period,
                                         tuple(args.w7_pins.split(",")))
 
     rows = summarize(samples)
-    verdicts = targets(rows, extras.get("W4"), extras.get("W5"), extras.get("W6"), extras.get("W7"))
+    verdicts = targets(rows, extras.get("W4"), extras.get("W5"), extras.get("W6"), extras.get("W7"), extras.get("W8"))
     print_report(rows, extras, verdicts, settings)
     result = {"quick": args.quick, "settings": settings, "elapsed_seconds": time.time() - started,
               "samples": samples, "summary": rows, "extras": extras, "targets": verdicts,

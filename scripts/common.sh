@@ -35,6 +35,28 @@ ensure_prereqs() {
     fi
 }
 
+# What the observability tests check queue.metrics() with: Debian's postgres_exporter scrapes
+# the test server, and the prometheus_client package (from PyPI, in a virtualenv of ours under
+# target/) parses the text format.
+PROMETHEUS_CLIENT_VERSION=0.21.1
+ensure_monitoring_tools() {
+    if ! dpkg -s prometheus-postgres-exporter >/dev/null 2>&1; then
+        say "installing Debian's prometheus-postgres-exporter"
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq prometheus-postgres-exporter >/dev/null
+    fi
+    # The package may start its own exporter as a service: ours are started by the tests.
+    as_root systemctl disable --now prometheus-postgres-exporter >/dev/null 2>&1 || true
+    local venv="$ROOT/target/py"
+    if ! "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
+        say "installing prometheus_client $PROMETHEUS_CLIENT_VERSION from PyPI into target/py"
+        mkdir -p "$ROOT/target"
+        /usr/bin/python3 -m venv "$venv" || { as_root apt-get install -y -qq python3-venv >/dev/null && /usr/bin/python3 -m venv "$venv"; }
+        "$venv/bin/pip" install --quiet "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
+    fi
+    export QUEUE_EXT_TEST_PYTHON="$venv/bin/python" QUEUE_EXT_TEST_EXPORTER=/usr/bin/prometheus-postgres-exporter
+}
+
 # Build and install the extension into PostgreSQL 15's directories. `cargo pgrx install` removes
 # the old .so before copying, so a running server keeps its mapped copy intact.
 install_extension() {

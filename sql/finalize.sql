@@ -15,6 +15,9 @@ GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state
                 queue.queue_grants, queue.dropped_queues
    TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT ON queue.schedules, queue.spread_refreshes, queue.backfills TO queue_admin;
+-- Monitoring: the queue roles and pg_monitor (what exporters usually run as) read the figures.
+GRANT USAGE ON SCHEMA queue TO pg_monitor;
+GRANT SELECT ON queue.stats, queue.workers TO queue_admin, queue_producer, queue_worker, pg_monitor;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
@@ -62,7 +65,7 @@ BEGIN
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
                             'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
                             'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
-                            'backfill_cancel', 'backfill_alter', 'backfill_rate') THEN 'queue_admin'
+                            'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
@@ -72,7 +75,12 @@ BEGIN
             -- Internal: called by the queue.* functions and the worker as the extension owner.
             WHEN f.name = '_wake_launcher' THEN ''
             -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
-            WHEN f.name IN ('_effective_rate', '_backfill_rate') THEN 'queue_admin, queue_maintainer'
+            WHEN f.name = '_backfill_rate' THEN 'queue_admin, queue_maintainer'
+            -- queue.stats (read by every queue role and pg_monitor) calls these.
+            WHEN f.name IN ('_effective_rate', '_stats') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            WHEN f.name IN ('metrics', 'histogram') THEN 'queue_admin, queue_producer, queue_worker, pg_monitor'
+            -- The counting triggers on the job tables (never called directly).
+            WHEN f.name = '_count_jobs' THEN ''
             -- The worker checks the owners of schedules and refreshes with it.
             WHEN f.name = '_may' THEN 'queue_maintainer'
         END;
@@ -115,6 +123,16 @@ COMMENT ON FUNCTION queue.release_expired_leases IS
     'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs.';
 COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
+COMMENT ON FUNCTION queue._stats IS
+    'Internal: one queue''s figures from shared memory (queue.stats adds its name, lag, pause and rate).';
+COMMENT ON FUNCTION queue._count_jobs IS
+    'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
+COMMENT ON FUNCTION queue.recount IS
+    'Count every queue''s jobs by state again from the tables (the background worker does it after a restart); writers to the job tables wait while it counts. Returns the queues counted.';
+COMMENT ON FUNCTION queue.metrics IS
+    'Every queue''s figures in the Prometheus text exposition format: depths as gauges, events as counters, wait and run times as histograms; for postgres_exporter (contrib/postgres_exporter/queries.yaml) or any scraper.';
+COMMENT ON FUNCTION queue.histogram IS
+    'Text bars for psql: a queue''s pending jobs by due time (of => ''due''; ready jobs in the first bucket, the last row holds every job due later), or its completions over the last hour (of => ''completed'').';
 COMMENT ON FUNCTION queue.explain_claim IS
     'EXPLAIN of the generic plan queue.claim runs for a queue (claims always run it): check that claims use ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS

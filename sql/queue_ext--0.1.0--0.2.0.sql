@@ -570,6 +570,27 @@ COMMENT ON VIEW queue.backfills IS
 -- Every function moves to the 0.2.0 library's symbols, defined exactly as a fresh install defines
 -- it (scripts/function-ddl). CREATE OR REPLACE keeps what users built on them, such as their
 -- triggers on queue.enqueue_trigger(), which becomes SECURITY INVOKER.
+CREATE OR REPLACE FUNCTION "_stats"(
+	"queue_id" INT /* i32 */
+) RETURNS TABLE (
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL SAFE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+
 CREATE OR REPLACE FUNCTION "_wake_launcher"() RETURNS void
 STRICT VOLATILE SECURITY DEFINER 
 SET search_path TO pg_catalog, pg_temp
@@ -855,10 +876,32 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_heartbeat_wrapper';
 
+CREATE OR REPLACE FUNCTION "histogram"(
+	"queue" TEXT, /* Option < & str > */
+	"bucket" interval DEFAULT '1 minute', /* Option < Interval > */
+	"buckets" INT DEFAULT 30, /* Option < i32 > */
+	"width" INT DEFAULT 50, /* Option < i32 > */
+	"of" TEXT DEFAULT 'due' /* Option < & str > */
+) RETURNS TABLE (
+	"bucket_start" timestamp with time zone,  /* TimestampWithTimeZone */
+	"jobs" bigint,  /* Option < i64 > */
+	"bar" TEXT  /* String */
+)
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_histogram_wrapper';
+
 CREATE OR REPLACE FUNCTION "library_version"() RETURNS TEXT /* & '_ str */
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_library_version_wrapper';
+
+CREATE OR REPLACE FUNCTION "metrics"() RETURNS TEXT /* Result < String > */
+STRICT VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_metrics_wrapper';
 
 CREATE OR REPLACE FUNCTION "next_slot"(
 	"key" TEXT, /* & str */
@@ -903,6 +946,14 @@ CREATE OR REPLACE FUNCTION "poll_delay"(
 IMMUTABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'poll_delay_wrapper';
+
+CREATE OR REPLACE FUNCTION "recount"(
+	"lock_timeout" interval DEFAULT '5 seconds' /* Option < Interval > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE SECURITY DEFINER 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_recount_wrapper';
 
 CREATE OR REPLACE FUNCTION "release"(
 	"id" bigint, /* Option < i64 > */
@@ -1075,8 +1126,93 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_unschedule_wrapper';
 
+CREATE OR REPLACE FUNCTION queue."_count_jobs"() RETURNS TRIGGER
+LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
+
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
+
+-- Statistics: counting triggers, queue.stats and queue.workers (sql/stats.sql) ---------------
+-- Every statement that inserts jobs into or deletes them from a job table reports its per-queue
+-- row counts (src/stats/counting.rs): statement-level, so a batch of 100 jobs is one call.
+CREATE TRIGGER ready_counted_ins AFTER INSERT ON queue.ready
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER ready_counted_del AFTER DELETE ON queue.ready
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER scheduled_counted_ins AFTER INSERT ON queue.scheduled
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER scheduled_counted_del AFTER DELETE ON queue.scheduled
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER running_counted_ins AFTER INSERT ON queue.running
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER running_counted_del AFTER DELETE ON queue.running
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER dead_counted_ins AFTER INSERT ON queue.dead
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER dead_counted_del AFTER DELETE ON queue.dead
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+-- queue_ext never truncates them; should a superuser, every queue is counted again.
+CREATE TRIGGER ready_counted_truncate AFTER TRUNCATE ON queue.ready FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER scheduled_counted_truncate AFTER TRUNCATE ON queue.scheduled FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER running_counted_truncate AFTER TRUNCATE ON queue.running FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER dead_counted_truncate AFTER TRUNCATE ON queue.dead FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+
+-- One row per queue. Depths and event figures come from shared memory; the lag is the oldest
+-- run_at among the jobs at the head of the queue's first 100 groups of ready jobs (each a probe
+-- of ready_claim_idx), so reading this costs the same whatever the backlog and the history.
+CREATE VIEW queue.stats AS
+SELECT q.name AS queue, s.ready, s.scheduled, s.running, s.dead,
+       s.done_last_minute, s.done_last_hour, s.throughput, s.failures_last_hour, s.retries_last_hour,
+       CASE WHEN h.oldest IS NULL THEN '0'::interval
+            ELSE greatest(pg_catalog.now() - h.oldest, '0'::interval) END AS lag,
+       s.mean_wait, s.mean_run, q.paused, r.rate AS rate_limit, s.counted
+  FROM queue.queues q
+ CROSS JOIN LATERAL queue._stats(q.id) s
+  LEFT JOIN queue.rate_schedules rs ON rs.queue_id = q.id
+ CROSS JOIN LATERAL queue._effective_rate(q.rate_per_second, q.burst, rs, pg_catalog.now()) r
+ CROSS JOIN LATERAL (
+       WITH RECURSIVE groups(g) AS (
+           SELECT (SELECT j.group_key FROM queue.ready j WHERE j.queue_id = q.id ORDER BY j.group_key LIMIT 1)
+           UNION ALL
+           SELECT (SELECT j.group_key FROM queue.ready j
+                    WHERE j.queue_id = q.id AND j.group_key > groups.g ORDER BY j.group_key LIMIT 1)
+             FROM groups WHERE groups.g IS NOT NULL
+       )
+       SELECT min(head.run_at) AS oldest
+         FROM (SELECT g FROM groups WHERE g IS NOT NULL LIMIT 100) AS firsts
+        CROSS JOIN LATERAL (SELECT j.run_at FROM queue.ready j
+                             WHERE j.queue_id = q.id AND j.group_key = firsts.g
+                             ORDER BY -(j.priority::bigint), j.run_at, j.id LIMIT 1) AS head
+ ) h;
+COMMENT ON VIEW queue.stats IS
+    'One row per queue, in constant time whatever the backlog and history: jobs by state (NULL with counted = false until the background worker has counted them after a restart), completions in the last minute and hour, throughput (completed per second over the last minute), failures and retries in the last hour, lag, mean wait and run time over the last hour, paused, and the rate limit in force.';
+COMMENT ON COLUMN queue.stats.ready IS 'Pending jobs that are due (claimable unless paused, capped or rate limited).';
+COMMENT ON COLUMN queue.stats.scheduled IS 'Pending jobs due later (delayed, or waiting out a retry backoff).';
+COMMENT ON COLUMN queue.stats.running IS 'Leased jobs.';
+COMMENT ON COLUMN queue.stats.dead IS 'Jobs whose attempts ran out, until retried.';
+COMMENT ON COLUMN queue.stats.done_last_minute IS 'Jobs completed in the last 60 seconds.';
+COMMENT ON COLUMN queue.stats.done_last_hour IS 'Jobs completed in the last hour (since the server started, if later).';
+COMMENT ON COLUMN queue.stats.throughput IS 'Completions per second over the last minute.';
+COMMENT ON COLUMN queue.stats.failures_last_hour IS 'Failed attempts in the last hour: fail() and expired leases.';
+COMMENT ON COLUMN queue.stats.retries_last_hour IS 'Failed attempts in the last hour that were scheduled to run again (the others went dead).';
+COMMENT ON COLUMN queue.stats.lag IS 'How long the oldest job at the head of a group of ready jobs has been due (first 100 groups); 0 when none is ready.';
+COMMENT ON COLUMN queue.stats.mean_wait IS 'Mean time from when a job could first run (enqueued, or due) to its first claim, over the last hour.';
+COMMENT ON COLUMN queue.stats.mean_run IS 'Mean time from claim to completion of the jobs completed in the last hour.';
+COMMENT ON COLUMN queue.stats.rate_limit IS 'Jobs per second the queue hands out at most now (its rate schedule applied); NULL without a limit.';
+COMMENT ON COLUMN queue.stats.counted IS 'false until the job counts are known (the background worker counts them after a server restart).';
+
+-- The workers that hold leases, as named by claim's worker argument. Reads queue.running only,
+-- whose size is bounded by the workers' concurrency.
+CREATE VIEW queue.workers AS
+SELECT q.name AS queue, r.locked_by AS worker, count(*) AS leases,
+       pg_catalog.now() - min(r.claimed_at) AS oldest_lease_age,
+       max(greatest(r.claimed_at, r.lease_expires_at - q.lease)) AS last_seen,
+       min(r.lease_expires_at) AS next_expiry
+  FROM queue.running r
+  JOIN queue.queues q ON q.id = r.queue_id
+ GROUP BY q.name, r.locked_by;
+COMMENT ON VIEW queue.workers IS
+    'Workers holding leases, per queue (worker is the claim''s worker argument, NULL when none was given): how many, the oldest lease''s age, when last seen (latest claim, or heartbeat with the queue''s lease) and the next expiry.';
 
 -- Privileges and documentation (sql/finalize.sql of 0.2.0; the event trigger is unchanged) --------
 
@@ -1091,6 +1227,9 @@ GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state
                 queue.queue_grants, queue.dropped_queues
    TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT ON queue.schedules, queue.spread_refreshes, queue.backfills TO queue_admin;
+-- Monitoring: the queue roles and pg_monitor (what exporters usually run as) read the figures.
+GRANT USAGE ON SCHEMA queue TO pg_monitor;
+GRANT SELECT ON queue.stats, queue.workers TO queue_admin, queue_producer, queue_worker, pg_monitor;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
@@ -1127,7 +1266,7 @@ BEGIN
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
                             'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
                             'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
-                            'backfill_cancel', 'backfill_alter', 'backfill_rate') THEN 'queue_admin'
+                            'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
@@ -1137,7 +1276,12 @@ BEGIN
             -- Internal: called by the queue.* functions and the worker as the extension owner.
             WHEN f.name = '_wake_launcher' THEN ''
             -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
-            WHEN f.name IN ('_effective_rate', '_backfill_rate') THEN 'queue_admin, queue_maintainer'
+            WHEN f.name = '_backfill_rate' THEN 'queue_admin, queue_maintainer'
+            -- queue.stats (read by every queue role and pg_monitor) calls these.
+            WHEN f.name IN ('_effective_rate', '_stats') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            WHEN f.name IN ('metrics', 'histogram') THEN 'queue_admin, queue_producer, queue_worker, pg_monitor'
+            -- The counting triggers on the job tables (never called directly).
+            WHEN f.name = '_count_jobs' THEN ''
             -- The worker checks the owners of schedules and refreshes with it.
             WHEN f.name = '_may' THEN 'queue_maintainer'
         END;
@@ -1180,6 +1324,16 @@ COMMENT ON FUNCTION queue.release_expired_leases IS
     'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs.';
 COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
+COMMENT ON FUNCTION queue._stats IS
+    'Internal: one queue''s figures from shared memory (queue.stats adds its name, lag, pause and rate).';
+COMMENT ON FUNCTION queue._count_jobs IS
+    'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
+COMMENT ON FUNCTION queue.recount IS
+    'Count every queue''s jobs by state again from the tables (the background worker does it after a restart); writers to the job tables wait while it counts. Returns the queues counted.';
+COMMENT ON FUNCTION queue.metrics IS
+    'Every queue''s figures in the Prometheus text exposition format: depths as gauges, events as counters, wait and run times as histograms; for postgres_exporter (contrib/postgres_exporter/queries.yaml) or any scraper.';
+COMMENT ON FUNCTION queue.histogram IS
+    'Text bars for psql: a queue''s pending jobs by due time (of => ''due''; ready jobs in the first bucket, the last row holds every job due later), or its completions over the last hour (of => ''completed'').';
 COMMENT ON FUNCTION queue.explain_claim IS
     'EXPLAIN of the generic plan queue.claim runs for a queue (claims always run it): check that claims use ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS

@@ -27,6 +27,7 @@ mod security;
 mod shmem;
 mod spi;
 mod spread;
+mod stats;
 mod store;
 mod trigger_options;
 mod validate;
@@ -37,6 +38,11 @@ extension_sql_file!("../sql/queues.sql", name = "queues", requires = ["bootstrap
 extension_sql_file!("../sql/jobs.sql", name = "jobs", requires = ["queues"]);
 extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["bootstrap"]);
 extension_sql_file!("../sql/periodic.sql", name = "periodic", requires = ["jobs"]);
+extension_sql_file!(
+    "../sql/stats.sql",
+    name = "stats",
+    requires = ["jobs", "queues", stats::counting::queue_count_jobs, stats::queue_stats_of]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

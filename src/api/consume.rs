@@ -40,6 +40,7 @@ pub(crate) fn complete_jobs(
             .into())
         }
     }
+    let _counted = crate::stats::because(crate::stats::Reason::Complete);
     exec_column(client, store::COMPLETE, &[ids.into(), tokens.into()])
 }
 
@@ -78,6 +79,7 @@ pub(crate) fn fail_jobs(
     only_expired: bool,
     group_backoff: bool,
 ) -> Result<Vec<i64>> {
+    let _counted = crate::stats::because(crate::stats::Reason::Fail);
     let rows = exec(
         client,
         store::FAIL,
@@ -134,7 +136,10 @@ fn queue_release(id: Option<i64>, lease_token: Option<Uuid>, delay: default!(Opt
     let token = required(lease_token, "lease_token")?;
     let delay = non_negative_interval(delay.unwrap_or(Interval::from_micros(0)), "delay")?;
     Spi::connect_mut(|client| {
-        let rows = exec(client, store::RELEASE, &[id.into(), token.into(), delay.into()])?;
+        let rows = {
+            let _counted = crate::stats::because(crate::stats::Reason::Release);
+            exec(client, store::RELEASE, &[id.into(), token.into(), delay.into()])?
+        };
         if rows.is_empty() {
             return Ok(false);
         }

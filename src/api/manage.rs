@@ -32,6 +32,7 @@ fn queue_cancel(id: Option<i64>) -> Result<bool> {
         let Some(queue_id) = job_queue(client, id, Privilege::Produce)? else { return Ok(false) };
         // A cancel that rolls back brings the job back to where claims may have moved past.
         crate::heads::holding(queue_id);
+        let _counted = crate::stats::because(crate::stats::Reason::Cancel);
         Ok(exec_one::<i64>(client, store::CANCEL, &[id.into()])?.is_some())
     })
 }

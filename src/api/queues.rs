@@ -236,6 +236,8 @@ fn queue_create_queue(
         // queues it creates.
         if let Some(id) = id {
             exec(client, GRANT_TO_RESTRICTED_CREATOR, &[id.into(), caller().into()])?;
+            // No job can name the queue before this transaction commits: its depths are known.
+            crate::stats::new_queue(id);
         }
         Ok::<_, pgrx::pg_sys::panic::ErrorReport>(id)
     })?;

@@ -5,6 +5,7 @@
 //! a server restart buckets start full, rotation restarts and the workers register again.
 
 mod head;
+pub mod stats;
 mod table;
 
 use pgrx::prelude::*;
@@ -109,6 +110,7 @@ static AVAILABLE: AtomicBool = AtomicBool::new(false);
 pub fn init() {
     pg_shmem_init!(STATE = State { queues: Table::new(), workers: Table::new(), launcher_latch: 0, incarnations: 0 });
     pg_shmem_init!(QUEUES_GENERATION = AtomicU64::new(0));
+    stats::init();
     AVAILABLE.store(true, Ordering::Relaxed);
 }
 
@@ -206,10 +208,12 @@ pub fn set_cursor(queue_id: i32, group: &str) {
 /// Forget a dropped queue's bucket and cursor (called when its drop commits).
 pub fn forget_queue(db: u32, queue_id: i32) {
     STATE.exclusive().queues.remove(&(db, queue_id));
+    stats::forget((db, queue_id));
 }
 
 /// Forget every queue of a database (the extension or the database was dropped).
 pub fn forget_database(db: u32) -> usize {
+    stats::forget_database(db);
     STATE.exclusive().queues.remove_where(|s| s.key.0 == db)
 }
 

@@ -25,6 +25,20 @@ impl<E: Entry, const N: usize> Table<E, N> {
         Table { slots: [None; N], used: 0 }
     }
 
+    /// Make an empty table in place, for one too large to build on the stack.
+    ///
+    /// # Safety
+    /// `this` must be valid for writes and aligned.
+    pub unsafe fn init_at(this: *mut Self) {
+        unsafe {
+            let slots = (&raw mut (*this).slots).cast::<Option<E>>();
+            for i in 0..N {
+                slots.add(i).write(None);
+            }
+            (&raw mut (*this).used).write(0);
+        }
+    }
+
     fn home(key: &E::Key) -> usize {
         (E::hash(key) % N as u64) as usize
     }
@@ -128,6 +142,11 @@ impl<E: Entry, const N: usize> Table<E, N> {
 
     pub fn iter(&self) -> impl Iterator<Item = &E> {
         self.slots.iter().flatten()
+    }
+
+    /// Entries may change in place, not their keys.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut E> {
+        self.slots.iter_mut().flatten()
     }
 }
 

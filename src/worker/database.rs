@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::periodic::{backfill, refresh, schedules};
 use crate::security::{as_role, maintainer};
 use crate::spi::exec;
+use crate::stats::recount;
 use crate::{guc, maintenance, shmem};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, DynamicBackgroundWorker, SignalWakeFlags};
 use pgrx::datum::TimestampWithTimeZone;
@@ -33,6 +34,11 @@ const FULL_PRUNE_EVERY: Duration = Duration::from_secs(60);
 const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// A schedule or refresh whose step failed is tried again after this long.
 const FAILED_HOLD_OFF: Duration = Duration::from_secs(10);
+/// The recount of queue depths (after a restart) waits this long for its lock, and when it does
+/// not get it tries again after a pause that doubles up to a minute.
+const RECOUNT_LOCK_TIMEOUT_MS: i64 = 500;
+const RECOUNT_RETRY: Duration = Duration::from_secs(1);
+const RECOUNT_RETRY_MAX: Duration = Duration::from_secs(60);
 /// A worker that left for DROP DATABASE (or the like) stays away this long.
 const MAKE_ROOM_FOR: Duration = Duration::from_secs(30);
 
@@ -109,6 +115,9 @@ struct Worker {
     schedules_held: std::collections::HashMap<String, std::time::Instant>,
     refreshes_held: std::collections::HashMap<String, std::time::Instant>,
     backfills_held: std::collections::HashMap<String, std::time::Instant>,
+    /// When to try counting unknown queue depths again, and the pause after the next failure.
+    recount_after: Option<std::time::Instant>,
+    recount_backoff: Duration,
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
@@ -207,6 +216,36 @@ impl Worker {
         match as_maintainer(maintenance::next_due) {
             Ok(due) => self.next_due = due,
             Err(e) => report.error = Some(e),
+        }
+    }
+
+    /// Count the queue depths shared memory does not know (after a restart). Writers to the job
+    /// tables wait while it counts, so it asks for its lock briefly and backs off when it cannot
+    /// have it (a long transaction holds a job table, or a prepared one does).
+    fn recount(&mut self, report: &mut TickReport) {
+        if self.recount_after.is_some_and(|t| std::time::Instant::now() < t) {
+            return;
+        }
+        let ids = match as_maintainer(recount::uncounted) {
+            Ok(ids) if ids.is_empty() => return,
+            Ok(ids) => ids,
+            Err(e) => {
+                report.error = Some(e);
+                return;
+            }
+        };
+        match as_maintainer(move |c| recount::recount(c, ids, RECOUNT_LOCK_TIMEOUT_MS)) {
+            Ok(_) => {
+                self.recount_after = None;
+                self.recount_backoff = RECOUNT_RETRY;
+            }
+            Err(e) => {
+                if !recount::is_lock_timeout(&e) {
+                    report.error = Some(format!("recount: {e}"));
+                }
+                self.recount_after = Some(std::time::Instant::now() + self.recount_backoff);
+                self.recount_backoff = (self.recount_backoff * 2).min(RECOUNT_RETRY_MAX);
+            }
         }
     }
 
@@ -437,6 +476,7 @@ impl Worker {
         }
         shmem::worker_tick(self.db, crate::clock::wall_micros());
         let mut report = TickReport::default();
+        self.recount(&mut report);
         if self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY) {
             self.leases_checked = Some(std::time::Instant::now());
             report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
@@ -530,6 +570,8 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         schedules_held: Default::default(),
         refreshes_held: Default::default(),
         backfills_held: Default::default(),
+        recount_after: None,
+        recount_backoff: RECOUNT_RETRY,
         started_at: None,
         skew_logged: false,
         stopping: false,

@@ -316,3 +316,65 @@ fn a_backfill_covers_every_row_exactly_once_across_an_immediate_shutdown() {
     assert_eq!(uncovered, 0, "rows covered other than exactly once after the crash");
     assert_eq!(enqueued(&mut c), 600);
 }
+
+fn stats_depths(c: &mut postgres::Client, queue: &str) -> Option<[i64; 4]> {
+    let r = c
+        .query_one("SELECT ready, scheduled, running, dead, counted FROM queue.stats WHERE queue = $1", &[&queue])
+        .unwrap();
+    r.get::<_, bool>(4).then(|| [r.get(0), r.get(1), r.get(2), r.get(3)])
+}
+
+/// Shared memory forgets the depths at a crash: the worker counts them again, exactly, while
+/// producers and consumers keep going.
+#[test]
+fn stats_are_recounted_exactly_after_an_immediate_shutdown_under_load() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "recount", "max_attempts => 1");
+    c.execute("SELECT queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[500]))", &[&q]).unwrap();
+    c.execute(
+        "SELECT queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[70]), run_at => now() + interval '1 day')",
+        &[&q],
+    )
+    .unwrap();
+    let claimed = c.query("SELECT id, lease_token FROM queue.claim($1, batch => 20)", &[&q]).unwrap();
+    for r in &claimed[..5] {
+        c.execute("SELECT queue.fail($1, $2, 'dead')", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)]).unwrap();
+    }
+    assert_eq!(stats_depths(&mut c, &q), Some(common::job_table_depths(&mut c, &q)));
+
+    pg_ctl(&["stop", "-m", "immediate"]);
+    pg_ctl(&["start"]);
+    let mut c = connect();
+    // Load while the worker recounts: every write either is in its count or adds after it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for role in 0..2 {
+        let (q, stop) = (q.clone(), stop.clone());
+        handles.push(thread::spawn(move || {
+            let mut c = config("postgres").connect(NoTls).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                if role == 0 {
+                    c.execute("SELECT queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[3]))", &[&q]).unwrap();
+                } else {
+                    let rows = c.query("SELECT id, lease_token FROM queue.claim($1, batch => 4)", &[&q]).unwrap();
+                    let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+                    if let Some(r) = rows.first() {
+                        c.execute(
+                            "SELECT count(*) FROM queue.complete_many($1, ARRAY[$2]::uuid[])",
+                            &[&ids, &r.get::<_, Uuid>(1)],
+                        )
+                        .unwrap();
+                    }
+                }
+            }
+        }));
+    }
+    await_condition("the worker to count the queue", Duration::from_secs(60), || stats_depths(&mut c, &q).is_some());
+    // Some more load after the count.
+    await_worker_ticks(&mut c, 3);
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(stats_depths(&mut c, &q), Some(common::job_table_depths(&mut c, &q)));
+}

@@ -168,3 +168,30 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// A queue's jobs by table, counted in the tables themselves: (ready, scheduled, running, dead).
+pub fn job_table_depths(client: &mut Client, queue: &str) -> [i64; 4] {
+    let r = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM queue.ready j WHERE j.queue_id = q.id),
+                    (SELECT count(*) FROM queue.scheduled j WHERE j.queue_id = q.id),
+                    (SELECT count(*) FROM queue.running j WHERE j.queue_id = q.id),
+                    (SELECT count(*) FROM queue.dead j WHERE j.queue_id = q.id)
+               FROM queue.queues q WHERE q.name = $1",
+            &[&queue],
+        )
+        .expect("job table depths");
+    [r.get(0), r.get(1), r.get(2), r.get(3)]
+}
+
+/// `n` finished jobs in `queue`'s history, written directly (the test role is superuser).
+pub fn fill_history(client: &mut Client, queue: &str, n: i64) {
+    client
+        .execute(
+            "INSERT INTO queue.done (queue_id, state, payload, max_attempts, attempts, run_at, enqueued_at, finished_at)
+             SELECT q.id, 'done', '{}', 25, 1, now(), now(), now() FROM queue.queues q, generate_series(1::bigint, $2)
+              WHERE q.name = $1",
+            &[&queue, &n],
+        )
+        .expect("fill history");
+}

@@ -15,6 +15,7 @@ mod roles;
 mod scheduling;
 mod semantics;
 mod spreading;
+mod stats;
 mod trigger;
 mod upgrade;
 mod worker;

@@ -1,7 +1,7 @@
 //! The hot path reads only what it hands out: neither history nor jobs scheduled for later are in
 //! any index a claim reads, whatever their number.
 
-use crate::common::{config, connect, count, new_queue};
+use crate::common::{config, connect, count, fill_history, new_queue};
 use postgres::NoTls;
 
 #[test]
@@ -16,13 +16,7 @@ fn claim_reads_only_ready_jobs_with_100k_finished_and_100k_scheduled() {
     let q = new_queue(&mut c, "plan", "");
     // History written directly (the test role is superuser): 100 000 finished jobs, and 100 000
     // jobs due tomorrow in as many groups (one per user, the spread-refresh workload).
-    c.execute(
-        "INSERT INTO queue.done (queue_id, state, payload, max_attempts, attempts, run_at, enqueued_at, finished_at)
-         SELECT q.id, 'done', '{}', 25, 1, now(), now(), now() FROM queue.queues q, generate_series(1, 100000)
-          WHERE q.name = $1",
-        &[&q],
-    )
-    .unwrap();
+    fill_history(&mut c, &q, 100_000);
     c.execute(
         "SELECT count(queue.enqueue($1, '{}', run_at => now() + interval '1 day', group_key => 'user' || g))
            FROM generate_series(1, 100000) g",

@@ -187,12 +187,28 @@ fn an_upgraded_database_dumps_and_restores() {
          SELECT queue.enqueue('dumped', '{\"a\": 2}');",
     )
     .unwrap();
+    // The upgrade's jobs were never counted: the background worker counts them.
+    let ready = |c: &mut Client| {
+        c.query_one("SELECT ready FROM queue.stats WHERE queue = 'dumped' AND counted", &[])
+            .ok()
+            .map(|r| r.get::<_, i64>(0))
+    };
+    crate::common::await_condition(
+        "the worker to count the upgraded queue",
+        std::time::Duration::from_secs(30),
+        || ready(&mut c) == Some(2),
+    );
     let target = TestDb::without_extension("upgrade_dump_restored");
     let dump = std::env::temp_dir().join(format!("{}.dump", db.name));
     crate::dump::pg_tool("pg_dump", &["-Fc", "-d", &db.name, "-f", dump.to_str().unwrap()]);
     crate::dump::pg_tool("pg_restore", &["-d", &target.name, "--exit-on-error", dump.to_str().unwrap()]);
     let mut r = config("postgres").dbname(&target.name).connect(NoTls).unwrap();
     assert_eq!(count(&mut r, "SELECT count(*) FROM queue.jobs WHERE queue = 'dumped'", &[]), 2);
+    crate::common::await_condition(
+        "the worker to count the restored queue",
+        std::time::Duration::from_secs(30),
+        || ready(&mut r) == Some(2),
+    );
     assert_eq!(r.query("SELECT * FROM queue.claim('dumped', batch => 5)", &[]).unwrap().len(), 2);
     std::fs::remove_file(dump).ok();
     let _ = connect();

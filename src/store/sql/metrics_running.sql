@@ -1,0 +1,6 @@
+-- Leased jobs per queue, group and worker, for queue.metrics(): as many rows as there are running
+-- jobs at most, so bounded by the workers' concurrency whatever the backlog.
+SELECT q.name, nullif(r.group_key, ''), r.locked_by, count(*)
+  FROM queue.running r JOIN queue.queues q ON q.id = r.queue_id
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3
