@@ -128,7 +128,7 @@ COMMENT ON FUNCTION queue._stats IS
 COMMENT ON FUNCTION queue._count_jobs IS
     'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
 COMMENT ON FUNCTION queue.recount IS
-    'Count every queue''s jobs by state again from the tables (the background worker does it after a restart); writers to the job tables wait while it counts. Returns the queues counted.';
+    'Count every queue''s jobs by state again from the tables (the background worker does it after a restart); writers to the job tables wait while it counts. Not in a transaction block. Returns the queues counted.';
 COMMENT ON FUNCTION queue.metrics IS
     'Every queue''s figures in the Prometheus text exposition format: depths as gauges, events as counters, wait and run times as histograms; for postgres_exporter (contrib/postgres_exporter/queries.yaml) or any scraper.';
 COMMENT ON FUNCTION queue.histogram IS

@@ -189,8 +189,9 @@ unsafe fn scan_rows(
 ) {
     unsafe {
         let slot = pg_sys::MakeSingleTupleTableSlot(desc, &raw const pg_sys::TTSOpsMinimalTuple);
-        // A read pointer of our own: others reading the same table keep their position.
-        let ptr = pg_sys::tuplestore_alloc_read_pointer(store, 0);
+        // A read pointer of our own, rewound to the start (as a scan of a named tuplestore does):
+        // others reading the same table keep their position.
+        let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
         pg_sys::tuplestore_select_read_pointer(store, ptr);
         pg_sys::tuplestore_rescan(store);
         while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {

@@ -84,7 +84,8 @@ fn queue_stats_of(
 }
 
 /// Count the depths of every queue of this database again (the background worker does it by
-/// itself after a restart). Writers wait while it counts; returns the queues counted.
+/// itself after a restart). Writers wait while it counts; returns the queues counted. Not in a
+/// transaction block (25001).
 #[pg_extern(name = "recount", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_recount(lock_timeout: default!(Option<Interval>, "'5 seconds'")) -> Result<i64> {
@@ -95,6 +96,10 @@ fn queue_recount(lock_timeout: default!(Option<Interval>, "'5 seconds'")) -> Res
         )
         .into());
     }
+    // Its locks last until the transaction ends: inside a transaction block they would hold every
+    // writer back for as long as the block stays open.
+    // SAFETY: raises an ERROR (25001) when called in a transaction block.
+    unsafe { pg_sys::PreventInTransactionBlock(true, c"queue.recount()".as_ptr()) };
     Spi::connect_mut(|client| {
         let ids = crate::spi::exec_column::<i32>(client, "SELECT id FROM queue.queues", &[])?;
         Ok(recount::recount(client, ids, (timeout.as_micros() / 1000).max(1) as i64)? as i64)
