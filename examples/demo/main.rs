@@ -230,7 +230,7 @@ fn main() {
     let row = c
         .query_one(
             "SELECT done_last_hour, failures_last_hour, retries_last_hour, dead,
-                    extract(epoch FROM mean_wait) * 1000, extract(epoch FROM mean_run) * 1000
+                    (extract(epoch FROM mean_wait) * 1000)::float8, (extract(epoch FROM mean_run) * 1000)::float8
                FROM queue.stats WHERE queue = $1",
             &[&QUEUE],
         )

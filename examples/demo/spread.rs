@@ -51,8 +51,8 @@ pub fn run(c: &mut Client) {
         thread::sleep(until.saturating_duration_since(Instant::now()) + Duration::from_millis(300));
         let row = c
             .query_one(
-                "SELECT count(*) FILTER (WHERE queue = $1 AND run_at >= $2 + make_interval(secs => $3)
-                                                      AND run_at < $2 + make_interval(secs => $3 + 1)),
+                "SELECT count(*) FILTER (WHERE queue = $1 AND run_at >= $2::timestamptz + make_interval(secs => $3)
+                                                      AND run_at < $2::timestamptz + make_interval(secs => $3 + 1)),
                         count(*) FILTER (WHERE queue = 'reports')
                    FROM queue.jobs",
                 &[&QUEUE, &t0, &(second as f64)],
@@ -69,7 +69,7 @@ pub fn run(c: &mut Client) {
     let row = c
         .query_one(
             "SELECT count(DISTINCT payload->>'key'), count(*) FROM queue.jobs
-              WHERE queue = $1 AND run_at >= $2 AND run_at < $2 + make_interval(secs => $3)",
+              WHERE queue = $1 AND run_at >= $2::timestamptz AND run_at < $2::timestamptz + make_interval(secs => $3)",
             &[&QUEUE, &t0, &(PERIOD_SECONDS as f64)],
         )
         .unwrap();
