@@ -81,6 +81,8 @@ BEGIN
             WHEN f.name IN ('metrics', 'histogram') THEN 'queue_admin, queue_producer, queue_worker, pg_monitor'
             -- The counting triggers on the job tables (never called directly).
             WHEN f.name = '_count_jobs' THEN ''
+            -- Called by CREATE EXTENSION (below) and the upgrade script only.
+            WHEN f.name = '_stats_reset' THEN ''
             -- The worker checks the owners of schedules and refreshes with it.
             WHEN f.name = '_may' THEN 'queue_maintainer'
         END;
@@ -128,7 +130,9 @@ COMMENT ON FUNCTION queue._stats IS
 COMMENT ON FUNCTION queue._count_jobs IS
     'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
 COMMENT ON FUNCTION queue.recount IS
-    'Count every queue''s jobs by state again from the tables (the background worker does it after a restart); writers to the job tables wait while it counts. Not in a transaction block. Returns the queues counted.';
+    'Have the background worker count every queue''s jobs by state again from the tables (it does after a restart); queue.stats shows NULL depths until it has. Returns the queues it will count.';
+COMMENT ON FUNCTION queue._stats_reset IS
+    'Internal: forget the figures shared memory holds for this database (run by CREATE EXTENSION, so that a dropped earlier install''s are never added to).';
 COMMENT ON FUNCTION queue.metrics IS
     'Every queue''s figures in the Prometheus text exposition format: depths as gauges, events as counters, wait and run times as histograms; for postgres_exporter (contrib/postgres_exporter/queries.yaml) or any scraper.';
 COMMENT ON FUNCTION queue.histogram IS
@@ -191,3 +195,6 @@ COMMENT ON FUNCTION queue._wake_launcher IS
 
 -- The background worker of this database starts as soon as this CREATE EXTENSION commits.
 SELECT queue._wake_launcher();
+-- What an earlier install of this database left in shared memory (DROP EXTENSION, then CREATE
+-- EXTENSION, as pg_restore --clean does) is forgotten: queue ids start over.
+SELECT queue._stats_reset();

@@ -109,8 +109,8 @@ struct Minute {
 struct StatsSlot {
     key: QueueKey,
     last_used_us: i64,
-    /// The depths are known (counted once, then kept by deltas).
-    counted: bool,
+    /// Which depths are known (a bit per job table: counted once, then kept by deltas).
+    counted: u8,
     /// Depths, and events since the server started.
     totals: Delta,
     minutes: [Minute; MINUTES],
@@ -137,7 +137,7 @@ fn new_slot(key: QueueKey, now_us: i64) -> StatsSlot {
     StatsSlot {
         key,
         last_used_us: now_us,
-        counted: false,
+        counted: 0,
         totals: Delta::default(),
         minutes: [Minute::default(); MINUTES],
         seconds: [(0, 0); SECONDS],
@@ -311,20 +311,45 @@ pub fn apply(key: QueueKey, d: &Delta, now_us: i64) {
     }
 }
 
-/// The queue's depths are these (counted while no job table could change).
-pub fn set_depths(key: QueueKey, depth: [i64; 4], now_us: i64) {
+/// Every job table's bit in `StatsSlot::counted`.
+const ALL_COUNTED: u8 = (1 << 4) - 1;
+
+/// A new queue's depths: no job names it yet. It takes the place of the least recently used
+/// queue when the shard is full.
+pub fn new_queue(key: QueueKey, now_us: i64) {
     let mut shard = shard(&key).exclusive();
     let s = shard.slots.get_or_insert(key, || new_slot(key, now_us));
     s.last_used_us = now_us;
-    s.totals.depth = depth;
-    s.counted = true;
+    s.totals.depth = [0; 4];
+    s.counted = ALL_COUNTED;
 }
 
-/// The queue's depths are no longer known (a prepared transaction changed them): the worker
-/// recounts them.
+/// The queue's depth in job table `table` is `depth` (counted while that table could not change).
+/// A queue without a slot gets one only where that evicts no other queue: a recount must never
+/// make room by forgetting what another count found, or counts would chase each other when there
+/// are more queues than slots. False when there was no room.
+pub fn set_depth(key: QueueKey, table: usize, depth: i64, now_us: i64) -> bool {
+    let mut shard = shard(&key).exclusive();
+    if shard.slots.get(&key).is_none() && shard.slots.is_full() {
+        return false;
+    }
+    let s = shard.slots.get_or_insert(key, || new_slot(key, now_us));
+    s.totals.depth[table] = depth;
+    s.counted |= 1 << table;
+    true
+}
+
+/// Could the queue's depths be counted: has it a slot, or is there room for one?
+pub fn has_room(key: QueueKey) -> bool {
+    let shard = shard(&key).share();
+    shard.slots.get(&key).is_some() || !shard.slots.is_full()
+}
+
+/// The queue's depths are no longer known (a prepared transaction changed them, or an
+/// administrator asked for a recount): the worker recounts them.
 pub fn forget_depths(key: QueueKey) {
     if let Some(s) = shard(&key).exclusive().slots.get_mut(&key) {
-        s.counted = false;
+        s.counted = 0;
     }
 }
 
@@ -338,7 +363,7 @@ pub fn forget(key: QueueKey) {
 pub fn forget_depths_of_database(db: u32) {
     for lock in &SHARD_LOCKS {
         for s in lock.exclusive().slots.iter_mut().filter(|s| s.key.0 == db) {
-            s.counted = false;
+            s.counted = 0;
         }
     }
 }
@@ -350,9 +375,9 @@ pub fn forget_database(db: u32) {
     }
 }
 
-/// Is the queue's depth known?
-pub fn counted(key: QueueKey) -> bool {
-    shard(&key).share().slots.get(&key).is_some_and(|s| s.counted)
+/// The job tables whose depth of the queue is not known (a bit per table).
+pub fn missing_tables(key: QueueKey) -> u8 {
+    ALL_COUNTED & !shard(&key).share().slots.get(&key).map_or(0, |s| s.counted)
 }
 
 /// What `queue.stats` and `queue.metrics()` show of one queue.
@@ -378,7 +403,11 @@ pub fn snapshot(key: QueueKey, now_us: i64) -> Snapshot {
     let Some(s) = shard.slots.get(&key) else { return Snapshot::default() };
     let minute = unix_minute(now_us);
     let second = unix_second(now_us);
-    let mut snap = Snapshot { depth: s.counted.then_some(s.totals.depth), totals: s.totals, ..Snapshot::default() };
+    let mut snap = Snapshot {
+        depth: (s.counted == ALL_COUNTED).then_some(s.totals.depth),
+        totals: s.totals,
+        ..Snapshot::default()
+    };
     snap.completed_last_minute =
         s.seconds.iter().filter(|(at, _)| *at > second - 60 && *at <= second).map(|(_, n)| n).sum();
     for m in s.minutes.iter().filter(|m| m.minute > minute - MINUTES as i64 && m.minute <= minute) {

@@ -55,6 +55,11 @@ impl<E: Entry, const N: usize> Table<E, N> {
         None
     }
 
+    /// Would an insertion evict an entry?
+    pub fn is_full(&self) -> bool {
+        self.used * 4 >= N * 3
+    }
+
     pub fn get(&self, key: &E::Key) -> Option<&E> {
         let i = self.find(key)?;
         self.slots[i].as_ref()
@@ -71,7 +76,7 @@ impl<E: Entry, const N: usize> Table<E, N> {
         if let Some(i) = self.find(&key) {
             return self.slots[i].as_mut().expect("found");
         }
-        if self.used * 4 >= N * 3 {
+        if self.is_full() {
             self.evict_least_recent();
         }
         let mut i = Self::home(&key);

@@ -235,6 +235,10 @@ pub(crate) fn queue_count_jobs<'a>(
     let Some(depth) = depth else {
         pgrx::error!("queue._count_jobs() counts queue_ext's job tables only, not \"{relname}\"");
     };
+    if !crate::shmem::available() {
+        // Not preloaded: there is nowhere to count (queue.stats shows NULL depths).
+        return Ok(None);
+    }
     if matches!(trigger.op(), Ok(PgTriggerOperation::Truncate)) {
         record(|p, _| p.truncated = true);
         return Ok(None);

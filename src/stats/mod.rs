@@ -27,7 +27,7 @@ fn database() -> u32 {
 /// A queue was just created: no job names it yet.
 pub fn new_queue(queue_id: i32) {
     if crate::shmem::available() {
-        stats::set_depths((database(), queue_id), [0; 4], crate::clock::wall_micros());
+        stats::new_queue((database(), queue_id), crate::clock::wall_micros());
     }
 }
 
@@ -83,27 +83,38 @@ fn queue_stats_of(
     ))
 }
 
-/// Count the depths of every queue of this database again (the background worker does it by
-/// itself after a restart). Writers wait while it counts; returns the queues counted. Not in a
-/// transaction block (25001).
+/// Have the background worker count the depths of every queue of this database again (it does
+/// by itself after a restart); returns the queues it will count. `queue.stats` shows their depths
+/// as NULL until it has. Writers never wait for the count, except in the end for one table at a
+/// time while it is counted (src/stats/recount.rs).
 #[pg_extern(name = "recount", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_recount(lock_timeout: default!(Option<Interval>, "'5 seconds'")) -> Result<i64> {
-    let timeout = positive_interval(required(lock_timeout, "lock_timeout")?, "lock_timeout")?;
+fn queue_recount() -> Result<i64> {
     if !crate::shmem::available() {
         return Err(QueueError::NotInPrerequisiteState(
             "queue.recount needs queue_ext in shared_preload_libraries: statistics live in shared memory".into(),
         )
         .into());
     }
-    // Its locks last until the transaction ends: inside a transaction block they would hold every
-    // writer back for as long as the block stays open.
-    // SAFETY: raises an ERROR (25001) when called in a transaction block.
-    unsafe { pg_sys::PreventInTransactionBlock(true, c"queue.recount()".as_ptr()) };
-    Spi::connect_mut(|client| {
-        let ids = crate::spi::exec_column::<i32>(client, "SELECT id FROM queue.queues", &[])?;
-        Ok(recount::recount(client, ids, (timeout.as_micros() / 1000).max(1) as i64)? as i64)
-    })
+    let db = database();
+    let ids = Spi::connect_mut(|client| crate::spi::exec_column::<i32>(client, "SELECT id FROM queue.queues", &[]))?;
+    for id in &ids {
+        stats::forget_depths((db, *id));
+    }
+    crate::shmem::wake_worker(db);
+    Ok(ids.len() as i64)
+}
+
+/// Forget every figure shared memory holds for this database: called by CREATE EXTENSION (and
+/// its upgrade to 0.2.0), so that what a dropped earlier install left there is never added to
+/// (queue ids start over; pg_restore --clean drops and creates the extension, then loads the
+/// jobs). The worker counts the depths again; counters start from zero.
+#[pg_extern(name = "_stats_reset", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn queue_stats_reset() {
+    if crate::shmem::available() {
+        stats::forget_database(database());
+    }
 }
 
 /// What `queue.histogram` draws.

@@ -9,7 +9,7 @@
 //! search_path to `pg_catalog, pg_temp` for the whole process, and runs every maintenance statement
 //! as the role queue_maintainer, which may touch queue_ext's tables and nothing else.
 
-use super::{in_transaction, report_activity};
+use super::{in_transaction, in_transaction_coded, report_activity, Failure};
 use crate::error::Result;
 use crate::periodic::{backfill, refresh, schedules};
 use crate::security::{as_role, maintainer};
@@ -34,11 +34,15 @@ const FULL_PRUNE_EVERY: Duration = Duration::from_secs(60);
 const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// A schedule or refresh whose step failed is tried again after this long.
 const FAILED_HOLD_OFF: Duration = Duration::from_secs(10);
-/// The recount of queue depths (after a restart) waits this long for its lock, and when it does
-/// not get it tries again after a pause that doubles up to a minute.
-const RECOUNT_LOCK_TIMEOUT_MS: i64 = 500;
-const RECOUNT_RETRY: Duration = Duration::from_secs(1);
-const RECOUNT_RETRY_MAX: Duration = Duration::from_secs(60);
+/// The recount of queue depths (after a restart) asks for each job table's lock without waiting,
+/// every tick. When it has not had them for this long, it waits for one, at most
+/// RECOUNT_LOCK_WAIT (writers of that table wait behind it meanwhile), and when that fails too,
+/// waits again after a pause that doubles up to RECOUNT_PATIENCE_MAX.
+const RECOUNT_PATIENCE: Duration = Duration::from_secs(10);
+const RECOUNT_PATIENCE_MAX: Duration = Duration::from_secs(60);
+const RECOUNT_LOCK_WAIT: Duration = Duration::from_millis(50);
+/// The recount tries for its locks this long per tick at most, leaving the tick to the other steps.
+const RECOUNT_TRY_MAX: Duration = Duration::from_millis(100);
 /// A worker that left for DROP DATABASE (or the like) stays away this long.
 const MAKE_ROOM_FOR: Duration = Duration::from_secs(30);
 
@@ -115,9 +119,9 @@ struct Worker {
     schedules_held: std::collections::HashMap<String, std::time::Instant>,
     refreshes_held: std::collections::HashMap<String, std::time::Instant>,
     backfills_held: std::collections::HashMap<String, std::time::Instant>,
-    /// When to try counting unknown queue depths again, and the pause after the next failure.
-    recount_after: Option<std::time::Instant>,
-    recount_backoff: Duration,
+    /// From when the recount may wait for a lock (it has not had them since RECOUNT_PATIENCE).
+    recount_wait_at: Option<std::time::Instant>,
+    recount_patience: Duration,
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
@@ -150,6 +154,19 @@ fn as_maintainer<R>(
     f: impl FnOnce(&mut SpiClient<'_>) -> Result<R> + std::panic::UnwindSafe,
 ) -> std::result::Result<R, String> {
     in_transaction(|| {
+        Spi::connect_mut(|c| {
+            let role = maintainer(c)?;
+            let _role = as_role(role);
+            f(c)
+        })
+    })
+}
+
+/// [`as_maintainer`], keeping the error's SQLSTATE.
+fn as_maintainer_coded<R>(
+    f: impl FnOnce(&mut SpiClient<'_>) -> Result<R> + std::panic::UnwindSafe,
+) -> std::result::Result<R, Failure> {
+    in_transaction_coded(|| {
         Spi::connect_mut(|c| {
             let role = maintainer(c)?;
             let _role = as_role(role);
@@ -219,33 +236,55 @@ impl Worker {
         }
     }
 
-    /// Count the queue depths shared memory does not know (after a restart). Writers to the job
-    /// tables wait while it counts, so it asks for its lock briefly and backs off when it cannot
-    /// have it (a long transaction holds a job table, or a prepared one does).
+    /// Count the queue depths shared memory does not know (after a restart), a job table at a
+    /// time. Writers to a table wait while it is counted, so its lock is asked for without
+    /// waiting, within the step's share of the tick; only when that has failed for
+    /// RECOUNT_PATIENCE does the worker wait for it, briefly (src/stats/recount.rs).
     fn recount(&mut self, report: &mut TickReport) {
-        if self.recount_after.is_some_and(|t| std::time::Instant::now() < t) {
-            return;
-        }
-        let ids = match as_maintainer(recount::uncounted) {
-            Ok(ids) if ids.is_empty() => return,
-            Ok(ids) => ids,
+        let uncounted = match as_maintainer(recount::uncounted) {
+            Ok(uncounted) => uncounted,
             Err(e) => {
-                report.error = Some(e);
+                report.error = Some(format!("recount: {e}"));
                 return;
             }
         };
-        match as_maintainer(move |c| recount::recount(c, ids, RECOUNT_LOCK_TIMEOUT_MS)) {
-            Ok(_) => {
-                self.recount_after = None;
-                self.recount_backoff = RECOUNT_RETRY;
+        if uncounted.is_empty() {
+            self.recount_wait_at = None;
+            self.recount_patience = RECOUNT_PATIENCE;
+            return;
+        }
+        let now = std::time::Instant::now();
+        let wait_at = *self.recount_wait_at.get_or_insert(now + self.recount_patience);
+        let wait = (now >= wait_at).then_some(RECOUNT_LOCK_WAIT);
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK).min(RECOUNT_TRY_MAX);
+        let mut all_counted = true;
+        for (table, _) in recount::TABLES.iter().enumerate() {
+            let ids: Vec<i32> =
+                uncounted.iter().filter(|(_, missing)| missing & (1 << table) != 0).map(|(id, _)| *id).collect();
+            if ids.is_empty() {
+                continue;
             }
-            Err(e) => {
-                if !recount::is_lock_timeout(&e) {
-                    report.error = Some(format!("recount: {e}"));
+            let try_for = budget.saturating_sub(now.elapsed());
+            match as_maintainer_coded(move |c| recount::recount_table(c, table, ids, try_for, wait)) {
+                Ok(true) => {}
+                Ok(false) => all_counted = false,
+                Err(Failure { code: Some(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE), .. }) => all_counted = false,
+                Err(Failure { message, .. }) => {
+                    report.error = Some(format!("recount: {message}"));
+                    all_counted = false;
                 }
-                self.recount_after = Some(std::time::Instant::now() + self.recount_backoff);
-                self.recount_backoff = (self.recount_backoff * 2).min(RECOUNT_RETRY_MAX);
             }
+            if BackgroundWorker::sigterm_received() {
+                self.stopping = true;
+                return;
+            }
+        }
+        if all_counted {
+            self.recount_wait_at = None;
+            self.recount_patience = RECOUNT_PATIENCE;
+        } else if wait.is_some() {
+            self.recount_patience = (self.recount_patience * 2).min(RECOUNT_PATIENCE_MAX);
+            self.recount_wait_at = Some(std::time::Instant::now() + self.recount_patience);
         }
     }
 
@@ -535,7 +574,14 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
     // Its statements are short, and look up what they need by index: JIT would cost more than it
     // saves, and a sequential scan planned while a table was empty would stay (see finalize.sql).
     unsafe {
-        for (name, value) in [(c"search_path", c"pg_catalog, pg_temp"), (c"jit", c"off"), (c"enable_seqscan", c"off")] {
+        // Its counts and caps read fresh snapshots (src/stats/recount.rs, claim.rs), whatever ALTER
+        // DATABASE or ALTER ROLE set as the default isolation.
+        for (name, value) in [
+            (c"search_path", c"pg_catalog, pg_temp"),
+            (c"jit", c"off"),
+            (c"enable_seqscan", c"off"),
+            (c"default_transaction_isolation", c"read committed"),
+        ] {
             pg_sys::SetConfigOption(
                 name.as_ptr(),
                 value.as_ptr(),
@@ -570,8 +616,8 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         schedules_held: Default::default(),
         refreshes_held: Default::default(),
         backfills_held: Default::default(),
-        recount_after: None,
-        recount_backoff: RECOUNT_RETRY,
+        recount_wait_at: None,
+        recount_patience: RECOUNT_PATIENCE,
         started_at: None,
         skew_logged: false,
         stopping: false,

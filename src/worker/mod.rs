@@ -11,7 +11,7 @@ mod launcher;
 use crate::error::Result;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::PgTryBuilder;
+use pgrx::{PgSqlErrorCode, PgTryBuilder};
 
 pub use database::start as start_database_worker;
 
@@ -20,9 +20,21 @@ pub fn register() {
     launcher::register();
 }
 
+/// Why a transaction of the worker's failed: the message, and the SQLSTATE of the errors the
+/// worker tells apart (a lock not available, 55P03).
+pub(crate) struct Failure {
+    pub code: Option<PgSqlErrorCode>,
+    pub message: String,
+}
+
 /// Run `f` in a transaction of its own. An error aborts that transaction only and comes back as
 /// text; the worker records it and carries on with its next step.
 fn in_transaction<R>(f: impl FnOnce() -> Result<R> + std::panic::UnwindSafe) -> std::result::Result<R, String> {
+    in_transaction_coded(f).map_err(|failure| failure.message)
+}
+
+/// [`in_transaction`], keeping the error's SQLSTATE.
+fn in_transaction_coded<R>(f: impl FnOnce() -> Result<R> + std::panic::UnwindSafe) -> std::result::Result<R, Failure> {
     // SAFETY: the worker is between transactions here; the catch handler aborts what was begun.
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
@@ -39,12 +51,19 @@ fn in_transaction<R>(f: impl FnOnce() -> Result<R> + std::panic::UnwindSafe) -> 
         }
         Err(report) => {
             unsafe { pg_sys::AbortCurrentTransaction() };
-            Err(report.message().to_owned())
+            Err(Failure { code: None, message: report.message().to_owned() })
         }
+    })
+    .catch_when(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |caught| {
+        unsafe { pg_sys::AbortCurrentTransaction() };
+        Err(Failure {
+            code: Some(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE),
+            message: crate::error::caught_message(caught),
+        })
     })
     .catch_others(|caught| {
         unsafe { pg_sys::AbortCurrentTransaction() };
-        Err(crate::error::caught_message(caught))
+        Err(Failure { code: None, message: crate::error::caught_message(caught) })
     })
     .execute()
 }

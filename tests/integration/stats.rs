@@ -206,26 +206,72 @@ fn concurrent_producers_and_consumers_leave_exact_depths() {
     assert_eq!(stat_i64(&mut c, &q, "done_last_hour"), done);
 }
 
+/// The depths `queue.stats` shows, or None while they are not known.
+fn known_depths(c: &mut Client, queue: &str) -> Option<[i64; 4]> {
+    let r = c
+        .query_one("SELECT ready, scheduled, running, dead, counted FROM queue.stats WHERE queue = $1", &[&queue])
+        .unwrap();
+    r.get::<_, bool>(4).then(|| [r.get(0), r.get(1), r.get(2), r.get(3)])
+}
+
 #[test]
 fn recount_restores_exact_depths_and_is_for_admins_only() {
-    // A database of its own: while the recount waits for its locks, every writer of the database
-    // waits behind it, and the other tests' would.
-    let db = TestDb::new("stats_recount");
+    // A database of its own, whose default isolation is SERIALIZABLE: the worker counts under
+    // READ COMMITTED all the same (a count in an older snapshot would miss commits).
+    let db = TestDb::without_extension("stats_recount");
+    let mut admin = connect();
+    admin
+        .batch_execute(&format!("ALTER DATABASE {} SET default_transaction_isolation = 'serializable'", db.name))
+        .unwrap();
     let mut c = db.connect();
+    c.batch_execute("CREATE EXTENSION queue_ext; SET default_transaction_isolation = 'read committed'").unwrap();
     let q = scenario(&mut c);
     let expected = truth(&mut c, &q);
+    // A writer holds the ready table: the worker neither counts it nor makes the writer wait.
+    let mut writer = db.connect();
+    writer.batch_execute("SET default_transaction_isolation = 'read committed'").unwrap();
+    let mut tx = writer.transaction().unwrap();
+    tx.execute("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap();
     assert_eq!(count(&mut c, "SELECT queue.recount()", &[]), 1);
-    assert_eq!(depths(&mut c, &q), expected);
+    assert_eq!(known_depths(&mut c, &q), None, "depths are unknown until the worker has counted");
+    // Another writer goes on meanwhile (a waiting lock request of the worker's would queue it).
+    let mut other = db.connect();
+    other.batch_execute("SET default_transaction_isolation = 'read committed'").unwrap();
+    for _ in 0..20 {
+        other.execute("SELECT queue.enqueue($1, '{}', run_at => now() + interval '1 hour')", &[&q]).unwrap();
+    }
+    tx.commit().unwrap();
+    await_condition("the worker to count the queue", Duration::from_secs(30), || known_depths(&mut c, &q).is_some());
+    let [ready, scheduled, running, dead] = expected;
+    assert_eq!(known_depths(&mut c, &q), Some([ready + 1, scheduled + 20, running, dead]));
+    assert_eq!(known_depths(&mut c, &q), Some(truth(&mut c, &q)));
     let mut producer = role(&mut c, "st_producer", &["queue_producer"]);
     let e = producer.query_one("SELECT queue.recount()", &[]).unwrap_err();
     assert_eq!(e.code().unwrap().code(), "42501");
-    let e = c.query_one("SELECT queue.recount(lock_timeout => '-1 second')", &[]).unwrap_err();
-    assert_eq!(e.code().unwrap().code(), "22023");
-    // Its locks would last as long as the transaction: not in a transaction block.
-    let mut t = c.transaction().unwrap();
-    let e = t.query_one("SELECT queue.recount()", &[]).unwrap_err();
-    assert_eq!(e.code().unwrap().code(), "25001");
-    t.rollback().unwrap();
+    let e = producer.query_one("SELECT queue._stats_reset()", &[]).unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "42501");
+}
+
+/// DROP EXTENSION and CREATE EXTENSION (what pg_restore --clean does) start the figures over:
+/// queue ids start over too, and jobs loaded again must not add to what the old install counted.
+#[test]
+fn a_new_install_starts_its_figures_over() {
+    let db = TestDb::new("stats_reinstall");
+    let mut c = db.connect();
+    let q = new_queue(&mut c, "st_again", "");
+    c.execute("SELECT queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[5]))", &[&q]).unwrap();
+    assert_eq!(depths(&mut c, &q), [5, 0, 0, 0]);
+    let dump = std::env::temp_dir().join(format!("{}.dump", db.name));
+    crate::dump::pg_tool("pg_dump", &["-Fc", "-d", &db.name, "-f", dump.to_str().unwrap()]);
+    crate::dump::pg_tool("pg_restore", &["-d", &db.name, "--clean", "--exit-on-error", dump.to_str().unwrap()]);
+    let mut c = db.connect();
+    assert_eq!(count(&mut c, "SELECT id::bigint FROM queue.queues WHERE name = $1", &[&q]), 1, "the same queue id");
+    await_condition("the worker to count the restored queue", Duration::from_secs(30), || {
+        known_depths(&mut c, &q).is_some()
+    });
+    assert_eq!(depths(&mut c, &q), [5, 0, 0, 0]);
+    assert_eq!(stat_i64(&mut c, &q, "done_last_hour"), 0);
+    let _ = std::fs::remove_file(dump);
 }
 
 /// Parse `text` with prometheus_client's parser: every sample as (name, labels) -> value.
