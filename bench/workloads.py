@@ -352,7 +352,7 @@ def w8(cluster, pending=1_000_000, finished=10_000_000, groups=1_000, calls=200)
     # The insert above was counted by the triggers: check the view agrees with the table.
     counted = cluster.scalar("SELECT ready FROM queue.stats WHERE queue = 'bench_w8'")
     out = {"pending": pending, "finished": finished, "groups": groups, "calls": calls, "stats_ready": int(counted)}
-    # What ADR 002 compares with: counting on read, and the worker's recount (writers wait on it).
+    # What ADR 002 compares with: counting on read, and the worker's recount.
     for name, sql, n in (("stats", "SELECT * FROM queue.stats", calls),
                          ("stats_one", "SELECT * FROM queue.stats WHERE queue = 'bench_w8'", calls),
                          ("metrics", "SELECT queue.metrics()", calls),
