@@ -217,6 +217,12 @@ pub fn forget_database(db: u32) -> usize {
     STATE.exclusive().queues.remove_where(|s| s.key.0 == db)
 }
 
+/// Forget the queues of every database not in `existing` (dropped ones): the launcher's sweep.
+pub fn forget_databases_except(existing: &[u32]) {
+    stats::forget_databases_except(existing);
+    STATE.exclusive().queues.remove_where(|s| !existing.contains(&s.key.0));
+}
+
 /// How many queues have state in shared memory (for tests and monitoring).
 pub fn queue_slots_used() -> usize {
     STATE.share().queues.len()

@@ -287,6 +287,14 @@ pub fn apply(key: QueueKey, d: &Delta, now_us: i64) {
         // Depths of a queue not known anyway (or dropped: its purge deletes its jobs).
         return;
     }
+    if shard.slots.get(&key).is_none()
+        && shard.slots.is_full()
+        && !shard.slots.evict_least_recent_where(|s| s.counted != ALL_COUNTED)
+    {
+        // Events must not push out a queue whose depths are known: with more queues than slots,
+        // it could not be counted again, and counts would chase each other. They go uncounted.
+        return;
+    }
     let s = shard.slots.get_or_insert(key, || new_slot(key, now_us));
     s.last_used_us = now_us;
     s.totals.merge(d);
@@ -328,12 +336,13 @@ pub fn new_queue(key: QueueKey, now_us: i64) {
 /// A queue without a slot gets one only where that evicts no other queue: a recount must never
 /// make room by forgetting what another count found, or counts would chase each other when there
 /// are more queues than slots. False when there was no room.
-pub fn set_depth(key: QueueKey, table: usize, depth: i64, now_us: i64) -> bool {
+pub fn set_depth(key: QueueKey, table: usize, depth: i64) -> bool {
     let mut shard = shard(&key).exclusive();
     if shard.slots.get(&key).is_none() && shard.slots.is_full() {
         return false;
     }
-    let s = shard.slots.get_or_insert(key, || new_slot(key, now_us));
+    // A slot a count made is not a use: it is the first to go when room is needed.
+    let s = shard.slots.get_or_insert(key, || new_slot(key, 0));
     s.totals.depth[table] = depth;
     s.counted |= 1 << table;
     true
@@ -365,6 +374,13 @@ pub fn forget_depths_of_database(db: u32) {
         for s in lock.exclusive().slots.iter_mut().filter(|s| s.key.0 == db) {
             s.counted = 0;
         }
+    }
+}
+
+/// Forget every queue of the databases not in `existing`.
+pub fn forget_databases_except(existing: &[u32]) {
+    for lock in &SHARD_LOCKS {
+        lock.exclusive().slots.remove_where(|s| !existing.contains(&s.key.0));
     }
 }
 

@@ -114,6 +114,17 @@ impl<E: Entry, const N: usize> Table<E, N> {
         removed
     }
 
+    /// Remove the least recently used entry among those `evictable` picks; false when none is.
+    pub fn evict_least_recent_where(&mut self, mut evictable: impl FnMut(&E) -> bool) -> bool {
+        let victim = (0..N)
+            .filter(|&i| self.slots[i].as_ref().is_some_and(&mut evictable))
+            .min_by_key(|&i| self.slots[i].as_ref().map(E::last_used));
+        if let Some(i) = victim {
+            self.remove_at(i);
+        }
+        victim.is_some()
+    }
+
     fn evict_least_recent(&mut self) {
         let victim =
             (0..N).filter(|&i| self.slots[i].is_some()).min_by_key(|&i| self.slots[i].as_ref().map(E::last_used));

@@ -110,6 +110,9 @@ enum Outcome {
     Prepare,
 }
 
+/// Runs at the end of the transaction that registered it. After PREPARE TRANSACTION pgrx keeps
+/// the Commit and Abort callbacks registered until this backend's next transaction ends: they
+/// then find the next transaction's delta (applied once, by whichever runs first) or nothing.
 fn finish(db: u32, outcome: Outcome) {
     REASON.with(|r| r.set(Reason::Move));
     let p = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));

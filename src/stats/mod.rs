@@ -84,9 +84,10 @@ fn queue_stats_of(
 }
 
 /// Have the background worker count the depths of every queue of this database again (it does
-/// by itself after a restart); returns the queues it will count. `queue.stats` shows their depths
-/// as NULL until it has. Writers never wait for the count, except in the end for one table at a
-/// time while it is counted (src/stats/recount.rs).
+/// by itself after a restart), once the calling transaction commits; returns the queues it will
+/// count (those shared memory has room for). `queue.stats` shows their depths as NULL until it
+/// has. Writers never wait for the count, except for one table at a time while it is counted
+/// (src/stats/recount.rs).
 #[pg_extern(name = "recount", volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_recount() -> Result<i64> {
@@ -97,23 +98,41 @@ fn queue_recount() -> Result<i64> {
         .into());
     }
     let db = database();
-    let ids = Spi::connect_mut(|client| crate::spi::exec_column::<i32>(client, "SELECT id FROM queue.queues", &[]))?;
-    for id in &ids {
-        stats::forget_depths((db, *id));
-    }
-    crate::shmem::wake_worker(db);
-    Ok(ids.len() as i64)
+    let ids = Spi::connect_mut(|client| {
+        if let Some(names) = crate::guc::databases() {
+            let name = crate::spi::exec_one::<String>(client, "SELECT pg_catalog.current_database()::text", &[])?;
+            if !name.is_some_and(|n| names.contains(&n)) {
+                return Err(QueueError::NotInPrerequisiteState(
+                    "this database is not in queue_ext.databases: no background worker counts its queues".into(),
+                )
+                .into());
+            }
+        }
+        crate::spi::exec_column::<i32>(client, "SELECT id FROM queue.queues", &[])
+    })?;
+    let ids: Vec<i32> = ids.into_iter().filter(|id| stats::has_room((db, *id))).collect();
+    let queues = ids.len() as i64;
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+        for id in &ids {
+            stats::forget_depths((db, *id));
+        }
+        crate::shmem::wake_worker(db);
+    });
+    Ok(queues)
 }
 
-/// Forget every figure shared memory holds for this database: called by CREATE EXTENSION (and
-/// its upgrade to 0.2.0), so that what a dropped earlier install left there is never added to
-/// (queue ids start over; pg_restore --clean drops and creates the extension, then loads the
-/// jobs). The worker counts the depths again; counters start from zero.
+/// Forget every figure shared memory holds for this database once the calling transaction
+/// commits: called by CREATE EXTENSION (and its upgrade to 0.2.0), so that what a dropped earlier
+/// install left there is never added to (queue ids start over; pg_restore --clean drops and
+/// creates the extension, then loads the jobs). The worker counts the depths again; counters
+/// start from zero. (After PREPARE TRANSACTION, pgrx runs it at this backend's next commit: a
+/// recount sooner than needed, no harm.)
 #[pg_extern(name = "_stats_reset", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_stats_reset() {
     if crate::shmem::available() {
-        stats::forget_database(database());
+        let db = database();
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || stats::forget_database(db));
     }
 }
 

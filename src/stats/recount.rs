@@ -12,7 +12,10 @@
 //! The lock is asked for without waiting, again and again for a short while: a waiting request
 //! would queue every writer behind it. Only when that has failed for a while (writers always hold
 //! the table: long transactions that enqueue among their own writes, say) does the worker wait for
-//! it, and then for at most `wait` (docs/adr/002-constant-time-stats.md).
+//! it, and then for at most `wait` (docs/adr/002-constant-time-stats.md). The count statement
+//! names no other job table (it must lock nothing else while it holds the SHARE lock), every lock
+//! it takes meanwhile is bounded by lock_timeout, and a transaction counts at most
+//! [`QUEUES_PER_COUNT`] queues, so writers of the table wait for that many counts at most.
 
 use crate::error::{QueueError, Result};
 use crate::shmem::stats;
@@ -23,8 +26,18 @@ use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
 use std::time::{Duration, Instant};
 
-/// The job tables, in the order of the depths (stats::READY ..= stats::DEAD).
+/// The job tables, in the order of the depths (stats::READY ..= stats::DEAD), and the statement
+/// that counts each.
 pub const TABLES: [&str; 4] = ["queue.ready", "queue.scheduled", "queue.running", "queue.dead"];
+const COUNTS: [&str; 4] = [store::RECOUNT_READY, store::RECOUNT_SCHEDULED, store::RECOUNT_RUNNING, store::RECOUNT_DEAD];
+/// Queues counted per transaction (each one holds the table's writers back while it counts).
+pub const QUEUES_PER_COUNT: usize = 50;
+/// What the count may wait for any other lock (a DDL statement queued on queue.queues, say):
+/// writers of the table wait behind the SHARE lock meanwhile.
+const COUNT_LOCK_TIMEOUT: &str = "100ms";
+/// Between two conditional requests for the lock. Each request for a SHARE lock moves every
+/// backend's fast-path locks on the table to the shared lock table: not every millisecond.
+const POLL: Duration = Duration::from_millis(10);
 
 fn database() -> u32 {
     // SAFETY: reads a backend global.
@@ -47,8 +60,8 @@ pub fn uncounted(client: &mut SpiClient<'_>) -> Result<Vec<(i32, u8)>> {
         .collect())
 }
 
-/// Count the rows of `ids` in job table `table` (an index into [`TABLES`]) and make them the
-/// queues' depths there. The table's SHARE lock is tried without waiting for `try_for`; then,
+/// Count the rows of `ids` (at most [`QUEUES_PER_COUNT`]) in job table `table` (an index into
+/// [`TABLES`]) and make them the queues' depths there. The table's SHARE lock is tried without waiting for `try_for`; then,
 /// with `wait`, waited for that long at most (a lock timeout, 55P03, ends the transaction).
 /// False when the lock was not had.
 pub fn recount_table(
@@ -76,18 +89,21 @@ pub fn recount_table(
     if !share_lock(relation, try_for, wait, client)? {
         return Ok(false);
     }
+    exec(client, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", &[DatumWithOid::from(COUNT_LOCK_TIMEOUT)])?;
     let db = database();
-    let now_us = crate::clock::wall_micros();
-    for row in exec(client, store::RECOUNT, &[ids.into(), (table as i32).into()])? {
+    // `exec` runs the statement as a writer would (read_only false): under READ COMMITTED, SPI
+    // takes a new snapshot for it, after the lock was had. A snapshot from before the lock would
+    // miss what committed in between.
+    for row in exec(client, COUNTS[table], &[ids.into()])? {
         let id = row.get::<i32>(1).map_err(crate::error::internal)?.unwrap_or_default();
         let depth = row.get::<i64>(2).map_err(crate::error::internal)?.unwrap_or_default();
-        stats::set_depth((db, id), table, depth, now_us);
+        stats::set_depth((db, id), table, depth);
     }
     Ok(true)
 }
 
-/// Take `relation`'s SHARE lock for the rest of the transaction: conditionally, every
-/// millisecond for `try_for`, then (with `wait`) waiting at most that long.
+/// Take `relation`'s SHARE lock for the rest of the transaction: conditionally, every [`POLL`]
+/// for `try_for`, then (with `wait`) waiting at most that long.
 fn share_lock(
     relation: pg_sys::Oid,
     try_for: Duration,
@@ -105,7 +121,7 @@ fn share_lock(
             break;
         }
         // SAFETY: a short sleep; interrupts (a SIGTERM) are served right after it.
-        unsafe { pg_sys::pg_usleep(1000) };
+        unsafe { pg_sys::pg_usleep(POLL.as_micros() as std::ffi::c_long) };
         pgrx::check_for_interrupts!();
     }
     let Some(wait) = wait else { return Ok(false) };

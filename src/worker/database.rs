@@ -176,6 +176,15 @@ fn as_maintainer_coded<R>(
 }
 
 impl Worker {
+    /// Has the worker been asked to stop (SIGTERM: pg_terminate_backend, a shutdown)? pgrx clears
+    /// its flag when it is read, so the answer is kept here: the main loop must see it too.
+    fn stop_requested(&mut self) -> bool {
+        if BackgroundWorker::sigterm_received() {
+            self.stopping = true;
+        }
+        self.stopping
+    }
+
     /// Repeat a batch step, each batch in its own transaction, until one comes back short or the
     /// step's time budget is spent; what is left waits for the next tick.
     fn batches(&mut self, report: &mut TickReport, step: fn(&mut SpiClient<'_>, i64) -> Result<i64>) -> i64 {
@@ -196,8 +205,7 @@ impl Worker {
                     break;
                 }
             }
-            if BackgroundWorker::sigterm_received() {
-                self.stopping = true;
+            if self.stop_requested() {
                 break;
             }
             if started.elapsed() >= budget {
@@ -258,25 +266,26 @@ impl Worker {
         let wait = (now >= wait_at).then_some(RECOUNT_LOCK_WAIT);
         let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK).min(RECOUNT_TRY_MAX);
         let mut all_counted = true;
-        for (table, _) in recount::TABLES.iter().enumerate() {
+        'tables: for (table, _) in recount::TABLES.iter().enumerate() {
             let ids: Vec<i32> =
                 uncounted.iter().filter(|(_, missing)| missing & (1 << table) != 0).map(|(id, _)| *id).collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let try_for = budget.saturating_sub(now.elapsed());
-            match as_maintainer_coded(move |c| recount::recount_table(c, table, ids, try_for, wait)) {
-                Ok(true) => {}
-                Ok(false) => all_counted = false,
-                Err(Failure { code: Some(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE), .. }) => all_counted = false,
-                Err(Failure { message, .. }) => {
-                    report.error = Some(format!("recount: {message}"));
-                    all_counted = false;
+            for ids in ids.chunks(recount::QUEUES_PER_COUNT) {
+                let (ids, try_for) = (ids.to_vec(), budget.saturating_sub(now.elapsed()));
+                let counted = match as_maintainer_coded(move |c| recount::recount_table(c, table, ids, try_for, wait)) {
+                    Ok(counted) => counted,
+                    Err(Failure { code: Some(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE), .. }) => false,
+                    Err(Failure { message, .. }) => {
+                        report.error = Some(format!("recount: {message}"));
+                        false
+                    }
+                };
+                if self.stop_requested() {
+                    return;
                 }
-            }
-            if BackgroundWorker::sigterm_received() {
-                self.stopping = true;
-                return;
+                if !counted {
+                    all_counted = false;
+                    continue 'tables;
+                }
             }
         }
         if all_counted {
@@ -296,7 +305,7 @@ impl Worker {
         let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
         let started = std::time::Instant::now();
         self.schedules_held.retain(|_, until| *until > std::time::Instant::now());
-        while started.elapsed() < budget && !BackgroundWorker::sigterm_received() {
+        while started.elapsed() < budget && !self.stop_requested() {
             let held: Vec<String> = self.schedules_held.keys().cloned().collect();
             let names = match as_maintainer(move |c| schedules::due(c, BATCH, held)) {
                 Ok(names) if names.is_empty() => return,
@@ -347,7 +356,7 @@ impl Worker {
         };
         for name in names {
             loop {
-                if started.elapsed() >= budget || BackgroundWorker::sigterm_received() {
+                if started.elapsed() >= budget || self.stop_requested() {
                     return;
                 }
                 let n = name.clone();
@@ -389,7 +398,7 @@ impl Worker {
         };
         for name in names {
             loop {
-                if started.elapsed() >= budget || BackgroundWorker::sigterm_received() {
+                if started.elapsed() >= budget || self.stop_requested() {
                     return;
                 }
                 let n = name.clone();
@@ -429,7 +438,7 @@ impl Worker {
                 Ok((n, bounds)) => {
                     self.prune_bounds = bounds;
                     report.jobs_pruned += n;
-                    if n < limit || started.elapsed() >= budget || BackgroundWorker::sigterm_received() {
+                    if n < limit || started.elapsed() >= budget || self.stop_requested() {
                         break;
                     }
                 }

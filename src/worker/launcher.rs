@@ -73,12 +73,15 @@ struct Launcher {
 
 impl Launcher {
     fn look(&mut self) {
-        let databases = PgTryBuilder::new(connectable_databases)
+        let databases = PgTryBuilder::new(|| Some(connectable_databases()))
             .catch_others(|e| {
                 log!("queue_ext launcher: could not read pg_database: {}", crate::error::caught_message(e));
-                Vec::new()
+                None
             })
             .execute();
+        let Some(databases) = databases else { return };
+        // What dropped databases left in shared memory goes: nobody else would ever remove it.
+        shmem::forget_databases_except(&databases.iter().map(|d| d.oid.to_u32()).collect::<Vec<_>>());
         let wanted = guc::databases();
         if let Some(names) = &wanted {
             for name in names {

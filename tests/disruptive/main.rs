@@ -378,3 +378,72 @@ fn stats_are_recounted_exactly_after_an_immediate_shutdown_under_load() {
     }
     assert_eq!(stats_depths(&mut c, &q), Some(common::job_table_depths(&mut c, &q)));
 }
+
+/// More queues than shared memory keeps figures for (16 shards of 72): every queue shows its
+/// exact depths or none, never wrong ones; the worker does not chase counts (a count never evicts
+/// a counted queue, so the queues it knows stay known); a dropped database's figures go. One at a
+/// time: it fills the table every other test's queues share.
+#[test]
+fn more_queues_than_slots_show_exact_depths_or_none() {
+    const QUEUES: i32 = 2_000;
+    // A queue of the test database, known before the others come: the least recently used.
+    let mut main = connect();
+    let early = new_queue(&mut main, "early", "");
+    main.execute("SELECT queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[2]))", &[&early]).unwrap();
+    assert_eq!(stats_depths(&mut main, &early), Some([2, 0, 0, 0]));
+    let db = common::TestDb::new("many_queues");
+    let mut c = db.connect();
+    c.batch_execute(&format!(
+        "SELECT count(queue.create_queue('many_' || g, max_attempts => 1)) FROM generate_series(1, {QUEUES}) g;
+         SELECT count(*) FROM generate_series(1, {QUEUES}) g,
+                LATERAL queue.enqueue_many('many_' || g, array_fill('{{}}'::jsonb, ARRAY[3]));"
+    ))
+    .unwrap();
+    // Events for every queue, in one transaction: a completion and a death each.
+    c.batch_execute(&format!(
+        "DO $$
+         DECLARE j record; n integer;
+         BEGIN
+             FOR g IN 1..{QUEUES} LOOP
+                 n := 0;
+                 FOR j IN SELECT id, lease_token FROM queue.claim('many_' || g, batch => 2) LOOP
+                     IF n = 0 THEN PERFORM queue.complete(j.id, j.lease_token);
+                     ELSE PERFORM queue.fail(j.id, j.lease_token, 'dies'); END IF;
+                     n := n + 1;
+                 END LOOP;
+             END LOOP;
+         END $$;"
+    ))
+    .unwrap();
+    let known = |c: &mut postgres::Client| -> HashSet<String> {
+        let rows = c
+            .query(
+                "SELECT queue, ready, scheduled, running, dead FROM queue.stats WHERE queue LIKE 'many\\_%' AND counted",
+                &[],
+            )
+            .unwrap();
+        for r in &rows {
+            let depths: [i64; 4] = [r.get(1), r.get(2), r.get(3), r.get(4)];
+            assert_eq!(depths, [1, 0, 0, 1], "queue.stats of {}", r.get::<_, String>(0));
+        }
+        rows.iter().map(|r| r.get(0)).collect()
+    };
+    await_worker_ticks(&mut c, 3);
+    let first = known(&mut c);
+    assert!(!first.is_empty() && first.len() < QUEUES as usize, "{} of {QUEUES} queues known", first.len());
+    await_worker_ticks(&mut c, 5);
+    assert_eq!(known(&mut c), first, "the queues known stay known");
+    let error: Option<String> = c.query_one("SELECT last_error FROM queue.worker_status", &[]).unwrap().get(0);
+    assert_eq!(error, None);
+
+    // 2 000 queues fill every shard (72 each): the early queue made way, and there is no room to
+    // count it again.
+    assert_eq!(stats_depths(&mut main, &early), None);
+
+    // Drop the database: the launcher's sweep frees its slots, and the early queue is counted.
+    drop(c);
+    drop(db);
+    await_condition("the early queue counted again", Duration::from_secs(30), || {
+        stats_depths(&mut main, &early) == Some([2, 0, 0, 0])
+    });
+}

