@@ -138,7 +138,7 @@ COMMENT ON FUNCTION queue.metrics IS
 COMMENT ON FUNCTION queue.histogram IS
     'Text bars for psql: a queue''s pending jobs by due time (of => ''due''; ready jobs in the first bucket, the last row holds every job due later), or its completions over the last hour (of => ''completed'').';
 COMMENT ON FUNCTION queue.explain_claim IS
-    'EXPLAIN of the generic plan queue.claim runs for a queue (claims always run it): check that claims use ready_claim_idx.';
+    'EXPLAIN of the generic plans queue.claim runs for a queue (claims always run them): the promotion of its due jobs by scheduled_due_idx, then the claim by ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS
     'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
 COMMENT ON FUNCTION queue.check_enqueue_trigger IS

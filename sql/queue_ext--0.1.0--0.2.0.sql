@@ -1160,16 +1160,6 @@ CREATE TRIGGER ready_counted_truncate AFTER TRUNCATE ON queue.ready FOR EACH STA
 CREATE TRIGGER scheduled_counted_truncate AFTER TRUNCATE ON queue.scheduled FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
 CREATE TRIGGER running_counted_truncate AFTER TRUNCATE ON queue.running FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
 CREATE TRIGGER dead_counted_truncate AFTER TRUNCATE ON queue.dead FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
--- They fire under session_replication_role = replica too: a logical replica applying job-table
--- changes keeps its figures.
-ALTER TABLE queue.ready ENABLE ALWAYS TRIGGER ready_counted_ins, ENABLE ALWAYS TRIGGER ready_counted_del,
-    ENABLE ALWAYS TRIGGER ready_counted_truncate;
-ALTER TABLE queue.scheduled ENABLE ALWAYS TRIGGER scheduled_counted_ins, ENABLE ALWAYS TRIGGER scheduled_counted_del,
-    ENABLE ALWAYS TRIGGER scheduled_counted_truncate;
-ALTER TABLE queue.running ENABLE ALWAYS TRIGGER running_counted_ins, ENABLE ALWAYS TRIGGER running_counted_del,
-    ENABLE ALWAYS TRIGGER running_counted_truncate;
-ALTER TABLE queue.dead ENABLE ALWAYS TRIGGER dead_counted_ins, ENABLE ALWAYS TRIGGER dead_counted_del,
-    ENABLE ALWAYS TRIGGER dead_counted_truncate;
 
 -- One row per queue. Depths and event figures come from shared memory; the lag is the oldest
 -- run_at among the jobs at the head of the queue's first 100 groups of ready jobs (each a probe
@@ -1353,7 +1343,7 @@ COMMENT ON FUNCTION queue.metrics IS
 COMMENT ON FUNCTION queue.histogram IS
     'Text bars for psql: a queue''s pending jobs by due time (of => ''due''; ready jobs in the first bucket, the last row holds every job due later), or its completions over the last hour (of => ''completed'').';
 COMMENT ON FUNCTION queue.explain_claim IS
-    'EXPLAIN of the generic plan queue.claim runs for a queue (claims always run it): check that claims use ready_claim_idx.';
+    'EXPLAIN of the generic plans queue.claim runs for a queue (claims always run them): the promotion of its due jobs by scheduled_due_idx, then the claim by ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS
     'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
 COMMENT ON FUNCTION queue.check_enqueue_trigger IS

@@ -24,16 +24,6 @@ CREATE TRIGGER ready_counted_truncate AFTER TRUNCATE ON queue.ready FOR EACH STA
 CREATE TRIGGER scheduled_counted_truncate AFTER TRUNCATE ON queue.scheduled FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
 CREATE TRIGGER running_counted_truncate AFTER TRUNCATE ON queue.running FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
 CREATE TRIGGER dead_counted_truncate AFTER TRUNCATE ON queue.dead FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
--- They fire under session_replication_role = replica too: a logical replica applying job-table
--- changes keeps its figures.
-ALTER TABLE queue.ready ENABLE ALWAYS TRIGGER ready_counted_ins, ENABLE ALWAYS TRIGGER ready_counted_del,
-    ENABLE ALWAYS TRIGGER ready_counted_truncate;
-ALTER TABLE queue.scheduled ENABLE ALWAYS TRIGGER scheduled_counted_ins, ENABLE ALWAYS TRIGGER scheduled_counted_del,
-    ENABLE ALWAYS TRIGGER scheduled_counted_truncate;
-ALTER TABLE queue.running ENABLE ALWAYS TRIGGER running_counted_ins, ENABLE ALWAYS TRIGGER running_counted_del,
-    ENABLE ALWAYS TRIGGER running_counted_truncate;
-ALTER TABLE queue.dead ENABLE ALWAYS TRIGGER dead_counted_ins, ENABLE ALWAYS TRIGGER dead_counted_del,
-    ENABLE ALWAYS TRIGGER dead_counted_truncate;
 
 -- One row per queue. Depths and event figures come from shared memory; the lag is the oldest
 -- run_at among the jobs at the head of the queue's first 100 groups of ready jobs (each a probe

@@ -387,7 +387,14 @@ fn queue_explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> 
             .ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
         let now = clock::transaction_now().to_string();
         let role = caller().to_u32().to_string();
-        let mut lines = vec!["-- claim_default.sql: queues without jobs in named groups".to_owned()];
+        let mut lines = vec!["-- promote.sql: the queue's own jobs that came due, first".to_owned()];
+        lines.extend(crate::spi::explain_generic(
+            client,
+            store::PROMOTE,
+            "integer, bigint",
+            &[Some(id.to_string()), Some(batch.max(100).to_string())],
+        )?);
+        lines.push("-- claim_default.sql: queues without jobs in named groups".to_owned());
         lines.extend(crate::spi::explain_generic(
             client,
             store::CLAIM_DEFAULT,

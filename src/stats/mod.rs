@@ -112,12 +112,16 @@ fn queue_recount() -> Result<i64> {
     })?;
     let ids: Vec<i32> = ids.into_iter().filter(|id| stats::has_room((db, *id))).collect();
     let queues = ids.len() as i64;
-    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
-        for id in &ids {
-            stats::forget_depths((db, *id));
-        }
-        crate::shmem::wake_worker(db);
-    });
+    // At PREPARE TRANSACTION too: forgetting early only costs a recount sooner.
+    for event in [pgrx::PgXactCallbackEvent::Commit, pgrx::PgXactCallbackEvent::Prepare] {
+        let ids = ids.clone();
+        pgrx::register_xact_callback(event, move || {
+            for id in &ids {
+                stats::forget_depths((db, *id));
+            }
+            crate::shmem::wake_worker(db);
+        });
+    }
     Ok(queues)
 }
 
@@ -125,14 +129,15 @@ fn queue_recount() -> Result<i64> {
 /// commits: called by CREATE EXTENSION (and its upgrade to 0.2.0), so that what a dropped earlier
 /// install left there is never added to (queue ids start over; pg_restore --clean drops and
 /// creates the extension, then loads the jobs). The worker counts the depths again; counters
-/// start from zero. (After PREPARE TRANSACTION, pgrx runs it at this backend's next commit: a
-/// recount sooner than needed, no harm.)
+/// start from zero.
 #[pg_extern(name = "_stats_reset", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_stats_reset() {
     if crate::shmem::available() {
         let db = database();
+        // At PREPARE TRANSACTION too: forgetting early only costs a recount sooner.
         pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || stats::forget_database(db));
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Prepare, move || stats::forget_database(db));
     }
 }
 

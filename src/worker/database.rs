@@ -228,7 +228,7 @@ impl Worker {
                     }
                     report.jobs_promoted += moved;
                     report.notifications_sent += notified;
-                    if moved < limit || started.elapsed() >= budget {
+                    if moved < limit || started.elapsed() >= budget || self.stop_requested() {
                         break;
                     }
                 }
@@ -525,7 +525,7 @@ impl Worker {
         shmem::worker_tick(self.db, crate::clock::wall_micros());
         let mut report = TickReport::default();
         self.recount(&mut report);
-        if self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY) {
+        if !self.stopping && self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY) {
             self.leases_checked = Some(std::time::Instant::now());
             report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
         }

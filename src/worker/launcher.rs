@@ -33,9 +33,11 @@ struct Database {
     name: String,
 }
 
-/// The databases a worker may connect to, read from pg_database (a shared catalog).
-fn connectable_databases() -> Vec<Database> {
+/// The databases a worker may connect to, and the OIDs of all databases, read from pg_database
+/// (a shared catalog).
+fn connectable_databases() -> (Vec<Database>, Vec<u32>) {
     let mut found = Vec::new();
+    let mut all = Vec::new();
     // SAFETY: a catalog scan in a transaction of its own, as TimescaleDB's launcher does; the
     // tuples are read before the scan ends.
     unsafe {
@@ -50,6 +52,7 @@ fn connectable_databases() -> Vec<Database> {
                 break;
             }
             let db = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_database>(tuple);
+            all.push(db.oid.to_u32());
             if db.datallowconn && !db.datistemplate {
                 let name = std::ffi::CStr::from_ptr(db.datname.data.as_ptr()).to_string_lossy().into_owned();
                 found.push(Database { oid: db.oid, name });
@@ -60,7 +63,7 @@ fn connectable_databases() -> Vec<Database> {
         pg_sys::PopActiveSnapshot();
         pg_sys::CommitTransactionCommand();
     }
-    found
+    (found, all)
 }
 
 struct Launcher {
@@ -75,13 +78,16 @@ impl Launcher {
     fn look(&mut self) {
         let databases = PgTryBuilder::new(|| Some(connectable_databases()))
             .catch_others(|e| {
+                // SAFETY: the scan's transaction failed: abort it, releasing what it held.
+                unsafe { pg_sys::AbortCurrentTransaction() };
                 log!("queue_ext launcher: could not read pg_database: {}", crate::error::caught_message(e));
                 None
             })
             .execute();
-        let Some(databases) = databases else { return };
+        let Some((databases, all)) = databases else { return };
         // What dropped databases left in shared memory goes: nobody else would ever remove it.
-        shmem::forget_databases_except(&databases.iter().map(|d| d.oid.to_u32()).collect::<Vec<_>>());
+        // (A database that only stopped allowing connections keeps its sessions: its stays.)
+        shmem::forget_databases_except(&all);
         let wanted = guc::databases();
         if let Some(names) = &wanted {
             for name in names {

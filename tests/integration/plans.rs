@@ -14,6 +14,9 @@ fn claim_reads_only_ready_jobs_with_100k_finished_and_100k_scheduled() {
     let mut c = config("postgres").dbname(&db).connect(NoTls).unwrap();
     c.batch_execute("CREATE EXTENSION queue_ext").unwrap();
     let q = new_queue(&mut c, "plan", "");
+    // A backend keeps a generic plan for its life: it must be the right one even when it was
+    // made while the tables were empty.
+    check_claim_plans(&mut c, &q);
     // History written directly (the test role is superuser): 100 000 finished jobs, and 100 000
     // jobs due tomorrow in as many groups (one per user, the spread-refresh workload).
     fill_history(&mut c, &q, 100_000);
@@ -26,16 +29,7 @@ fn claim_reads_only_ready_jobs_with_100k_finished_and_100k_scheduled() {
     c.execute("SELECT count(*) FROM queue.enqueue_many($1, array_fill('{}'::jsonb, ARRAY[1000]))", &[&q]).unwrap();
     c.batch_execute("ANALYZE").unwrap();
 
-    let plan: Vec<String> =
-        c.query("SELECT * FROM queue.explain_claim($1, 10)", &[&q]).unwrap().iter().map(|r| r.get(0)).collect();
-    let plan = plan.join("\n");
-    assert!(plan.contains("ready_claim_idx"), "claim does not use ready_claim_idx:\n{plan}");
-    // (queue.running and queue.group_state are empty here: a scan of nothing is fine.)
-    assert!(!plan.contains("Seq Scan on ready"), "claim scans queue.ready:\n{plan}");
-    for table in ["scheduled", "done", "dead"] {
-        assert!(!plan.contains(&format!(" on {table} ")), "claim reads queue.{table}:\n{plan}");
-    }
-    assert!(plan.contains("claim_default.sql") && plan.contains("claim.sql"), "both claim statements:\n{plan}");
+    check_claim_plans(&mut c, &q);
 
     // The claim index holds ready jobs only: far smaller than the history and backlog it ignores.
     let pages = |c: &mut postgres::Client, rel: &str| -> i64 {
@@ -55,4 +49,28 @@ fn claim_reads_only_ready_jobs_with_100k_finished_and_100k_scheduled() {
     assert_eq!(claimed, 10);
     drop(c);
     admin.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)")).unwrap();
+}
+
+/// The plans a claim runs (queue.explain_claim): its promotion reads only the queue's due range of
+/// scheduled_due_idx; the claim reads ready by ready_claim_idx and nothing of the backlog or
+/// history.
+fn check_claim_plans(c: &mut postgres::Client, q: &str) {
+    let lines: Vec<String> =
+        c.query("SELECT * FROM queue.explain_claim($1, 10)", &[&q]).unwrap().iter().map(|r| r.get(0)).collect();
+    let plan = lines.join("\n");
+    let claim_at = plan.find("-- claim_default.sql").expect("claim_default.sql in explain_claim");
+    let (promote, claim) = plan.split_at(claim_at);
+    assert!(promote.starts_with("-- promote.sql"), "promote.sql first:\n{plan}");
+    assert!(
+        promote.contains("Index Scan using scheduled_due_idx") && promote.contains("(queue_id = $1)"),
+        "promotion does not read the queue's range of scheduled_due_idx:\n{promote}"
+    );
+    assert!(!promote.contains("scheduled_run_at_idx"), "promotion walks every queue's due jobs:\n{promote}");
+    assert!(claim.contains("ready_claim_idx"), "claim does not use ready_claim_idx:\n{claim}");
+    // (queue.running and queue.group_state are empty here: a scan of nothing is fine.)
+    assert!(!claim.contains("Seq Scan on ready"), "claim scans queue.ready:\n{claim}");
+    for table in ["scheduled", "done", "dead"] {
+        assert!(!claim.contains(&format!(" on {table} ")), "claim reads queue.{table}:\n{claim}");
+    }
+    assert!(claim.contains("claim_default.sql") && claim.contains("claim.sql"), "both claim statements:\n{claim}");
 }
