@@ -48,9 +48,11 @@ COMMENT ON TABLE queue.ready IS 'Pending jobs that are due: what claims hand out
 CREATE TABLE queue.scheduled (LIKE queue.ready INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 ALTER TABLE queue.scheduled ADD CONSTRAINT scheduled_pkey PRIMARY KEY (id);
 -- Promotion of jobs that came due, per queue (claims) and across queues (the background worker,
--- which also sleeps until the earliest run_at).
+-- which also sleeps until the earliest run_at). Queue ids are positive: the predicate, which only
+-- the worker's statements state, keeps a claim's generic plan (queue_id = $1 proves nothing about
+-- $1) from ever walking every queue's due jobs by run_at.
 CREATE INDEX scheduled_due_idx ON queue.scheduled (queue_id, run_at);
-CREATE INDEX scheduled_run_at_idx ON queue.scheduled (run_at);
+CREATE INDEX scheduled_run_at_idx ON queue.scheduled (run_at) WHERE queue_id > 0;
 COMMENT ON TABLE queue.scheduled IS 'Pending jobs due later (delayed at enqueue, or waiting out a retry backoff). Read jobs through queue.jobs.';
 
 CREATE TABLE queue.running (

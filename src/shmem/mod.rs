@@ -61,6 +61,8 @@ pub struct WorkerSlot {
     /// A DROP DATABASE (or similar) asked the worker of this database to leave: the launcher does
     /// not start another before this instant.
     pub hold_off_until_us: i64,
+    /// CREATE EXTENSIONs committed in this database (see [`hold_off_worker_unless_installed`]).
+    installs: u32,
 }
 
 impl Entry for WorkerSlot {
@@ -240,8 +242,14 @@ pub fn register_worker(db: u32) -> bool {
     // SAFETY: MyProcPid and MyLatch are this process's own; BackendPidGetProc reads the proc array.
     let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
     let mut state = STATE.exclusive();
-    let w =
-        state.workers.get_or_insert(db, || WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us: 0 });
+    let w = state.workers.get_or_insert(db, || WorkerSlot {
+        db,
+        pid: 0,
+        last_tick_us: 0,
+        latch: 0,
+        hold_off_until_us: 0,
+        installs: 0,
+    });
     if w.pid != 0 && w.pid != pid && !unsafe { pg_sys::BackendPidGetProc(w.pid) }.is_null() {
         return false;
     }
@@ -255,8 +263,14 @@ pub fn worker_tick(db: u32, now_us: i64) {
     // SAFETY: MyProcPid and MyLatch are this process's own.
     let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
     let mut state = STATE.exclusive();
-    let w =
-        state.workers.get_or_insert(db, || WorkerSlot { db, pid, last_tick_us: now_us, latch, hold_off_until_us: 0 });
+    let w = state.workers.get_or_insert(db, || WorkerSlot {
+        db,
+        pid,
+        last_tick_us: now_us,
+        latch,
+        hold_off_until_us: 0,
+        installs: 0,
+    });
     w.pid = pid;
     w.latch = latch;
     w.last_tick_us = now_us;
@@ -290,7 +304,14 @@ pub fn worker_is_healthy(within_us: i64) -> bool {
 /// `hold_off_until_us`; returns its pid, to be signalled.
 pub fn hold_off_worker(db: u32, hold_off_until_us: i64) -> Option<i32> {
     let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us });
+    let w = state.workers.get_or_insert(db, || WorkerSlot {
+        db,
+        pid: 0,
+        last_tick_us: 0,
+        latch: 0,
+        hold_off_until_us,
+        installs: 0,
+    });
     w.hold_off_until_us = hold_off_until_us;
     (w.pid != 0).then_some(w.pid)
 }
@@ -304,6 +325,30 @@ pub fn hold_off_until(db: u32) -> i64 {
 pub fn clear_hold_off(db: u32) {
     if let Some(w) = STATE.exclusive().workers.get_mut(&db) {
         w.hold_off_until_us = 0;
+        w.installs = w.installs.wrapping_add(1);
+    }
+}
+
+/// How many CREATE EXTENSIONs have committed in `db` (as counted by [`clear_hold_off`]).
+pub fn installs(db: u32) -> u32 {
+    STATE.share().workers.get(&db).map_or(0, |w| w.installs)
+}
+
+/// A worker that found no extension holds the launcher off its database, unless a CREATE
+/// EXTENSION committed since it read `seen_installs`: its look may have missed that one, and the
+/// launcher, woken by it while this worker still ran, started no other.
+pub fn hold_off_worker_unless_installed(db: u32, hold_off_until_us: i64, seen_installs: u32) {
+    let mut state = STATE.exclusive();
+    let w = state.workers.get_or_insert(db, || WorkerSlot {
+        db,
+        pid: 0,
+        last_tick_us: 0,
+        latch: 0,
+        hold_off_until_us: 0,
+        installs: seen_installs,
+    });
+    if w.installs == seen_installs {
+        w.hold_off_until_us = hold_off_until_us;
     }
 }
 

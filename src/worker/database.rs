@@ -654,12 +654,17 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
             break;
         }
         report_activity(pg_sys::BackendState::STATE_RUNNING, c"queue_ext tick");
+        let installs = shmem::installs(db);
         let stay = worker.tick();
         report_activity(pg_sys::BackendState::STATE_IDLE, c"queue_ext tick");
         if !stay {
             log!("queue_ext worker: extension queue_ext is not installed in database \"{name}\"; stopping");
             shmem::forget_database(db);
-            shmem::hold_off_worker(db, crate::clock::wall_micros() + ABSENT_RECHECK.as_micros() as i64);
+            shmem::hold_off_worker_unless_installed(
+                db,
+                crate::clock::wall_micros() + ABSENT_RECHECK.as_micros() as i64,
+                installs,
+            );
             break;
         }
         sleep = worker.sleep();

@@ -2,17 +2,14 @@
 -- and notify the queue's listeners when any moved (the notification goes out at commit).
 -- $1 queue id, $2 how many at most. Returns the number moved, and the first default-group key.
 WITH due AS (
-    -- Written so that only one plan fits, whatever the statistics when a backend prepared it (a
-    -- generic plan lives as long as the backend): the due range of this queue in
-    -- scheduled_due_idx (queue_id, run_at), in that index's order, then each job by primary key.
-    -- With "run_at <= now() ORDER BY run_at", a plan prepared while the table was small walked
-    -- scheduled_run_at_idx, every queue's due jobs and dead entries, on every claim.
+    -- This queue's due range of scheduled_due_idx (scheduled_run_at_idx is the worker's: see its
+    -- predicate in sql/jobs.sql), then each job by primary key. No recheck of run_at outside:
+    -- FOR UPDATE rechecked the locked versions and holds them, and one would let the planner walk
+    -- the primary key instead, for as long as the backend keeps the plan.
     DELETE FROM queue.scheduled s
      WHERE s.id = ANY (ARRAY(SELECT d.id FROM queue.scheduled d
-                              WHERE d.queue_id = $1 AND (d.queue_id, d.run_at) <= ($1, now())
-                              ORDER BY d.queue_id, d.run_at LIMIT $2 FOR UPDATE SKIP LOCKED))
-    -- (No recheck of run_at here: FOR UPDATE rechecked the locked versions, and holds them. One
-    -- would let the planner pick the run_at index again.)
+                              WHERE d.queue_id = $1 AND d.run_at <= now()
+                              ORDER BY d.run_at LIMIT $2 FOR UPDATE SKIP LOCKED))
     RETURNING s.*
 ), moved AS (
     INSERT INTO queue.ready (id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error)

@@ -2,11 +2,12 @@
 -- ready, and each queue that got any is notified (once, at commit). Returns (moved, notified,
 -- and per queue the first default-group key made ready).
 WITH due AS (
+    -- By scheduled_run_at_idx (queue_id > 0 is its predicate), then each job by primary key; no
+    -- recheck outside, as in promote.sql.
     DELETE FROM queue.scheduled s
-     WHERE s.id IN (SELECT d.id FROM queue.scheduled d
-                     WHERE d.run_at <= now()
-                     ORDER BY d.run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-       AND s.run_at <= now()
+     WHERE s.id = ANY (ARRAY(SELECT d.id FROM queue.scheduled d
+                              WHERE d.queue_id > 0 AND d.run_at <= now()
+                              ORDER BY d.run_at LIMIT $1 FOR UPDATE SKIP LOCKED))
     RETURNING s.*
 ), moved AS (
     INSERT INTO queue.ready (id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error)
