@@ -65,6 +65,13 @@ pub struct WorkerSlot {
     installs: u32,
 }
 
+impl WorkerSlot {
+    /// A database no worker has served yet.
+    fn new(db: u32) -> Self {
+        WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us: 0, installs: 0 }
+    }
+}
+
 impl Entry for WorkerSlot {
     type Key = u32;
     fn key(&self) -> u32 {
@@ -242,14 +249,7 @@ pub fn register_worker(db: u32) -> bool {
     // SAFETY: MyProcPid and MyLatch are this process's own; BackendPidGetProc reads the proc array.
     let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
     let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot {
-        db,
-        pid: 0,
-        last_tick_us: 0,
-        latch: 0,
-        hold_off_until_us: 0,
-        installs: 0,
-    });
+    let w = state.workers.get_or_insert(db, || WorkerSlot::new(db));
     if w.pid != 0 && w.pid != pid && !unsafe { pg_sys::BackendPidGetProc(w.pid) }.is_null() {
         return false;
     }
@@ -263,14 +263,7 @@ pub fn worker_tick(db: u32, now_us: i64) {
     // SAFETY: MyProcPid and MyLatch are this process's own.
     let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
     let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot {
-        db,
-        pid,
-        last_tick_us: now_us,
-        latch,
-        hold_off_until_us: 0,
-        installs: 0,
-    });
+    let w = state.workers.get_or_insert(db, || WorkerSlot::new(db));
     w.pid = pid;
     w.latch = latch;
     w.last_tick_us = now_us;
@@ -304,14 +297,7 @@ pub fn worker_is_healthy(within_us: i64) -> bool {
 /// `hold_off_until_us`; returns its pid, to be signalled.
 pub fn hold_off_worker(db: u32, hold_off_until_us: i64) -> Option<i32> {
     let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot {
-        db,
-        pid: 0,
-        last_tick_us: 0,
-        latch: 0,
-        hold_off_until_us,
-        installs: 0,
-    });
+    let w = state.workers.get_or_insert(db, || WorkerSlot::new(db));
     w.hold_off_until_us = hold_off_until_us;
     (w.pid != 0).then_some(w.pid)
 }
@@ -339,14 +325,7 @@ pub fn installs(db: u32) -> u32 {
 /// launcher, woken by it while this worker still ran, started no other.
 pub fn hold_off_worker_unless_installed(db: u32, hold_off_until_us: i64, seen_installs: u32) {
     let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot {
-        db,
-        pid: 0,
-        last_tick_us: 0,
-        latch: 0,
-        hold_off_until_us: 0,
-        installs: seen_installs,
-    });
+    let w = state.workers.get_or_insert(db, || WorkerSlot { installs: seen_installs, ..WorkerSlot::new(db) });
     if w.installs == seen_installs {
         w.hold_off_until_us = hold_off_until_us;
     }

@@ -136,8 +136,9 @@ fn queue_stats_reset() {
     if crate::shmem::available() {
         let db = database();
         // At PREPARE TRANSACTION too: forgetting early only costs a recount sooner.
-        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || stats::forget_database(db));
-        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Prepare, move || stats::forget_database(db));
+        for event in [pgrx::PgXactCallbackEvent::Commit, pgrx::PgXactCallbackEvent::Prepare] {
+            pgrx::register_xact_callback(event, move || stats::forget_database(db));
+        }
     }
 }
 

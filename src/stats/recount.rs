@@ -61,9 +61,9 @@ pub fn uncounted(client: &mut SpiClient<'_>) -> Result<Vec<(i32, u8)>> {
 }
 
 /// Count the rows of `ids` (at most [`QUEUES_PER_COUNT`]) in job table `table` (an index into
-/// [`TABLES`]) and make them the queues' depths there. The table's SHARE lock is tried without waiting for `try_for`; then,
-/// with `wait`, waited for that long at most (a lock timeout, 55P03, ends the transaction).
-/// False when the lock was not had.
+/// [`TABLES`]) and make them the queues' depths there. The table's SHARE lock is tried without
+/// waiting for `try_for`; then, with `wait`, waited for that long at most (a lock timeout, 55P03,
+/// ends the transaction). False when the lock was not had.
 pub fn recount_table(
     client: &mut SpiClient<'_>,
     table: usize,

@@ -153,13 +153,7 @@ fn installed() -> Installed {
 fn as_maintainer<R>(
     f: impl FnOnce(&mut SpiClient<'_>) -> Result<R> + std::panic::UnwindSafe,
 ) -> std::result::Result<R, String> {
-    in_transaction(|| {
-        Spi::connect_mut(|c| {
-            let role = maintainer(c)?;
-            let _role = as_role(role);
-            f(c)
-        })
-    })
+    as_maintainer_coded(f).map_err(|failure| failure.message)
 }
 
 /// [`as_maintainer`], keeping the error's SQLSTATE.
@@ -266,7 +260,7 @@ impl Worker {
         let wait = (now >= wait_at).then_some(RECOUNT_LOCK_WAIT);
         let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK).min(RECOUNT_TRY_MAX);
         let mut all_counted = true;
-        'tables: for (table, _) in recount::TABLES.iter().enumerate() {
+        'tables: for table in 0..recount::TABLES.len() {
             let ids: Vec<i32> =
                 uncounted.iter().filter(|(_, missing)| missing & (1 << table) != 0).map(|(id, _)| *id).collect();
             for ids in ids.chunks(recount::QUEUES_PER_COUNT) {
