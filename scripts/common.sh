@@ -57,12 +57,22 @@ ensure_monitoring_tools() {
     export QUEUE_EXT_TEST_PYTHON="$venv/bin/python" QUEUE_EXT_TEST_EXPORTER=/usr/bin/prometheus-postgres-exporter
 }
 
-# Build and install the extension into PostgreSQL 15's directories. `cargo pgrx install` removes
-# the old .so before copying, so a running server keeps its mapped copy intact.
+# cargo-pgrx copies files with `sudo cp SRC DEST` when installing with --sudo, and so does the
+# install `cargo pgrx test --runas` makes (pgrx-tests adds --sudo): cp rewrites an installed
+# queue_ext.so in place, under the servers that have it mapped, which then crash. First on PATH for
+# our pgrx commands, scripts/pgrx-sudo/sudo makes that copy write beside DEST and rename it over.
+PGRX_SUDO_DIR="$ROOT/scripts/pgrx-sudo"
+
+# Build and install the extension into PostgreSQL 15's directories. Always through --sudo (even as
+# root: the shim then copies itself), so that every file is written beside and renamed into place
+# and a running server keeps the library it mapped.
 install_extension() {
-    local flags=(--pg-config "$PG_CONFIG")
-    [ "$(id -u)" = 0 ] || flags+=(--sudo)
-    (cd "$ROOT" && cargo pgrx install "${flags[@]}" "$@")
+    (cd "$ROOT" && PATH="$PGRX_SUDO_DIR:$PATH" cargo pgrx install --pg-config "$PG_CONFIG" --sudo "$@")
+}
+
+# `cargo pgrx test` (its own install goes through the same shim).
+pgrx_test() {
+    (cd "$ROOT" && PATH="$PGRX_SUDO_DIR:$PATH" cargo pgrx test "$@")
 }
 
 # Where a cluster of ours lives: under the project's target/ when the postgres user can reach it,

@@ -18,6 +18,12 @@ BEGIN
     -- The worker purges a dropped queue once no transaction that might still add a job to it is
     -- open: it must see every backend's xact_start.
     GRANT pg_read_all_stats TO queue_maintainer;
+    -- It reads and changes every tenant's rows: the read-isolation policies (finalize.sql) are
+    -- for the queue roles.
+    -- (Only when needed: two databases installing at once would update the role concurrently.)
+    IF NOT (SELECT rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = 'queue_maintainer') THEN
+        ALTER ROLE queue_maintainer BYPASSRLS;
+    END IF;
 END
 $roles$;
 

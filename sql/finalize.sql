@@ -21,9 +21,33 @@ GRANT SELECT ON queue.stats, queue.workers TO queue_admin, queue_producer, queue
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
 
--- Trigger options are checked when the trigger is created, not only when it first fires.
+-- Read isolation (src/visibility.rs): a role restricted by queue.grant reads only its queues' rows
+-- of the tables the queue roles may read; the views filter the same way. The extension owner
+-- (whose rights queue_ext's own statements run with) and queue_maintainer (BYPASSRLS, the
+-- background worker) are not subject to these policies.
+ALTER TABLE queue.queues ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.queues FOR SELECT USING (queue._sees(id, true));
+ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue._sees(queue_id, true));
+ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue._sees(queue_id, true));
+ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue._sees(queue_id, true));
+ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.schedules FOR SELECT
+    USING (queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = schedules.queue), 0), true));
+COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue._sees).';
+COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
+COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
+COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
+COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
+
+-- Trigger options are checked when the trigger is created, not only when it first fires. SECURITY
+-- INVOKER: the check is made for the role creating the trigger (it needs produce on the queue). It
+-- runs for every CREATE TRIGGER of every role, so it names queue_ext's objects through catalogs
+-- anyone may read (a regprocedure literal would need USAGE on schema queue).
 CREATE FUNCTION queue.enqueue_trigger_ddl() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     created record;
 BEGIN
@@ -31,8 +55,10 @@ BEGIN
         SELECT t.oid
           FROM pg_event_trigger_ddl_commands() AS c
           JOIN pg_trigger AS t ON t.oid = c.objid
-         WHERE c.classid = 'pg_trigger'::regclass
-           AND t.tgfoid = 'queue.enqueue_trigger()'::regprocedure
+          JOIN pg_proc AS p ON p.oid = t.tgfoid
+          JOIN pg_namespace AS n ON n.oid = p.pronamespace
+         WHERE c.classid = 'pg_catalog.pg_trigger'::regclass
+           AND n.nspname = 'queue' AND p.proname = 'enqueue_trigger'
     LOOP
         PERFORM queue.check_enqueue_trigger(created.oid);
     END LOOP;
@@ -67,17 +93,24 @@ BEGIN
                             'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
                             'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount') THEN 'queue_admin'
             WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
-            WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin'
+            -- Run for whoever creates a trigger on queue.enqueue_trigger (a producer).
+            WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin, queue_producer'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
             WHEN f.name IN ('slot_fraction', 'slot_offset', 'next_slot', 'bucket', 'poll_delay',
                             'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
             WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
             -- Internal: called by the queue.* functions and the worker as the extension owner.
             WHEN f.name = '_wake_launcher' THEN ''
+            -- queue.worker_status (read by the queue roles) computes its state with it.
+            WHEN f.name = '_worker_state' THEN 'queue_admin, queue_producer, queue_worker'
             -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
             WHEN f.name = '_backfill_rate' THEN 'queue_admin, queue_maintainer'
             -- queue.stats (read by every queue role and pg_monitor) calls these.
-            WHEN f.name IN ('_effective_rate', '_stats') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            WHEN f.name = '_effective_rate' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- queue.stats reads _stats_all; the views and row-level security policies call _sees.
+            WHEN f.name IN ('_stats_all', '_sees') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- Only _stats_all's own statement (as the extension owner) reads one queue's figures.
+            WHEN f.name = '_stats' THEN ''
             WHEN f.name IN ('metrics', 'histogram') THEN 'queue_admin, queue_producer, queue_worker, pg_monitor'
             -- The counting triggers on the job tables (never called directly).
             WHEN f.name = '_count_jobs' THEN ''
@@ -106,9 +139,9 @@ COMMENT ON FUNCTION queue.drop_queue IS
 COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
 COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
 COMMENT ON FUNCTION queue.enqueue IS
-    'Add a job; visible to workers when the calling transaction commits. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
+    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
 COMMENT ON FUNCTION queue.enqueue_many IS
-    'Add many jobs in one statement; returns their ids in payload order. dedupe_keys, if given, holds one key (or NULL) per payload.';
+    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload.';
 COMMENT ON FUNCTION queue.claim IS
     'Lease up to batch ready jobs (priority desc, run_at, id) with FOR UPDATE SKIP LOCKED. complete/complete_token first complete the previous batch in the same transaction.';
 COMMENT ON FUNCTION queue.complete IS 'Mark a claimed job done; false when the lease token no longer holds the job.';
@@ -127,10 +160,14 @@ COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
 COMMENT ON FUNCTION queue._stats IS
     'Internal: one queue''s figures from shared memory (queue.stats adds its name, lag, pause and rate).';
+COMMENT ON FUNCTION queue._stats_all IS
+    'Internal: the rows of queue.stats, for the queues the reader sees the figures of, computed with queue_ext''s own plans (JIT off).';
+COMMENT ON FUNCTION queue._sees IS
+    'Internal: whether the calling role sees a queue''s jobs and settings (payloads => true) or its figures (false; pg_monitor sees every queue''s). A role restricted by queue.grant sees the queues it may use.';
 COMMENT ON FUNCTION queue._count_jobs IS
     'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
 COMMENT ON FUNCTION queue.recount IS
-    'Have the background worker count every queue''s jobs by state again from the tables (it does after a restart); queue.stats shows NULL depths until it has. Returns the queues it will count.';
+    'Have the background worker count the jobs by state of the queues the caller administers (every queue for an unrestricted admin) again from the tables (it does after a restart); queue.stats shows NULL depths until it has. Returns the queues it will count.';
 COMMENT ON FUNCTION queue._stats_reset IS
     'Internal: forget the figures shared memory holds for this database (run by CREATE EXTENSION, so that a dropped earlier install''s are never added to).';
 COMMENT ON FUNCTION queue.metrics IS
@@ -161,8 +198,9 @@ COMMENT ON FUNCTION queue.set_rate_schedule IS
 COMMENT ON FUNCTION queue.clear_rate_schedule IS 'Remove a queue''s rate schedule; its rate_per_second and burst apply again.';
 COMMENT ON FUNCTION queue.effective_rate IS 'The claim rate (and burst) that applies to a queue at an instant, and whether it is the schedule''s peak.';
 COMMENT ON FUNCTION queue.grant IS
-    'Allow a role a privilege (produce, consume or admin) on a queue. A role holding any grant for a privilege may use it on its granted queues only; admin also allows produce and consume.';
-COMMENT ON FUNCTION queue.revoke IS 'Take back a grant of queue.grant; a role left with no grant for a privilege may use it on every queue again.';
+    'Allow a role a privilege (produce, consume or admin) on a queue. A role holding any grant for a privilege may use it on its granted queues only; admin also allows produce and consume. Needs admin on the queue and a role the caller manages (superuser, ADMIN OPTION, or CREATEROLE for a non-superuser); never a base role or PUBLIC, nor a member the caller does not manage.';
+COMMENT ON FUNCTION queue.revoke IS
+    'Take back a grant of queue.grant; a role left with no grant for a privilege may use it on every queue again, so that needs a caller free to use it on every queue. Needs admin on the queue and a role the caller manages.';
 COMMENT ON FUNCTION queue.shared_queue_slots IS
     'Queues (of every database) holding a token bucket or rotation cursor in shared memory, and the capacity: past three quarters the least recently used is evicted, so claims never fail for lack of room.';
 COMMENT ON FUNCTION queue.library_version IS
@@ -191,7 +229,9 @@ COMMENT ON FUNCTION queue.backfill_alter IS
     'Retune a backfill while it runs (batch size, rates, lookahead, max_outstanding, peak schedule); NULL keeps a setting, reset drops one. Effective within one lookahead.';
 COMMENT ON FUNCTION queue.backfill_rate IS 'The rate (jobs per second) a backfill runs at at an instant: a dry run of its peak schedule.';
 COMMENT ON FUNCTION queue._wake_launcher IS
-    'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION).';
+    'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
+COMMENT ON FUNCTION queue._worker_state IS
+    'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
 
 -- The background worker of this database starts as soon as this CREATE EXTENSION commits.
 SELECT queue._wake_launcher();

@@ -75,7 +75,8 @@ SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.
        r.enqueued_until AS next_due, r.last_step_at, r.last_error, r.last_error_at,
        r.owner, r.created_at
   FROM queue.refreshes r
-  LEFT JOIN pg_catalog.pg_class c ON c.oid = r.source;
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = r.source
+ WHERE queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = r.queue), 0), true);
 COMMENT ON VIEW queue.spread_refreshes IS
     'Spread refreshes (queue.spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
 
@@ -140,9 +141,19 @@ COMMENT ON FUNCTION queue._backfill_rate IS
     'Internal: the rate a backfill runs at at an instant (its on-peak / off-peak schedule applied).';
 
 -- Progress of each backfill. Its jobs are found by group key (indexed in the ready and running
--- tables) and payload; a range is done when its job left the live and dead tables.
+-- tables) and payload; a range is done when its job left the live and dead tables. The state
+-- shown is the worker's (backfill_runs.state) made honest by the ranges: once every range is
+-- enqueued, a backfill is done only when none is pending, running or dead; a dead range makes it
+-- failed, and a retried one (queue.retry) makes it draining again, even after the worker
+-- recorded it done.
 CREATE VIEW queue.backfills AS
-SELECT b.name, b.queue, b.source, b.key_column, b.state, b.batch_size, b.per_second,
+SELECT b.name, b.queue, b.source, b.key_column,
+       CASE WHEN b.state NOT IN ('draining', 'done') THEN b.state
+            WHEN j.pending + j.running > 0 THEN 'draining'
+            WHEN j.dead > 0 THEN 'failed'
+            ELSE b.state
+       END AS state,
+       b.batch_size, b.per_second,
        r.rate AS current_rate, b.lookahead, b.max_outstanding,
        nullif(b.next_end_id, 9223372036854775807) AS next_end_id, b.next_due,
        b.rows_estimate, b.rows_enqueued, b.ranges_enqueued,
@@ -167,6 +178,7 @@ SELECT b.name, b.queue, b.source, b.key_column, b.state, b.batch_size, b.per_sec
                        UNION ALL
                        SELECT attempts FROM queue.scheduled x
                         WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS x
-              ) AS p) AS j;
+              ) AS p) AS j
+ WHERE queue._sees(coalesce(q.id, 0), true);
 COMMENT ON VIEW queue.backfills IS
-    'Backfills (queue.backfill_start): state (running, paused, draining: every range enqueued, done, cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';
+    'Backfills (queue.backfill_start): state (running: enqueuing its ranges; paused; draining: every range enqueued, some pending or running, retried ones included; done: every range completed; failed: every range finished but some are dead, queue.retry sends them round again; cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';

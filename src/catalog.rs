@@ -38,6 +38,8 @@ struct Cache {
     database: pg_sys::Oid,
     /// Whether any per-queue grant existed: when one does, permissions are checked every call.
     grants_exist: bool,
+    /// `grants_exist` was read at this generation (not only assumed).
+    grants_read: bool,
     queues: HashMap<String, Rc<QueueInfo>>,
 }
 
@@ -46,6 +48,7 @@ thread_local! {
         generation: None,
         database: pg_sys::InvalidOid,
         grants_exist: true,
+        grants_read: false,
         queues: HashMap::new(),
     });
     /// The local transaction that has already registered its end-of-transaction bump.
@@ -102,6 +105,7 @@ pub fn queue(client: &mut SpiClient<'_>, name: &str) -> Result<(Option<Rc<QueueI
             c.generation = generation;
             c.database = database;
             c.grants_exist = true;
+            c.grants_read = false;
             return None;
         }
         c.queues.get(name).map(|q| (q.clone(), c.grants_exist))
@@ -118,11 +122,45 @@ pub fn queue(client: &mut SpiClient<'_>, name: &str) -> Result<(Option<Rc<QueueI
             // read before it.
             if generation.is_some() && c.generation == generation {
                 c.grants_exist = grants;
+                c.grants_read = true;
                 c.queues.insert(name.to_owned(), info.clone());
             }
         });
     }
     Ok((info, grants))
+}
+
+/// Whether any per-queue grant exists, for calls that find their queue through a job (complete,
+/// fail, ...): only then must they check the caller's grant on it. Cached like the queues.
+pub fn grants_exist(client: &mut SpiClient<'_>) -> Result<bool> {
+    // SAFETY: reads this backend's PGPROC and a backend global (as `queue` does).
+    let changing = BUMP_REGISTERED.get() == unsafe { (*pg_sys::MyProc).lxid };
+    let generation = (crate::shmem::available() && !changing).then(crate::shmem::queues_generation);
+    let database = unsafe { pg_sys::MyDatabaseId };
+    let cached = CACHE.with(|c| {
+        let c = c.borrow();
+        (generation.is_some() && c.generation == generation && c.database == database && c.grants_read)
+            .then_some(c.grants_exist)
+    });
+    if let Some(grants) = cached {
+        return Ok(grants);
+    }
+    let grants = crate::spi::exec_one::<bool>(client, GRANTS_EXIST, &[])?.unwrap_or(true);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if generation.is_some() && (c.generation != generation || c.database != database) {
+            c.queues.clear();
+            c.generation = generation;
+            c.database = database;
+        }
+        // Only when nothing changed while we read (the value is tagged with the generation read
+        // before it).
+        if generation.is_some() && c.generation == generation {
+            c.grants_exist = grants;
+            c.grants_read = true;
+        }
+    });
+    Ok(grants)
 }
 
 /// Queues, grants or rate schedules are being changed: other backends must read them afresh,

@@ -81,9 +81,98 @@ impl JsonbArray {
             (JsonbArray(pg_sys::Datum::from(flat)), shape)
         }
     }
+
+    /// The first element that is not a JSON object, as (its subscript, its type). For the flat,
+    /// one-dimensional, NULL-free array detoasted_shape returns.
+    pub fn first_non_object(self) -> Option<(i32, JsonType)> {
+        // SAFETY: self is a flat jsonb[] of at most one dimension without NULLs; deconstruct_array
+        // returns its n elements' datums (pointing into it) in a palloc'd array. An array's
+        // lower bounds follow its dimensions (ARR_LBOUND in PostgreSQL's array.h).
+        unsafe {
+            let array = self.0.cast_mut_ptr::<pg_sys::ArrayType>();
+            if (*array).ndim != 1 {
+                return None;
+            }
+            let lower = *array.cast::<u8>().add(std::mem::size_of::<pg_sys::ArrayType>()).cast::<i32>().add(1);
+            let mut elements: *mut pg_sys::Datum = std::ptr::null_mut();
+            let mut n = 0;
+            pg_sys::deconstruct_array(
+                array,
+                pg_sys::JSONBOID,
+                -1,
+                false,
+                b'i' as std::ffi::c_char,
+                &mut elements,
+                std::ptr::null_mut(),
+                &mut n,
+            );
+            (0..n as usize).find_map(|i| {
+                let t = Jsonb(*elements.add(i)).json_type();
+                (t != JsonType::Object).then_some((lower + i as i32, t))
+            })
+        }
+    }
+}
+
+/// A JSON value's type at its top level, as jsonb_typeof names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonType {
+    Object,
+    Array,
+    String,
+    Number,
+    Boolean,
+    Null,
+}
+
+impl JsonType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JsonType::Object => "object",
+            JsonType::Array => "array",
+            JsonType::String => "string",
+            JsonType::Number => "number",
+            JsonType::Boolean => "boolean",
+            JsonType::Null => "null",
+        }
+    }
 }
 
 impl Jsonb {
+    /// The value's type, read from the tag bits of its root container's header (and, for a
+    /// scalar, of its one entry; see PostgreSQL's jsonb.h): no parse, and no more than 8 bytes
+    /// fetched when the value is compressed or stored out of line.
+    pub fn json_type(self) -> JsonType {
+        const JB_FSCALAR: u32 = 0x1000_0000;
+        const JB_FOBJECT: u32 = 0x2000_0000;
+        const JENTRY_TYPEMASK: u32 = 0x7000_0000;
+        // SAFETY: the datum is a non-null jsonb; its data starts with the root container's u32
+        // header, followed for a scalar (a one-element array) by that element's u32 JEntry.
+        unsafe {
+            let ptr = self.0.cast_mut_ptr::<pg_sys::varlena>();
+            let data: *const u8 = if pgrx::varlena::varatt_is_4b_u(ptr)
+                || (pgrx::varlena::varatt_is_1b(ptr) && !pgrx::varlena::varatt_is_1b_e(ptr))
+            {
+                pgrx::varlena::vardata_any(ptr).cast()
+            } else {
+                pgrx::varlena::vardata_any(pg_sys::pg_detoast_datum_slice(ptr, 0, 8)).cast()
+            };
+            let header = std::ptr::read_unaligned(data.cast::<u32>());
+            if header & JB_FOBJECT != 0 {
+                return JsonType::Object;
+            }
+            if header & JB_FSCALAR == 0 {
+                return JsonType::Array;
+            }
+            match std::ptr::read_unaligned(data.add(4).cast::<u32>()) & JENTRY_TYPEMASK {
+                0x0000_0000 => JsonType::String,
+                0x1000_0000 => JsonType::Number,
+                0x2000_0000 | 0x3000_0000 => JsonType::Boolean,
+                _ => JsonType::Null,
+            }
+        }
+    }
+
     /// Copy a payload read through SPI into the caller's memory context: SPI frees its own
     /// memory when the connection closes, and claimed payloads must outlive it.
     pub fn transfer_out_of_spi(self) -> Jsonb {

@@ -33,6 +33,10 @@ pub enum QueueError {
     Denied { queue: String, privilege: &'static str },
     /// 0A000: this cannot work in the caller's situation (e.g. its isolation level).
     NotSupported(String),
+    /// 42501: the calling role may not do this to a role (the message names it and says why).
+    RoleDenied(String),
+    /// 42501: called inside a security-restricted operation, where the current user is borrowed.
+    Restricted,
 }
 
 impl QueueError {
@@ -51,7 +55,9 @@ impl QueueError {
             QueueError::DedupeConflict(_) => ERRCODE_UNIQUE_VIOLATION,
             QueueError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,
             QueueError::NotInPrerequisiteState(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            QueueError::Denied { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            QueueError::Denied { .. } | QueueError::Restricted | QueueError::RoleDenied(_) => {
+                ERRCODE_INSUFFICIENT_PRIVILEGE
+            }
             QueueError::NotSupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
         }
     }
@@ -59,9 +65,15 @@ impl QueueError {
     /// Advice for the caller, raised as the error's HINT.
     fn hint(&self) -> Option<String> {
         match self {
+            QueueError::Denied { privilege: "read", .. } => {
+                Some("a role restricted by queue.grant sees only the queues it may use; see queue.queue_grants".into())
+            }
             QueueError::Denied { queue, privilege } => Some(format!(
                 "a DBA can allow it with queue.grant('{queue}', <role>, '{privilege}'); see queue.queue_grants"
             )),
+            QueueError::Restricted => Some(
+                "index expressions, ANALYZE, VACUUM, REFRESH MATERIALIZED VIEW and sources read by the background worker run with borrowed rights: queue_ext acts only for a role calling it directly".into(),
+            ),
             _ => None,
         }
     }
@@ -72,11 +84,16 @@ impl fmt::Display for QueueError {
         match self {
             QueueError::InvalidParameter(m) | QueueError::ObjectInUse(m) => f.write_str(m),
             QueueError::DedupeConflict(m) | QueueError::NotSupported(m) => f.write_str(m),
+            QueueError::RoleDenied(m) => f.write_str(m),
             QueueError::UndefinedColumn(m) | QueueError::NotInPrerequisiteState(m) => f.write_str(m),
             QueueError::UndefinedObject(m) | QueueError::DuplicateObject(m) => f.write_str(m),
             QueueError::NullValue(what) => write!(f, "{what} must not be null"),
             QueueError::UnknownQueue(name) => write!(f, "queue \"{name}\" does not exist"),
             QueueError::DuplicateQueue(name) => write!(f, "queue \"{name}\" already exists"),
+            QueueError::Restricted => {
+                f.write_str("queue_ext cannot be called inside a security-restricted operation")
+            }
+            QueueError::Denied { queue, privilege: "read" } => write!(f, "permission denied to read queue \"{queue}\""),
             QueueError::Denied { queue, privilege } => {
                 write!(f, "permission denied to {privilege} on queue \"{queue}\"")
             }

@@ -8,6 +8,7 @@ static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::n
 static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
+static SOURCE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -46,6 +47,16 @@ pub fn register() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"queue_ext.source_timeout",
+        c"Longest time the background worker spends in one read of a spread refresh's or backfill's source.",
+        c"The read runs its owner's code (casts, policies, index expressions): past this it is cancelled and the failure recorded on the refresh or backfill; code that ignores the cancel for another second ends the worker, which the launcher restarts. Superuser only; the worker reads it at start (per-database settings) and on reload.",
+        &SOURCE_TIMEOUT_MS,
+        10,
+        3_600_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
+    );
     // SAFETY: called from _PG_init; warns about misspelt queue_ext.* settings.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"queue_ext".as_ptr()) };
 }
@@ -58,6 +69,13 @@ pub fn databases() -> Option<Vec<String>> {
     (!names.is_empty()).then_some(names)
 }
 
+/// The setting `databases()` read its list from: queue_ext.databases, or the deprecated
+/// queue_ext.database when only that one is set (what a message should tell the DBA to change).
+pub fn databases_setting() -> &'static str {
+    let set = DATABASES.get().is_some_and(|c| !c.to_string_lossy().trim().is_empty());
+    if set || DATABASE.get().is_none() { "queue_ext.databases" } else { "queue_ext.database" }
+}
+
 pub fn tick() -> Duration {
     Duration::from_millis(TICK_MS.get().max(10) as u64)
 }
@@ -68,4 +86,9 @@ pub fn tick_micros() -> i64 {
 
 pub fn batch_size() -> i64 {
     BATCH_SIZE.get().max(1) as i64
+}
+
+/// How long one read of a user's source may take (queue_ext.source_timeout), in milliseconds.
+pub fn source_timeout_ms() -> i32 {
+    SOURCE_TIMEOUT_MS.get().max(10)
 }

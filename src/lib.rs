@@ -31,17 +31,18 @@ mod stats;
 mod store;
 mod trigger_options;
 mod validate;
+mod visibility;
 mod worker;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/queues.sql", name = "queues", requires = ["bootstrap"]);
-extension_sql_file!("../sql/jobs.sql", name = "jobs", requires = ["queues"]);
-extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["bootstrap"]);
+extension_sql_file!("../sql/jobs.sql", name = "jobs", requires = ["queues", visibility::queue_sees]);
+extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["bootstrap", worker::queue_worker_state]);
 extension_sql_file!("../sql/periodic.sql", name = "periodic", requires = ["jobs"]);
 extension_sql_file!(
     "../sql/stats.sql",
     name = "stats",
-    requires = ["jobs", "queues", stats::counting::queue_count_jobs, stats::queue_stats_of]
+    requires = ["jobs", "queues", stats::counting::queue_count_jobs, stats::queue_stats_of, stats::view::queue_stats_all]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -51,6 +52,14 @@ mod pg_tests;
 #[allow(non_snake_case)]
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // pgrx captures a Rust backtrace (std's Backtrace::capture) at every panic, which is how any
+    // ERROR raised in or through Rust code travels, and prints it in the error's DETAIL whenever
+    // the server's environment enables backtraces (RUST_BACKTRACE=1): dozens of frames of
+    // internals under a bad argument. An error never shows one: RUST_LIB_BACKTRACE=0 turns those
+    // captures off whatever RUST_BACKTRACE says (a panic's own report to stderr is unaffected).
+    // Set in the postmaster at preload, it reaches every backend and worker forked after.
+    // Nothing else runs in the process yet: _PG_init is single-threaded.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     guc::register();
     // Shared memory and the background workers exist only when the library is preloaded.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {

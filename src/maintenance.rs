@@ -28,7 +28,7 @@ pub fn expire_leases(client: &mut SpiClient<'_>, queue_id: Option<i32>, limit: i
     if ids.is_empty() {
         return Ok(0);
     }
-    Ok(fail_jobs(client, ids, tokens, Some("lease expired"), None, true, false)?.len() as i64)
+    Ok(fail_jobs(client, ids, tokens, Some("lease expired"), None, true, false, None)?.len() as i64)
 }
 
 /// What a promotion did: jobs moved, queues notified, and per queue the first default-group key

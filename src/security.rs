@@ -1,8 +1,17 @@
 //! Who is acting, and switching identity without handing user code our rights.
 //!
-//! The queue.* functions are SECURITY DEFINER: inside them the current user is the extension's
-//! owner. The role that called them (the one that SET ROLE or logged in, and that per-queue
-//! grants are checked against) is `GetOuterUserId()`.
+//! One rule (README, Security): the acting role is the current user at the call, `GetUserId()`
+//! when a queue.* function is entered. That is the role whose code is running: the table owner
+//! inside ANALYZE or an index expression, a SECURITY DEFINER function's owner inside it, the
+//! session's role otherwise. The outer user (`GetOuterUserId()`) is not: PostgreSQL runs one
+//! role's code inside another's session (autovacuum, a DBA's ANALYZE, our own worker), where it is
+//! the privileged one.
+//!
+//! So the functions are SECURITY INVOKER: [`enter`] records the acting role, refuses inside a
+//! security-restricted operation (where the current user is borrowed: index expressions during
+//! maintenance, REFRESH MATERIALIZED VIEW, the worker's reads of users' objects), and takes the
+//! extension owner's rights for queue_ext's own statements until the guard drops. Grants are
+//! checked and owners recorded with [`caller`].
 //!
 //! Where queue_ext must run code that a user could extend (a trigger's `to_jsonb` of a row calls
 //! the row's casts; a backfill reads a user's table), it runs it as that user and takes its own
@@ -14,11 +23,88 @@ use crate::error::{QueueError, Result};
 use crate::spi::exec_one;
 use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
+use std::cell::Cell;
 
-/// The role the caller acts as: its current role outside any SECURITY DEFINER function.
+thread_local! {
+    /// The acting role of the queue.* call in progress (None outside one).
+    static ACTING: Cell<Option<pg_sys::Oid>> = const { Cell::new(None) };
+    /// The extension owner, keyed by the OID of schema queue (a reinstall makes a new schema).
+    static OWNER: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
+}
+
+/// The role the caller acts as: the current user when the queue.* call in progress was entered,
+/// or the current user outside one.
 pub fn caller() -> pg_sys::Oid {
     // SAFETY: reads a backend global.
-    unsafe { pg_sys::GetOuterUserId() }
+    ACTING.get().unwrap_or_else(|| unsafe { pg_sys::GetUserId() })
+}
+
+/// Whether the current user is borrowed: inside ANALYZE, VACUUM, REINDEX, CLUSTER, REFRESH
+/// MATERIALIZED VIEW or CREATE INDEX (index expressions run as the table owner), or inside the
+/// background worker's reads of a user's objects.
+pub fn in_restricted_operation() -> bool {
+    // SAFETY: reads a backend global.
+    unsafe { pg_sys::InSecurityRestrictedOperation() }
+}
+
+/// The extension owner: the role that owns queue_ext's tables, whose rights its statements run with.
+fn owner() -> Result<pg_sys::Oid> {
+    // SAFETY: a syscache lookup by name.
+    let schema = unsafe { pg_sys::get_namespace_oid(c"queue".as_ptr(), true) };
+    if let Some((cached_schema, owner)) = OWNER.get() {
+        if cached_schema == schema {
+            return Ok(owner);
+        }
+    }
+    let owner = pgrx::Spi::connect_mut(|c| extension_owner(c))?;
+    OWNER.set(Some((schema, owner)));
+    Ok(owner)
+}
+
+/// The acting role of a queue.* call, and the owner's rights for its own statements; dropping it
+/// gives both back.
+pub struct Acting {
+    previous: Option<pg_sys::Oid>,
+    _rights: RoleGuard,
+}
+
+impl Drop for Acting {
+    fn drop(&mut self) {
+        ACTING.set(self.previous);
+    }
+}
+
+/// The first step of every queue.* function that reads or changes queues: see the module's comment.
+pub fn enter() -> Result<Acting> {
+    if in_restricted_operation() {
+        return Err(QueueError::Restricted.into());
+    }
+    take_owner_rights()
+}
+
+/// [`enter`] for the visibility checks of views and row-level security policies, which only
+/// narrow what a read returns: they answer inside a restricted operation too, for the role whose
+/// rights are in force there.
+pub fn enter_read() -> Result<Acting> {
+    take_owner_rights()
+}
+
+fn take_owner_rights() -> Result<Acting> {
+    let owner = owner()?;
+    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
+    // SAFETY: the same sequence PostgreSQL's fmgr_security_definer uses.
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    let previous = ACTING.get();
+    // A queue.* function reached from our own statements (a view calling one, say) acts for the
+    // role of the outer call, not for the owner the outer call switched to.
+    let acting = match previous {
+        Some(outer) if user == owner => outer,
+        _ => user,
+    };
+    ACTING.set(Some(acting));
+    // SAFETY: restored by the guard, and by PostgreSQL itself on (sub)transaction abort.
+    unsafe { pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32) };
+    Ok(Acting { previous, _rights: RoleGuard { saved_user: user, saved_context: context } })
 }
 
 /// Restores the previous user id and security context when dropped.

@@ -1,5 +1,6 @@
 //! Input validation shared by every function: each check names the parameter and the rule.
 
+use crate::datum::{JsonType, Jsonb};
 use crate::error::QueueError;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 
@@ -13,6 +14,21 @@ pub const MAX_ERROR_LEN: usize = 16 * 1024;
 
 pub fn required<T>(value: Option<T>, what: &'static str) -> Result<T, QueueError> {
     value.ok_or(QueueError::NullValue(what))
+}
+
+/// The elements of an array argument whose elements are required; `what` reads "every element
+/// of <argument>".
+pub fn no_null_elements<T>(values: Vec<Option<T>>, what: &'static str) -> Result<Vec<T>, QueueError> {
+    values.into_iter().collect::<Option<Vec<T>>>().ok_or(QueueError::NullValue(what))
+}
+
+/// A payload is a JSON object: jobs' payloads are extended with keys (refreshes, backfills) and
+/// read by key by workers. Only the value's type tag is read, never the value itself.
+pub fn json_object(value: Jsonb, what: &str) -> Result<Jsonb, QueueError> {
+    match value.json_type() {
+        JsonType::Object => Ok(value),
+        other => Err(QueueError::invalid(format!("{what} must be a JSON object, got {}", other.as_str()))),
+    }
 }
 
 pub fn queue_name(name: Option<&str>) -> Result<&str, QueueError> {

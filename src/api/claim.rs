@@ -3,7 +3,7 @@
 //! In order: a paused queue hands out nothing; when the background worker is not running, the
 //! claim takes over its duties for this queue (expired leases), so correctness never waits for it;
 //! scheduled jobs that came due move to ready; `max_running` and `max_running_per_group` cap what
-//! runs (checked under a per-queue advisory lock, taken only when a cap is set, so that concurrent
+//! runs (checked under a lock on the queue's row, taken only when a cap is set, so that concurrent
 //! claimers cannot both take the last slot); the rate limiter (a token bucket in shared memory)
 //! grants at most its tokens; then groups are served round-robin (src/store/sql/claim.sql).
 
@@ -22,11 +22,18 @@ use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone, Uuid};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::{AllocatedByRust, PgTupleDesc};
+use pgrx::{AllocatedByRust, PgSqlErrorCode, PgTryBuilder, PgTupleDesc};
 use std::cell::RefCell;
 
-// Both caps are checked under this lock; claimers of uncapped queues never take it.
-const LOCK_QUEUE_CAPS: &str = "SELECT pg_advisory_xact_lock(hashtext('queue_ext.caps'), $1)";
+// Both caps are checked under a lock on the queue's row; claimers of uncapped queues never take
+// it. No outsider can hold it: a row lock needs UPDATE on queue.queues, which only the extension's
+// owner and queue_maintainer have (an advisory lock key, as in 0.2.0, anybody could take).
+const LOCK_QUEUE_CAPS: &str = "SELECT id FROM queue.queues WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED";
+const WAIT_QUEUE_CAPS: &str = "SELECT id FROM queue.queues WHERE id = $1 FOR NO KEY UPDATE";
+/// The longest a claim waits for the caps lock (held by another claim's transaction, or by an
+/// alter_queue of the queue) before it hands out nothing; below deadlock_timeout's default, so
+/// that the timeout comes first.
+const CAPS_WAIT_MS: i32 = 500;
 
 thread_local! {
     /// Rotation cursors of this backend, for servers without queue_ext preloaded.
@@ -156,6 +163,91 @@ fn refuse_transaction_snapshot(queue: &str) -> Result<()> {
     Ok(())
 }
 
+/// Take queue `queue_id`'s caps lock for the rest of the transaction: at once when it is free,
+/// else waiting [`CAPS_WAIT_MS`] at most (or the session's lock_timeout, when shorter). False when
+/// it was not had in time, or the queue is gone: the claim then hands out nothing, as a claim
+/// does when the caps are reached (it never raises, so a `complete` in the same call stands).
+fn lock_caps(client: &mut SpiClient<'_>, queue_id: i32) -> Result<bool> {
+    if exec_one::<i32>(client, LOCK_QUEUE_CAPS, &[queue_id.into()])?.is_some() {
+        return Ok(true);
+    }
+    // SAFETY: reads a backend global.
+    let session = unsafe { pg_sys::LockTimeout };
+    let bound = if session > 0 { session.min(CAPS_WAIT_MS) } else { CAPS_WAIT_MS };
+    let waited = in_subtransaction(
+        &[PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, PgSqlErrorCode::ERRCODE_T_R_DEADLOCK_DETECTED],
+        || {
+            let _bound = LockTimeout::set(bound);
+            Ok(exec_one::<i32>(client, WAIT_QUEUE_CAPS, &[queue_id.into()])?.is_some())
+        },
+    )?;
+    Ok(waited.unwrap_or(false))
+}
+
+/// `lock_timeout` for the statements run while the value lives (restored when it is dropped, on
+/// error too). A plain variable without an assign hook, set directly like spi::PlannerSettings:
+/// set_config would last until the end of the transaction.
+struct LockTimeout(i32);
+
+impl LockTimeout {
+    fn set(ms: i32) -> Self {
+        // SAFETY: a backend-local global, restored by Drop.
+        unsafe {
+            let saved = pg_sys::LockTimeout;
+            pg_sys::LockTimeout = ms;
+            LockTimeout(saved)
+        }
+    }
+}
+
+impl Drop for LockTimeout {
+    fn drop(&mut self) {
+        // SAFETY: puts back what set() found.
+        unsafe { pg_sys::LockTimeout = self.0 };
+    }
+}
+
+/// Run `f` in a subtransaction of its own. An error with one of the `expected` SQLSTATEs rolls
+/// back what `f` did, and only that, and gives None; any other error rolls it back and is raised.
+fn in_subtransaction<T>(expected: &[PgSqlErrorCode], f: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+    // SAFETY: the sequence PL/Python uses around a statement whose error it catches: the caller's
+    // memory context and resource owner are put back once the subtransaction has ended.
+    let (context, owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    unsafe {
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+    }
+    let outcome = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
+        .catch_others(Err)
+        .execute();
+    let commit = matches!(outcome, Ok(Ok(_)));
+    // SAFETY: ends the subtransaction begun above, which is the current one: `f` left none open.
+    unsafe {
+        if commit {
+            pg_sys::ReleaseCurrentSubTransaction();
+        } else {
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        }
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+    }
+    match outcome {
+        Ok(result) => result.map(Some),
+        Err(caught) => {
+            let code = match &caught {
+                pgrx::pg_sys::panic::CaughtError::PostgresError(r)
+                | pgrx::pg_sys::panic::CaughtError::ErrorReport(r)
+                | pgrx::pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => r.sql_error_code(),
+            };
+            if expected.contains(&code) {
+                Ok(None)
+            } else {
+                caught.rethrow()
+            }
+        }
+    }
+}
+
 /// When this database's background worker is not running (not preloaded, stopped, or not serving
 /// this database), a claim returns its queue's expired leases to pending itself.
 fn take_over_expired_leases(client: &mut SpiClient<'_>, queue_id: i32, limit: i64) -> Result<()> {
@@ -183,7 +275,9 @@ pub(crate) fn claim_jobs(
     let mut claimed_at = clock::wall_micros();
     if s.max_running.is_some() || s.max_running_per_group.is_some() {
         refuse_transaction_snapshot(queue)?;
-        exec(client, LOCK_QUEUE_CAPS, &[s.id.into()])?;
+        if !lock_caps(client, s.id)? {
+            return Ok(Vec::new());
+        }
         if let Some(max) = s.max_running {
             let running = exec_one::<i64>(client, store::COUNT_RUNNING, &[s.id.into()])?.unwrap_or(0);
             want = want.min(max as i64 - running);
@@ -345,7 +439,7 @@ fn claim_round_robin(
 
 /// Lease up to `batch` ready jobs of `queue`. With `complete` (ids) and `complete_token`, first
 /// completes the caller's previous batch in the same transaction: one round trip per batch.
-#[pg_extern(name = "claim", volatile, security_definer)]
+#[pg_extern(name = "claim", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_claim(
     queue: Option<&str>,
@@ -355,12 +449,16 @@ fn queue_claim(
     complete: default!(Option<Vec<Option<i64>>>, NULL),
     complete_token: default!(Option<Uuid>, NULL),
 ) -> Result<SetOfIterator<'static, pgrx::composite_type!('static, "queue.claimed_job")>> {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let worker = worker_name(worker)?;
     let batch = batch_size(required(batch, "batch")?)?;
     let lease = lease.map(|l| positive_interval(l, "lease")).transpose()?;
     if complete.is_some() && complete_token.is_none() {
         return Err(QueueError::NullValue("complete_token (required with complete)").into());
+    }
+    if complete.as_ref().is_some_and(|ids| ids.iter().any(Option::is_none)) {
+        return Err(QueueError::NullValue("every element of complete").into());
     }
     let jobs = Spi::connect_mut(|client| {
         if let (Some(ids), Some(token)) = (complete, complete_token) {
@@ -376,9 +474,10 @@ fn queue_claim(
 /// The plans `claim` runs for `queue`: the generic plans of its two claim statements (claims
 /// always run generic plans, see spi::PlannerSettings), not executed: first the one for queues
 /// without named groups (starting where the last claim stopped), then the round-robin one.
-#[pg_extern(name = "explain_claim", volatile, security_definer)]
+#[pg_extern(name = "explain_claim", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_explain_claim(queue: Option<&str>, batch: default!(Option<i32>, 1)) -> Result<SetOfIterator<'static, String>> {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let batch = batch_size(required(batch, "batch")?)? as i64;
     let lines = Spi::connect_mut(|client| {

@@ -24,9 +24,10 @@ fn job_queue(client: &mut SpiClient<'_>, id: i64, privilege: Privilege) -> Resul
 
 /// Cancel a pending or running job. A worker holding it can no longer complete or fail it.
 /// False when the job is already finished (or does not exist). Needs 'produce' on its queue.
-#[pg_extern(name = "cancel", volatile, security_definer)]
+#[pg_extern(name = "cancel", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_cancel(id: Option<i64>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let id = required(id, "id")?;
     Spi::connect_mut(|client| {
         let Some(queue_id) = job_queue(client, id, Privilege::Produce)? else { return Ok(false) };
@@ -39,9 +40,10 @@ fn queue_cancel(id: Option<i64>) -> Result<bool> {
 
 /// Send a dead or cancelled job back to pending with its attempts reset.
 /// False when the job is not dead or cancelled.
-#[pg_extern(name = "retry", volatile, security_definer)]
+#[pg_extern(name = "retry", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_retry_job(id: Option<i64>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let id = required(id, "id")?;
     Spi::connect_mut(|client| {
         let Some(queue_id) = job_queue(client, id, Privilege::Admin)? else { return Ok(false) };
@@ -62,9 +64,10 @@ fn queue_retry_job(id: Option<i64>) -> Result<bool> {
 }
 
 /// Send every job of `queue` in `state` ('dead' or 'cancelled') back to pending; returns how many.
-#[pg_extern(name = "retry", volatile, security_definer)]
+#[pg_extern(name = "retry", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'")) -> Result<i64> {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let state = required(state, "state")?;
     if !matches!(state, "dead" | "cancelled") {
@@ -91,9 +94,10 @@ fn queue_retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'"
 /// dead when their attempts are used up; at most `max_jobs` per call. Returns how many.
 /// The background worker does this every tick, and a claim for its own queue when the worker is
 /// not running; it is safe to call by hand or concurrently.
-#[pg_extern(name = "release_expired_leases", volatile, security_definer)]
+#[pg_extern(name = "release_expired_leases", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_release_expired_leases(max_jobs: default!(Option<i32>, 1000)) -> Result<i64> {
+    let _acting = crate::security::enter()?;
     let max_jobs = at_least(required(max_jobs, "max_jobs")?, 1, "max_jobs")?;
     Spi::connect_mut(|client| crate::maintenance::expire_leases(client, None, max_jobs as i64))
 }

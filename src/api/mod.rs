@@ -1,5 +1,6 @@
-//! The SQL API, one module per concern. Every function is SECURITY DEFINER with a pinned
-//! search_path (except the trigger function, see trigger.rs): callers hold EXECUTE through the
+//! The SQL API, one module per concern. Every function is SECURITY INVOKER with a pinned
+//! search_path and starts with `security::enter()`, which records the acting role and takes the
+//! extension owner's rights for queue_ext's own statements: callers hold EXECUTE through the
 //! queue_* roles, may be restricted to some queues (grants.rs), and never write tables directly.
 
 pub mod claim;

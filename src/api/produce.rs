@@ -11,7 +11,7 @@ use crate::error::{QueueError, Result};
 use crate::security::{require_id, Privilege};
 use crate::spi::{exec_column, exec_one};
 use crate::store;
-use crate::validate::{at_least, finite_timestamp, key, queue_name, required};
+use crate::validate::{at_least, finite_timestamp, json_object, key, queue_name, required};
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -185,7 +185,7 @@ fn spread_run_at(
 }
 
 /// Add a job. Visible to workers when the calling transaction commits.
-#[pg_extern(name = "enqueue", volatile, security_definer)]
+#[pg_extern(name = "enqueue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_enqueue(
@@ -199,8 +199,9 @@ fn queue_enqueue(
     spread_key: default!(Option<&str>, NULL),
     spread_period: default!(Option<Interval>, NULL),
 ) -> Result<i64> {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
-    let payload = required(payload, "payload")?;
+    let payload = json_object(required(payload, "payload")?, "payload")?;
     let run_at = spread_run_at(run_at, key(spread_key, "spread_key")?.as_deref(), spread_period)?;
     let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
     let dedupe_key = key(dedupe_key, "dedupe_key")?;
@@ -209,7 +210,7 @@ fn queue_enqueue(
 
 /// Add many jobs in one statement; returns their ids in payload order. With `dedupe_keys` (one per
 /// payload, NULL for none) each job is deduplicated as `enqueue` would.
-#[pg_extern(name = "enqueue_many", volatile, security_definer)]
+#[pg_extern(name = "enqueue_many", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_enqueue_many(
@@ -221,6 +222,7 @@ fn queue_enqueue_many(
     max_attempts: default!(Option<i32>, NULL),
     dedupe_keys: default!(Option<Vec<Option<String>>>, NULL),
 ) -> Result<SetOfIterator<'static, i64>> {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let (payloads, shape) = required(payloads, "payloads")?.detoasted_shape();
     if shape.dimensions > 1 {
@@ -228,6 +230,9 @@ fn queue_enqueue_many(
     }
     if shape.has_nulls {
         return Err(QueueError::NullValue("every element of payloads").into());
+    }
+    if let Some((i, t)) = payloads.first_non_object() {
+        return Err(QueueError::invalid(format!("payloads[{i}] must be a JSON object, got {}", t.as_str())).into());
     }
     let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
     let ids = match dedupe_keys {

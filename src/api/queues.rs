@@ -201,12 +201,22 @@ fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Ve
         }
         let merged = current.apply(change);
         merged.validate()?;
-        save(client, name, &merged)
+        save(client, name, &merged)?;
+        // Claims hold back every group listed in queue.group_state: with group backoff off, the
+        // groups backing off now are freed at once, not when their eligible_at comes.
+        if !merged.group_backoff {
+            exec(
+                client,
+                "DELETE FROM queue.group_state WHERE queue_id = (SELECT id FROM queue.queues WHERE name = $1)",
+                &[name.into()],
+            )?;
+        }
+        Ok(())
     })
 }
 
 /// Create a queue. Settings left NULL take the defaults shown in `queue.queues`.
-#[pg_extern(name = "create_queue", volatile, security_definer)]
+#[pg_extern(name = "create_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_create_queue(
@@ -222,9 +232,11 @@ fn queue_create_queue(
     max_running_per_group: default!(Option<i32>, NULL),
     group_backoff: default!(Option<bool>, NULL),
     retention: default!(Option<Interval>, NULL),
-    if_not_exists: default!(bool, false),
+    if_not_exists: default!(Option<bool>, false),
 ) -> Result<()> {
+    let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
+    let if_not_exists = required(if_not_exists, "if_not_exists")?;
     crate::catalog::changed();
     let created = Spi::connect_mut(|client| {
         let id = exec_one::<i32>(
@@ -262,7 +274,7 @@ fn queue_create_queue(
 
 /// Change a queue's settings. NULL leaves a setting unchanged; `reset` lists settings to return to
 /// their defaults (for the limits, that is "no limit").
-#[pg_extern(name = "alter_queue", volatile, security_definer)]
+#[pg_extern(name = "alter_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_alter_queue(
@@ -280,7 +292,11 @@ fn queue_alter_queue(
     retention: default!(Option<Interval>, NULL),
     reset: default!(Option<Vec<Option<String>>>, NULL),
 ) -> Result<()> {
+    let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
+    if reset.as_ref().is_some_and(|r| r.iter().any(Option::is_none)) {
+        return Err(QueueError::NullValue("every element of reset").into());
+    }
     let change = SettingsChange {
         lease,
         max_attempts,
@@ -300,10 +316,12 @@ fn queue_alter_queue(
 /// Remove a queue. Refuses while jobs are pending or running unless `force`. Only the queue's own
 /// rows go in this transaction: its jobs are purged by the background worker in bounded batches
 /// (they vanish from queue.jobs at once), so a drop never holds up work on other queues.
-#[pg_extern(name = "drop_queue", volatile, security_definer)]
+#[pg_extern(name = "drop_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_drop_queue(name: Option<&str>, force: default!(bool, false)) -> Result<()> {
+fn queue_drop_queue(name: Option<&str>, force: default!(Option<bool>, false)) -> Result<()> {
+    let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
+    let force = required(force, "force")?;
     let id = Spi::connect_mut(|client| {
         check_queue(client, name, Privilege::Admin)?;
         // Locks the queue row: concurrent alters and drops of this queue wait for us.
@@ -344,15 +362,17 @@ fn set_paused(name: Option<&str>, paused: bool) -> Result<()> {
 }
 
 /// Stop handing out jobs from a queue; enqueues still succeed.
-#[pg_extern(name = "pause", volatile, security_definer)]
+#[pg_extern(name = "pause", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_pause(name: Option<&str>) -> Result<()> {
+    let _acting = crate::security::enter()?;
     set_paused(name, true)
 }
 
 /// Resume handing out jobs from a paused queue.
-#[pg_extern(name = "resume", volatile, security_definer)]
+#[pg_extern(name = "resume", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_resume(name: Option<&str>) -> Result<()> {
+    let _acting = crate::security::enter()?;
     set_paused(name, false)
 }

@@ -71,7 +71,7 @@ fn check_rate(rate: Option<f64>, what: &str) -> std::result::Result<(), QueueErr
 }
 
 /// Give `queue` an on-peak / off-peak rate. A NULL rate means unlimited in that period.
-#[pg_extern(name = "set_rate_schedule", volatile, security_definer)]
+#[pg_extern(name = "set_rate_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_set_rate_schedule(
@@ -84,6 +84,7 @@ fn queue_set_rate_schedule(
     peak_burst: default!(Option<i32>, NULL),
     off_peak_burst: default!(Option<i32>, NULL),
 ) -> Result<()> {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     check_rate(peak_rate, "peak_rate")?;
     check_rate(off_peak_rate, "off_peak_rate")?;
@@ -118,9 +119,10 @@ fn queue_set_rate_schedule(
 }
 
 /// Remove `queue`'s rate schedule: its own rate_per_second and burst apply again.
-#[pg_extern(name = "clear_rate_schedule", volatile, security_definer)]
+#[pg_extern(name = "clear_rate_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_clear_rate_schedule(queue: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     Spi::connect_mut(|client| {
         check_queue(client, queue, Privilege::Admin)?;
@@ -136,7 +138,7 @@ fn queue_clear_rate_schedule(queue: Option<&str>) -> Result<bool> {
 
 /// The claim rate that applies to `queue` at `at`: (rate per second or NULL for unlimited, burst,
 /// whether the schedule's peak applies; NULL without a schedule).
-#[pg_extern(name = "effective_rate", stable, security_definer)]
+#[pg_extern(name = "effective_rate", stable)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx reads the column names from this very signature: no alias
 fn queue_effective_rate(
@@ -145,6 +147,7 @@ fn queue_effective_rate(
 ) -> Result<
     TableIterator<'static, (name!(rate_per_second, Option<f64>), name!(burst, Option<i32>), name!(peak, Option<bool>))>,
 > {
+    let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let at = at.ok_or(QueueError::NullValue("at"))?;
     let row = Spi::connect_mut(|client| {

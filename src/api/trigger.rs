@@ -17,7 +17,7 @@ use crate::api::produce::{insert_one, JobOptions};
 use crate::datum::{Jsonb, RowDatum};
 // Not `Result`: #[pg_trigger]'s expansion needs the prelude's two-parameter Result in scope.
 use crate::error::{internal, QueueError, Result as QResult};
-use crate::security::{as_role, extension_owner, may, require, Privilege};
+use crate::security::{may, require, Privilege};
 use crate::spi::exec;
 use crate::trigger_options::TriggerOptions;
 use crate::validate::key;
@@ -117,7 +117,6 @@ fn read_change(row: &pgrx::spi::SpiHeapTupleData<'_>) -> QResult<Change> {
 fn enqueue_change(
     client: &mut SpiClient<'_>,
     f: &Firing,
-    owner: pg_sys::Oid,
     (payload, group_key, dedupe_key, spread_value): Change,
 ) -> QResult<i64> {
     // Keys taken from the row obey the rules of enqueue's arguments.
@@ -133,7 +132,8 @@ fn enqueue_change(
         _ => None,
     };
     let opts = JobOptions { run_at, priority: f.opts.priority, group_key, max_attempts: None };
-    let _owner = as_role(owner);
+    // The invoker acts (its produce grant is checked); the owner's rights write the job.
+    let _acting = crate::security::enter()?;
     insert_one(client, &f.opts.queue, payload, &opts, dedupe_key.as_deref())
 }
 
@@ -157,7 +157,6 @@ fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
         None => DatumWithOid::null_oid(reltype),
     };
     Spi::connect_mut(|client| {
-        let owner = extension_owner(client)?;
         let change = read_change(
             &exec(client, ROW_CHANGE, &change_args(f, bind(new), bind(old)))?
                 .first()
@@ -165,7 +164,7 @@ fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
                 .map_err(internal)?
                 .expect("one row"),
         )?;
-        enqueue_change(client, f, owner, change)?;
+        enqueue_change(client, f, change)?;
         Ok(())
     })
 }
@@ -175,8 +174,7 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
     let old_table = trigger.old_transition_table_name().map_err(trigger_error)?;
     if f.op == "TRUNCATE" {
         return Spi::connect_mut(|client| {
-            let owner = extension_owner(client)?;
-            let payload = exec(
+                let payload = exec(
                 client,
                 "SELECT jsonb_build_object('op', 'TRUNCATE', 'table', $1::text)",
                 &[f.table.as_str().into()],
@@ -185,7 +183,7 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
             .get::<Jsonb>(1)
             .map_err(internal)?
             .expect("not null");
-            enqueue_change(client, f, owner, (payload, None, None, None)).map(|_| ())
+            enqueue_change(client, f, (payload, None, None, None)).map(|_| ())
         });
     }
     let image = |name: Option<&str>| match name {
@@ -211,13 +209,12 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
     Spi::connect_mut(|client| {
         // SAFETY: registers this trigger's transition tables with the SPI connection just opened.
         unsafe { pg_sys::SPI_register_trigger_data(std::ptr::from_ref(trigger.trigger_data()).cast_mut()) };
-        let owner = extension_owner(client)?;
         let unbound = || DatumWithOid::null_oid(pg_sys::UNKNOWNOID);
         let args = change_args(f, unbound(), unbound());
         let rows = client.update(changes.as_str(), None, &args[..]).map_err(internal)?;
         let changes = rows.map(|row| read_change(&row)).collect::<QResult<Vec<_>>>()?;
         for change in changes {
-            enqueue_change(client, f, owner, change)?;
+            enqueue_change(client, f, change)?;
         }
         Ok(())
     })
@@ -259,9 +256,11 @@ fn fire(trigger: &PgTrigger<'_>) -> QResult<()> {
 
 /// Validate the options of trigger `trigger_oid` if it runs queue.enqueue_trigger; called by the
 /// event trigger queue_enqueue_trigger_check at CREATE TRIGGER time.
-#[pg_extern(name = "check_enqueue_trigger", volatile, security_definer)]
+#[pg_extern(name = "check_enqueue_trigger", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_check_enqueue_trigger(trigger_oid: pg_sys::Oid) -> QResult<()> {
+fn queue_check_enqueue_trigger(trigger_oid: Option<pg_sys::Oid>) -> QResult<()> {
+    let _acting = crate::security::enter()?;
+    let trigger_oid = crate::validate::required(trigger_oid, "trigger_oid")?;
     let (relid, args, row_level, has_transition) = Spi::connect_mut(|client| {
         let t = exec(
             client,

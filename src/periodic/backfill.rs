@@ -25,7 +25,7 @@ use crate::error::{internal, with_hint, QueueError, Result};
 use crate::security::{as_role, caller, check_queue, Privilege};
 use crate::spi::{exec, exec_one};
 use crate::store;
-use crate::validate::{at_least, positive_interval, queue_name, required};
+use crate::validate::{at_least, json_object, no_null_elements, positive_interval, queue_name, required};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -34,8 +34,9 @@ use pgrx::PgSqlErrorCode;
 
 /// Ranges a step enqueues at most (more wait for the next step of the same tick).
 const MAX_RANGES_PER_STEP: i64 = 500;
+/// The source may hold locks: a step waits this long for them (ms); its code is bounded by
+/// queue_ext.source_timeout (worker/signals.rs).
 const SOURCE_LOCK_TIMEOUT_MS: &str = "2000";
-const SOURCE_STATEMENT_TIMEOUT_MS: &str = "30000";
 const LOCK: &str = "SELECT queue FROM queue.backfill_runs WHERE name = $1 FOR UPDATE";
 
 fn unknown(name: &str) -> QueueError {
@@ -144,7 +145,7 @@ impl PeakSchedule {
 /// newest first, `batch_size` rows each, `per_second` jobs a second (or the peak and off-peak
 /// rates during and outside `peak_hours` on `peak_days` in `timezone`), enqueued `lookahead` ahead.
 /// 42710 while a backfill of that name is not finished.
-#[pg_extern(name = "backfill_start", volatile, security_definer)]
+#[pg_extern(name = "backfill_start", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_backfill_start(
@@ -166,6 +167,7 @@ fn queue_backfill_start(
     peak_days: default!(Option<&str>, NULL),
     peak_hours: default!(Option<&str>, NULL),
 ) -> Result<()> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -176,7 +178,7 @@ fn queue_backfill_start(
     if let Some(m) = max_outstanding {
         at_least(m, 1, "max_outstanding")?;
     }
-    let payload = required(payload, "payload")?;
+    let payload = json_object(required(payload, "payload")?, "payload")?;
     let opts = JobOptions::new(None, priority, group_key, max_attempts)?;
     let group_key = opts.group_key.clone().unwrap_or_else(|| format!("backfill:{name}"));
     let peaks = PeakSchedule::new(peak_per_second, off_peak_per_second, timezone, peak_days, peak_hours)?;
@@ -218,6 +220,7 @@ fn queue_backfill_start(
             ))
             .into());
         }
+        crate::worker::warn_if_not_served(&format!("backfill \"{}\"", name.escape_default()));
         Ok(())
     })
 }
@@ -248,9 +251,10 @@ fn lookup(client: &mut SpiClient<'_>, name: &str) -> Result<(i32, String, String
 
 /// Stop backfill `name` at once: nothing more is enqueued, and its pending jobs cannot be claimed
 /// until backfill_resume (running ones finish). False when it was not running.
-#[pg_extern(name = "backfill_pause", volatile, security_definer)]
+#[pg_extern(name = "backfill_pause", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_backfill_pause(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -267,9 +271,10 @@ fn queue_backfill_pause(name: Option<&str>) -> Result<bool> {
 
 /// Continue backfill `name` exactly where it stopped: its parked jobs come back first, at its pace
 /// from now, then the ranges after them. False when it was not paused.
-#[pg_extern(name = "backfill_resume", volatile, security_definer)]
+#[pg_extern(name = "backfill_resume", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_backfill_resume(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -313,9 +318,10 @@ fn notify_queue(client: &mut SpiClient<'_>, queue_id: i32) -> Result<()> {
 
 /// End backfill `name`: nothing more is enqueued, and its pending jobs are deleted (running ones
 /// finish). Returns how many jobs were deleted.
-#[pg_extern(name = "backfill_cancel", volatile, security_definer)]
+#[pg_extern(name = "backfill_cancel", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_backfill_cancel(name: Option<&str>) -> Result<i64> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -339,7 +345,7 @@ fn queue_backfill_cancel(name: Option<&str>) -> Result<i64> {
 /// Retune backfill `name` while it runs: NULL keeps a setting, `reset` lists peak settings to drop
 /// (peak_per_second, off_peak_per_second, peak_schedule, max_outstanding). Jobs already enqueued
 /// keep their due times: the change shows within one lookahead.
-#[pg_extern(name = "backfill_alter", volatile, security_definer)]
+#[pg_extern(name = "backfill_alter", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_backfill_alter(
@@ -353,8 +359,9 @@ fn queue_backfill_alter(
     timezone: default!(Option<&str>, NULL),
     peak_days: default!(Option<&str>, NULL),
     peak_hours: default!(Option<&str>, NULL),
-    reset: default!(Option<Vec<String>>, NULL),
+    reset: default!(Option<Vec<Option<String>>>, NULL),
 ) -> Result<()> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     if let Some(b) = batch_size {
         crate::validate::batch_size(b)?;
@@ -368,7 +375,7 @@ fn queue_backfill_alter(
     }
     let days = peak_days.map(parse_days).transpose()?;
     let hours = peak_hours.map(parse_hours).transpose()?;
-    let reset = reset.unwrap_or_default();
+    let reset = no_null_elements(reset.unwrap_or_default(), "every element of reset")?;
     for r in &reset {
         if !matches!(r.as_str(), "peak_per_second" | "off_peak_per_second" | "peak_schedule" | "max_outstanding") {
             return Err(QueueError::invalid(format!(
@@ -416,9 +423,10 @@ fn queue_backfill_alter(
 
 /// The rate (jobs per second) backfill `name` runs at at instant `at`: a dry run of its peak
 /// schedule.
-#[pg_extern(name = "backfill_rate", stable, security_definer)]
+#[pg_extern(name = "backfill_rate", stable)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_backfill_rate(name: Option<&str>, at: default!(Option<TimestampWithTimeZone>, "now()")) -> Result<f64> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     let at = crate::validate::finite_timestamp(required(at, "at")?, "at")?;
     Spi::connect_mut(|client| {
@@ -507,6 +515,8 @@ fn ranges(client: &mut SpiClient<'_>, b: &Backfill, table: &str, count: i64) -> 
                           ORDER BY {key} DESC LIMIT $2 * $3) AS s) AS c
           GROUP BY chunk ORDER BY chunk"
     );
+    // Its code runs: bounded by queue_ext.source_timeout, and SIGTERM ends it (worker/signals.rs).
+    let _bounded = crate::worker::user_code(|| format!("the source of backfill \"{}\"", b.name));
     let _owner = as_role(b.owner);
     let mut out = Vec::new();
     let args = [b.next_end_id.into(), (b.batch_size as i64).into(), count.into()];
@@ -602,8 +612,8 @@ pub fn step(client: &mut SpiClient<'_>, name: &str) -> Result<Option<Stepped>> {
     }
     exec(
         client,
-        "SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('statement_timeout', $2, true)",
-        &[SOURCE_LOCK_TIMEOUT_MS.into(), SOURCE_STATEMENT_TIMEOUT_MS.into()],
+        "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
+        &[SOURCE_LOCK_TIMEOUT_MS.into()],
     )?;
     let found = ranges(client, &b, &table, due.len() as i64)?;
     let exhausted = (found.len() < due.len()) || found.last().is_some_and(|r| r.2 < b.batch_size as i64);

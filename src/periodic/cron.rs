@@ -29,21 +29,33 @@ fn invalid(spec: &str, why: impl std::fmt::Display) -> QueueError {
     QueueError::invalid(format!("invalid schedule \"{}\": {why}", spec.escape_default()))
 }
 
-/// Which field of a 5-field pattern a croner error is about, when it can tell.
-fn field_of(spec: &str, err: &croner::errors::CronError) -> String {
-    const NAMES: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
-    let fields: Vec<&str> = spec.split_whitespace().collect();
-    if fields.len() == 5 {
-        // croner reports the component, not its position: find the first field it refuses alone.
-        for (i, name) in NAMES.iter().enumerate() {
-            let mut probe = ["*"; 5];
-            probe[i] = fields[i];
-            if Cron::from_str(&probe.join(" ")).is_err() {
-                return format!("the {name} field \"{}\" is not valid ({err})", fields[i].escape_default());
-            }
+/// The macros a schedule may use instead of a pattern (croner knows all but @midnight).
+const MACROS: [&str; 7] = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+
+/// The fields of a pattern and the values each takes.
+const FIELDS: [(&str, &str); 5] = [
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31 (L for the last day, 15W for the weekday nearest the 15th)"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day of week", "0-7 or SUN-SAT, 0 and 7 being Sunday (5L for the last Friday, 5#2 for the second)"),
+];
+
+/// Which field of a 5-field pattern croner refuses, said in our words: croner's own messages
+/// name neither the field nor what it takes.
+fn field_error(fields: &[&str]) -> String {
+    // croner reports the component, not its position: find the first field it refuses alone.
+    for (i, (name, values)) in FIELDS.iter().enumerate() {
+        let mut probe = ["*"; 5];
+        probe[i] = fields[i];
+        if Cron::from_str(&probe.join(" ")).is_err() {
+            return format!(
+                "the {name} field \"{}\" is not valid: it takes {values}, as single values, ranges (a-b), lists (a,b), steps (*/n, a-b/n) or *",
+                fields[i].escape_default()
+            );
         }
     }
-    format!("{err}; expected 5 fields (minute hour day-of-month month day-of-week), a macro such as @daily, or an interval such as '30 seconds'")
+    "it is not a valid pattern of 5 fields (minute hour day-of-month month day-of-week)".to_owned()
 }
 
 impl Timing {
@@ -65,7 +77,11 @@ impl Timing {
         // Vixie cron's @midnight is @daily (croner knows the others).
         let spec = if spec.eq_ignore_ascii_case("@midnight") { "@daily" } else { spec };
         let fields: Vec<&str> = spec.split_whitespace().collect();
-        if !spec.starts_with('@') && fields.len() != 5 {
+        if spec.starts_with('@') {
+            if !MACROS.iter().any(|m| m.eq_ignore_ascii_case(spec)) {
+                return Err(invalid(spec, format!("unknown macro; the macros are {}", MACROS.join(", "))));
+            }
+        } else if fields.len() != 5 {
             return Err(invalid(
                 spec,
                 format!(
@@ -74,7 +90,7 @@ impl Timing {
                 ),
             ));
         }
-        let cron = Cron::from_str(spec).map_err(|e| invalid(spec, field_of(spec, &e)))?;
+        let cron = Cron::from_str(spec).map_err(|_| invalid(spec, field_error(&fields)))?;
         let hour_field = match spec {
             s if s.eq_ignore_ascii_case("@hourly") => "*",
             s if s.starts_with('@') => "0",
@@ -262,6 +278,29 @@ mod unit {
         assert!(Timing::parse("@hourly", "UTC").is_ok());
         assert!(Timing::parse("@midnight", "UTC").is_ok());
         assert!(msg("@fortnightly").contains("@fortnightly"));
+    }
+
+    #[test]
+    fn errors_name_the_field_and_its_values_in_our_words() {
+        let msg = |spec: &str| Timing::parse(spec, "UTC").err().unwrap().to_string();
+        for (spec, says) in [
+            ("61 * * * *", "minute field \"61\" is not valid: it takes 0-59"),
+            ("* 24 * * *", "hour field \"24\" is not valid: it takes 0-23"),
+            ("* * 0 * *", "day of month field \"0\" is not valid: it takes 1-31"),
+            ("* * * 13 *", "month field \"13\" is not valid: it takes 1-12 or JAN-DEC"),
+            ("* * * * 8", "day of week field \"8\" is not valid: it takes 0-7 or SUN-SAT"),
+            ("*/0 * * * *", "minute field"),
+            ("* * * * * *", "a pattern has 5 fields"),
+            ("1 2 3 4 5 6 7", "this one has 7"),
+            ("@fortnightly", "unknown macro; the macros are @yearly"),
+            ("? * * * *", "minute field"),
+        ] {
+            let m = msg(spec);
+            assert!(m.contains(says), "{spec}: {m}");
+            for croner in ["Component", "Pattern", "between 5 and 7", "out of bounds", "illegal", "Invalid"] {
+                assert!(!m.contains(croner), "{spec}: croner's words in {m}");
+            }
+        }
     }
 
     #[test]

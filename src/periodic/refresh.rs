@@ -12,7 +12,7 @@
 //! 'refresh:<name>:<key>': while the previous one is pending or running, none is added.
 //!
 //! The source is read with the rights of the refresh's owner (security.rs' as_role), under
-//! lock and statement timeouts, so that neither its code nor its locks act as the worker.
+//! a lock timeout and queue_ext.source_timeout, so that neither its code nor its locks hold the worker.
 
 use super::schedules::check_existing;
 use super::{object_name, owner_may_produce, owner_refused};
@@ -24,7 +24,7 @@ use crate::security::{as_role, caller, check_queue, Privilege};
 use crate::spi::{exec, exec_one};
 use crate::spread::{from_unix_micros, period_micros, to_unix_micros};
 use crate::store;
-use crate::validate::{queue_name, required};
+use crate::validate::{json_object, queue_name, required};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -35,9 +35,9 @@ use pgrx::PgSqlErrorCode;
 const MIN_PERIOD_US: i64 = 1_000_000;
 /// Dedupe keys are indexed: a key longer than this cannot have one, and is skipped.
 const MAX_REFRESH_KEY_LEN: usize = 2000;
-/// The source may hold locks or run slow code: a step gives up after these (milliseconds).
+/// The source may hold locks: a step waits this long for them (milliseconds). Its code is bounded by
+/// queue_ext.source_timeout (worker/signals.rs): statement_timeout is never armed in a worker.
 const SOURCE_LOCK_TIMEOUT_MS: &str = "2000";
-const SOURCE_STATEMENT_TIMEOUT_MS: &str = "30000";
 
 const LOCK: &str = "SELECT queue FROM queue.refreshes WHERE name = $1 FOR UPDATE";
 
@@ -114,7 +114,7 @@ fn check_source(client: &mut SpiClient<'_>, source: pg_sys::Oid, column: &str) -
 /// is `payload` with "refresh" (the name) and "key" added, or with `batch`, "keys": up to `batch`
 /// keys due in the same tick. Replacing keeps where the refresh got to (a new period keeps every
 /// key's phase) unless the source or key changes.
-#[pg_extern(name = "spread_refresh", volatile, security_definer)]
+#[pg_extern(name = "spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_spread_refresh(
@@ -129,6 +129,7 @@ fn queue_spread_refresh(
     group_key: default!(Option<&str>, NULL),
     max_attempts: default!(Option<i32>, NULL),
 ) -> Result<()> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -137,7 +138,7 @@ fn queue_spread_refresh(
     if period_micros(period, "period")? < MIN_PERIOD_US {
         return Err(QueueError::invalid(format!("period must be at least 1 second, got {period}")).into());
     }
-    let payload = required(payload, "payload")?;
+    let payload = json_object(required(payload, "payload")?, "payload")?;
     if let Some(b) = batch {
         crate::validate::batch_size(b)?;
     }
@@ -163,14 +164,16 @@ fn queue_spread_refresh(
                 caller().into(),
             ],
         )?;
+        crate::worker::warn_if_not_served(&format!("spread refresh \"{}\"", name.escape_default()));
         Ok(())
     })
 }
 
 /// Remove spread refresh `name`; false when there is none. Jobs it enqueued stay.
-#[pg_extern(name = "drop_spread_refresh", volatile, security_definer)]
+#[pg_extern(name = "drop_spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_drop_spread_refresh(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     Spi::connect_mut(|client| {
         if check_existing(client, LOCK, name)?.is_none() {
@@ -182,9 +185,10 @@ fn queue_drop_spread_refresh(name: Option<&str>) -> Result<bool> {
 }
 
 /// Stop spread refresh `name` until resume_spread_refresh; false when it was paused already.
-#[pg_extern(name = "pause_spread_refresh", volatile, security_definer)]
+#[pg_extern(name = "pause_spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_pause_spread_refresh(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     Spi::connect_mut(|client| {
         check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;
@@ -199,9 +203,10 @@ fn queue_pause_spread_refresh(name: Option<&str>) -> Result<bool> {
 
 /// Resume spread refresh `name` from now: keys whose slots passed while it was paused wait for
 /// their next slot (a resume never enqueues the whole table at once). False when not paused.
-#[pg_extern(name = "resume_spread_refresh", volatile, security_definer)]
+#[pg_extern(name = "resume_spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_resume_spread_refresh(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     Spi::connect_mut(|client| {
         check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;
@@ -318,6 +323,8 @@ fn read_keys(
           WHERE {expression} OPERATOR(pg_catalog.>=) $1 AND {expression} OPERATOR(pg_catalog.<) $2
           LIMIT $3"
     );
+    // Its code runs: bounded by queue_ext.source_timeout, and SIGTERM ends it (worker/signals.rs).
+    let _bounded = crate::worker::user_code(|| format!("the source of spread refresh \"{}\"", r.name));
     let _owner = as_role(r.owner);
     let mut keys = Vec::new();
     for row in client.update(&sql, None, &[from.into(), to.into(), limit.into()]).map_err(internal)? {
@@ -364,8 +371,8 @@ pub fn step(
     };
     exec(
         client,
-        "SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('statement_timeout', $2, true)",
-        &[SOURCE_LOCK_TIMEOUT_MS.into(), SOURCE_STATEMENT_TIMEOUT_MS.into()],
+        "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
+        &[SOURCE_LOCK_TIMEOUT_MS.into()],
     )?;
     // Read the window's keys; a window holding far more than the estimate is cut and read again.
     let (end, crossed, old_keys, new_keys) = loop {

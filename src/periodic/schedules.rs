@@ -17,7 +17,7 @@ use crate::error::{internal, QueueError, Result};
 use crate::security::{caller, check_queue, Privilege};
 use crate::spi::{exec, exec_one};
 use crate::store;
-use crate::validate::{key, queue_name, required};
+use crate::validate::{json_object, key, queue_name, required};
 use chrono::Duration;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -54,7 +54,7 @@ const LOCK: &str = "SELECT queue FROM queue.schedules WHERE name = $1 FOR UPDATE
 /// `cron` in `timezone`, offset by queue.slot_offset(name, jitter). Returns when it fires next.
 /// Replacing keeps the schedule's counters, its paused state, and its next fire time if the
 /// pattern and time zone are unchanged.
-#[pg_extern(name = "schedule", volatile, security_definer)]
+#[pg_extern(name = "schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn queue_schedule(
@@ -70,12 +70,13 @@ fn queue_schedule(
     dedupe_key: default!(Option<&str>, NULL),
     catch_up: default!(Option<bool>, true),
 ) -> Result<TimestampWithTimeZone> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     let cron = required(cron, "cron")?;
     let timezone = required(timezone, "timezone")?;
     let timing = Timing::parse(cron, timezone)?;
     let queue = queue_name(queue)?;
-    let payload = required(payload, "payload")?;
+    let payload = json_object(required(payload, "payload")?, "payload")?;
     let jitter = required(jitter, "jitter")?;
     let offset = offset(name, jitter)?;
     let opts = JobOptions::new(None, priority, group_key, max_attempts)?;
@@ -117,14 +118,16 @@ fn queue_schedule(
                 caller().into(),
             ],
         )?;
+        crate::worker::warn_if_not_served(&format!("schedule \"{}\"", name.escape_default()));
         Ok(next_run)
     })
 }
 
 /// Remove schedule `name`; false when there is none. Jobs it enqueued stay.
-#[pg_extern(name = "unschedule", volatile, security_definer)]
+#[pg_extern(name = "unschedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_unschedule(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {
         if check_existing(client, LOCK, name)?.is_none() {
@@ -136,9 +139,10 @@ fn queue_unschedule(name: Option<&str>) -> Result<bool> {
 }
 
 /// Stop firing schedule `name` until resume_schedule; false when it was paused already.
-#[pg_extern(name = "pause_schedule", volatile, security_definer)]
+#[pg_extern(name = "pause_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_pause_schedule(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {
         check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;
@@ -153,9 +157,10 @@ fn queue_pause_schedule(name: Option<&str>) -> Result<bool> {
 
 /// Fire schedule `name` again from its next fire time after now (the fire times it missed while
 /// paused are not caught up); false when it was not paused. Returns as pause_schedule.
-#[pg_extern(name = "resume_schedule", volatile, security_definer)]
+#[pg_extern(name = "resume_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_resume_schedule(name: Option<&str>) -> Result<bool> {
+    let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {
         check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;

@@ -64,9 +64,10 @@ struct Row {
 }
 
 /// Every queue's figures in the Prometheus text format.
-#[pg_extern(name = "metrics", volatile, security_definer)]
+#[pg_extern(name = "metrics", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_metrics() -> Result<String> {
+    let _acting = crate::security::enter()?;
     let (rows, running) = Spi::connect_mut(|client| {
         let mut rows = Vec::new();
         for r in exec(

@@ -7,6 +7,7 @@
 
 pub(crate) mod counting;
 mod metrics;
+pub mod view;
 pub mod recount;
 
 pub use counting::{because, Reason};
@@ -83,14 +84,16 @@ fn queue_stats_of(
     ))
 }
 
-/// Have the background worker count the depths of every queue of this database again (it does
-/// by itself after a restart), once the calling transaction commits; returns the queues it will
-/// count (those shared memory has room for). `queue.stats` shows their depths as NULL until it
+/// Have the background worker count the depths of the queues the caller administers again (every
+/// queue of this database for an unrestricted admin; it does by itself after a restart), once the
+/// calling transaction commits; returns the queues it will count (those shared memory has room
+/// for). `queue.stats` shows their depths as NULL until it
 /// has. Writers never wait for the count, except for one table at a time while it is counted
 /// (src/stats/recount.rs).
-#[pg_extern(name = "recount", volatile, security_definer)]
+#[pg_extern(name = "recount", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_recount() -> Result<i64> {
+    let _acting = crate::security::enter()?;
     if !crate::shmem::available() {
         return Err(QueueError::NotInPrerequisiteState(
             "queue.recount needs queue_ext in shared_preload_libraries: statistics live in shared memory".into(),
@@ -99,16 +102,16 @@ fn queue_recount() -> Result<i64> {
     }
     let db = database();
     let ids = Spi::connect_mut(|client| {
-        if let Some(names) = crate::guc::databases() {
-            let name = crate::spi::exec_one::<String>(client, "SELECT pg_catalog.current_database()::text", &[])?;
-            if !name.is_some_and(|n| names.contains(&n)) {
-                return Err(QueueError::NotInPrerequisiteState(
-                    "this database is not in queue_ext.databases: no background worker counts its queues".into(),
-                )
-                .into());
-            }
+        if let Some(why) = crate::worker::not_served() {
+            return Err(why.refusal("nobody would count its queues"));
         }
-        crate::spi::exec_column::<i32>(client, "SELECT id FROM queue.queues", &[])
+        // Forgetting a queue's depths blanks its figures until they are counted: only the
+        // caller's own queues.
+        crate::spi::exec_column::<i32>(
+            client,
+            "SELECT id FROM queue.queues WHERE queue._may(id, $1, 'admin')",
+            &[crate::security::caller().into()],
+        )
     })?;
     let ids: Vec<i32> = ids.into_iter().filter(|id| stats::has_room((db, *id))).collect();
     let queues = ids.len() as i64;
@@ -153,7 +156,7 @@ enum Of {
 /// The queue's pending jobs by due time (`of => 'due'`, the default: ready jobs count in the
 /// first bucket, and the last row holds every job due later than the window), or its completions
 /// over the last hour (`of => 'completed'`, whole minutes per bucket), as text bars for psql.
-#[pg_extern(name = "histogram", volatile, security_definer)]
+#[pg_extern(name = "histogram", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)]
 fn queue_histogram(
@@ -165,6 +168,7 @@ fn queue_histogram(
 ) -> Result<
     TableIterator<'static, (name!(bucket_start, TimestampWithTimeZone), name!(jobs, Option<i64>), name!(bar, String))>,
 > {
+    let _acting = crate::security::enter()?;
     let name = queue_name(queue)?;
     let bucket = positive_interval(required(bucket, "bucket")?, "bucket")?;
     if bucket.months() != 0 {
@@ -190,6 +194,9 @@ fn queue_histogram(
     let bucket_us = bucket.as_micros() as i64;
     let rows = Spi::connect_mut(|client| -> Result<Vec<(i64, Option<i64>)>> {
         let info = crate::catalog::queue(client, name)?.0.ok_or_else(|| QueueError::UnknownQueue(name.to_owned()))?;
+        if !crate::visibility::sees(info.id, false)? {
+            return Err(QueueError::Denied { queue: name.to_owned(), privilege: "read" }.into());
+        }
         let now_us = crate::clock::wall_micros();
         let key = (database(), info.id);
         match of {

@@ -9,7 +9,7 @@
 //! search_path to `pg_catalog, pg_temp` for the whole process, and runs every maintenance statement
 //! as the role queue_maintainer, which may touch queue_ext's tables and nothing else.
 
-use super::{in_transaction, in_transaction_coded, report_activity, Failure};
+use super::{in_transaction, in_transaction_coded, report_activity, signals, Failure};
 use crate::error::Result;
 use crate::periodic::{backfill, refresh, schedules};
 use crate::security::{as_role, maintainer};
@@ -170,10 +170,11 @@ fn as_maintainer_coded<R>(
 }
 
 impl Worker {
-    /// Has the worker been asked to stop (SIGTERM: pg_terminate_backend, a shutdown)? pgrx clears
-    /// its flag when it is read, so the answer is kept here: the main loop must see it too.
+    /// Has the worker been asked to stop (SIGTERM: pg_terminate_backend, a shutdown)? The flag is
+    /// our own handler's and stays set (signals.rs); inside a user's code the signal ends the
+    /// process instead.
     fn stop_requested(&mut self) -> bool {
-        if BackgroundWorker::sigterm_received() {
+        if signals::stop_requested() {
             self.stopping = true;
         }
         self.stopping
@@ -462,7 +463,7 @@ impl Worker {
             let pid = unsafe { pg_sys::MyProcPid };
             let row = exec(
                 c,
-                "UPDATE queue.worker_status
+                "UPDATE queue.worker_report
                     SET pid = $1, started_at = coalesce($2, now()), last_tick_at = now(), ticks = ticks + 1,
                         leases_released = leases_released + $3, jobs_promoted = jobs_promoted + $4,
                         notifications_sent = notifications_sent + $5, jobs_pruned = jobs_pruned + $6,
@@ -519,27 +520,27 @@ impl Worker {
         shmem::worker_tick(self.db, crate::clock::wall_micros());
         let mut report = TickReport::default();
         self.recount(&mut report);
-        if !self.stopping && self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY) {
+        if !self.stop_requested() && self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY) {
             self.leases_checked = Some(std::time::Instant::now());
             report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
         }
-        if !self.stopping {
+        if !self.stop_requested() {
             self.fire_schedules(&mut report);
         }
-        if !self.stopping {
+        if !self.stop_requested() {
             self.step_refreshes(&mut report);
         }
-        if !self.stopping {
+        if !self.stop_requested() {
             self.step_backfills(&mut report);
         }
         // After the periodic steps: what they scheduled counts for the worker's next wake-up.
-        if !self.stopping {
+        if !self.stop_requested() {
             self.promote(&mut report);
         }
-        if !self.stopping {
+        if !self.stop_requested() {
             report.jobs_purged = self.batches(&mut report, maintenance::purge_dropped);
         }
-        if !self.stopping {
+        if !self.stop_requested() {
             self.prune(&mut report);
         }
         self.record(&report);
@@ -567,9 +568,11 @@ impl Worker {
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     // SAFETY: the launcher passes the database's OID as the argument.
     let db = unsafe { pg_sys::Oid::from_datum(arg, false) }.expect("database oid");
+    // SIGTERM is ours (signals.rs), installed while signals are still blocked: none is lost.
+    signals::install(db.to_u32());
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
     // Nothing this process runs may resolve a name through a schema a user can create objects in.
     // PGC_S_OVERRIDE wins over ALTER DATABASE / ALTER ROLE settings.
@@ -627,7 +630,10 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         next_due: None,
     };
     let mut sleep = Duration::ZERO;
-    while !worker.stopping && BackgroundWorker::wait_latch(Some(sleep)) {
+    while !worker.stop_requested() && BackgroundWorker::wait_latch(Some(sleep)) {
+        if worker.stop_requested() {
+            break;
+        }
         if BackgroundWorker::sighup_received() {
             // SAFETY: reloading the configuration file is what a SIGHUP asks of any process.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };

@@ -447,3 +447,72 @@ fn more_queues_than_slots_show_exact_depths_or_none() {
         stats_depths(&mut main, &early) == Some([2, 0, 0, 0])
     });
 }
+
+/// A database the background worker does not serve says so (issue 16 §5), where 0.2.0 was silent:
+/// CREATE EXTENSION warns with the setting to change, queue.worker_status's state says "not
+/// served", creating a schedule or a backfill warns that it will not run, and queue.recount
+/// refuses with the same hint. Once the database is listed, its worker runs and nothing warns.
+/// queue_ext.databases is a server setting: it is restored at the end, whatever happens.
+#[test]
+fn a_database_the_worker_does_not_serve_says_so() {
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Ok(mut c) = config("postgres").connect(NoTls) {
+                set_databases(&mut c, None);
+            }
+        }
+    }
+    let mut c = connect();
+    let served: String = c.query_one("SELECT current_database()::text", &[]).unwrap().get(0);
+    let db = common::TestDb::without_extension("unserved");
+    let _restore = Restore;
+    set_databases(&mut c, Some(&served));
+
+    let notices = Arc::new(Mutex::new(Vec::<postgres::error::DbError>::new()));
+    let sink = notices.clone();
+    let mut u = config("postgres")
+        .dbname(&db.name)
+        .notice_callback(move |n| sink.lock().unwrap().push(n))
+        .connect(NoTls)
+        .unwrap();
+    await_condition("the new queue_ext.databases", Duration::from_secs(30), || {
+        u.query_one("SELECT current_setting('queue_ext.databases')", &[]).unwrap().get::<_, String>(0) == served
+    });
+    let warnings = |u: &mut postgres::Client, sql: &str| -> Vec<postgres::error::DbError> {
+        notices.lock().unwrap().clear();
+        u.batch_execute(sql).unwrap();
+        notices.lock().unwrap().drain(..).filter(|n| n.severity() == "WARNING").collect()
+    };
+
+    let w = warnings(&mut u, "CREATE EXTENSION queue_ext");
+    assert_eq!(w.len(), 1, "CREATE EXTENSION gave no warning: {w:?}");
+    assert_eq!(w[0].message(), format!("no queue_ext background worker serves database \"{}\"", db.name));
+    assert!(w[0].detail().is_some_and(|d| d.contains(&format!("queue_ext.databases is '{served}'"))), "{w:?}");
+    let hint = format!("ALTER SYSTEM SET queue_ext.databases = '{served},{}'", db.name);
+    assert!(w[0].hint().is_some_and(|h| h.starts_with(&hint)), "{w:?}");
+
+    let row = u.query_one("SELECT state, pid FROM queue.worker_status", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "not served: database not in queue_ext.databases");
+    assert_eq!(row.get::<_, Option<i32>>(1), None);
+
+    u.batch_execute("SELECT queue.create_queue('nightly'); CREATE TABLE rows_to_touch (id bigint PRIMARY KEY)").unwrap();
+    let w = warnings(&mut u, "SELECT queue.schedule('every-minute', '* * * * *', 'nightly')");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].message().ends_with(": schedule \"every-minute\" will not run"), "{w:?}");
+    assert!(w[0].hint().is_some_and(|h| h.starts_with(&hint)), "{w:?}");
+    let w = warnings(&mut u, "SELECT queue.backfill_start('touch', 'nightly', 'rows_to_touch')");
+    assert!(w.len() == 1 && w[0].message().ends_with(": backfill \"touch\" will not run"), "{w:?}");
+    let e = u.batch_execute("SELECT queue.recount()").unwrap_err();
+    let e = e.as_db_error().unwrap();
+    assert_eq!(e.code().code(), "55000");
+    assert!(e.hint().is_some_and(|h| h.starts_with(&hint)), "{e:?}");
+
+    // Listed: the worker comes, the state says so, and nothing warns any more.
+    set_databases(&mut c, Some(&format!("{served},{}", db.name)));
+    await_condition("the worker of the newly listed database", Duration::from_secs(30), || {
+        u.query_one("SELECT state FROM queue.worker_status", &[]).unwrap().get::<_, String>(0) == "running"
+    });
+    assert!(warnings(&mut u, "SELECT queue.schedule('every-minute', '* * * * *', 'nightly')").is_empty());
+    assert!(warnings(&mut u, "SELECT queue.recount()").is_empty());
+}

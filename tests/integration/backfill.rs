@@ -384,3 +384,55 @@ fn a_backfill_reads_its_source_as_the_role_that_started_it() {
     assert_eq!(e.code().unwrap().code(), "42501");
     owner.execute("SELECT queue.backfill_cancel($1)", &[&name]).unwrap();
 }
+
+/// The state of queue.backfills is honest about dead ranges (issue 16 §5): a backfill whose range
+/// died is 'failed', not 'done'; once the range is retried it is 'draining' while the range is
+/// pending; 'done' comes only when every range completed.
+#[test]
+fn a_backfill_with_a_dead_range_is_failed_then_draining_after_a_retry_then_done() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "bfdead", "max_attempts => 1");
+    let table = format!("bf_dead_{q}");
+    c.batch_execute(&format!(
+        "CREATE TABLE {table} (id integer PRIMARY KEY); INSERT INTO {table} SELECT generate_series(1, 6); ANALYZE {table};"
+    ))
+    .unwrap();
+    let name = format!("dead_{q}");
+    c.execute("SELECT queue.backfill_start($1, $2, $3::text::regclass, batch_size => 2, per_second => 100)", &[&name, &q, &table])
+        .unwrap();
+    let state = |c: &mut Client| -> String {
+        c.query_one("SELECT state FROM queue.backfills WHERE name = $1", &[&name]).unwrap().get(0)
+    };
+    // Work every range; the first one claimed fails its only attempt.
+    let mut failed = false;
+    await_condition("every range finished", Duration::from_secs(60), || {
+        for r in c.query("SELECT id, lease_token FROM queue.claim($1, batch => 10)", &[&q]).unwrap() {
+            let (id, token): (i64, Uuid) = (r.get(0), r.get(1));
+            let call = if failed { "SELECT queue.complete($1, $2)" } else { "SELECT queue.fail($1, $2, 'boom')" };
+            c.execute(call, &[&id, &token]).unwrap();
+            failed = true;
+        }
+        stat(&mut c, &name, "ranges_enqueued") == 3
+            && stat(&mut c, &name, "ranges_pending") + stat(&mut c, &name, "ranges_running") == 0
+    });
+    assert_eq!(stat(&mut c, &name, "ranges_dead"), 1);
+    assert_eq!(stat(&mut c, &name, "ranges_done"), 2);
+    // The worker finds it finished (it records 'done'); the view says what happened.
+    await_worker_ticks(&mut c, 3);
+    assert_eq!(state(&mut c), "failed");
+
+    let retried = count(
+        &mut c,
+        "SELECT count(*) FROM queue.jobs j WHERE j.state = 'dead' AND j.payload->>'backfill' = $1 AND queue.retry(j.id)",
+        &[&name],
+    );
+    assert_eq!(retried, 1);
+    assert_eq!(stat(&mut c, &name, "ranges_pending"), 1);
+    assert_eq!(state(&mut c), "draining");
+    await_worker_ticks(&mut c, 3);
+    assert_eq!(state(&mut c), "draining", "the worker made a backfill with a pending range look finished");
+
+    assert_eq!(work(&mut c, &q), 1);
+    assert_eq!(stat(&mut c, &name, "ranges_done"), 3);
+    assert_eq!(state(&mut c), "done");
+}

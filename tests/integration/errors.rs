@@ -213,3 +213,241 @@ fn huge_and_odd_values_are_refused_cleanly() {
     // The server is fine.
     assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
 }
+
+fn refusal(c: &mut Client, sql: &str) -> (String, String) {
+    match c.batch_execute(sql) {
+        Ok(()) => ("succeeded".into(), String::new()),
+        Err(e) => match e.as_db_error() {
+            Some(db) => (db.code().code().to_owned(), db.message().to_owned()),
+            None => (format!("no SQLSTATE ({e})"), String::new()),
+        },
+    }
+}
+
+/// Where a value is needed, NULL is 22004 and the message names the argument, arrays holding a
+/// NULL where each element is needed included (these were internal errors, XX000).
+#[test]
+fn null_where_a_value_is_needed_is_22004_naming_the_argument() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "nulls", "");
+    let cases = [
+        (format!("SELECT queue.create_queue('{q}', if_not_exists => NULL)"), "if_not_exists must not be null"),
+        (format!("SELECT queue.drop_queue('{q}', force => NULL)"), "force must not be null"),
+        (format!("SELECT queue.alter_queue('{q}', reset => ARRAY['lease', NULL])"), "every element of reset must not be null"),
+        ("SELECT queue.backfill_alter('err_null_b', reset => ARRAY[NULL]::text[])".into(), "every element of reset must not be null"),
+        ("SELECT queue.check_enqueue_trigger(NULL)".into(), "trigger_oid must not be null"),
+        (format!("SELECT queue.enqueue_many('{q}', ARRAY['{{}}', NULL]::jsonb[])"), "every element of payloads must not be null"),
+        ("SELECT queue.complete_many(ARRAY[1, NULL]::bigint[], ARRAY[gen_random_uuid()])".into(), "every element of ids must not be null"),
+    ];
+    for (sql, message) in &cases {
+        assert_eq!(refusal(&mut c, sql), ("22004".to_owned(), (*message).to_owned()), "{sql}");
+    }
+    // The queue is still there, unchanged.
+    assert_eq!(crate::common::count(&mut c, "SELECT count(*) FROM queue.queues WHERE name = $1", &[&q]), 1);
+}
+
+/// A payload is a JSON object, wherever one is given: 22023 naming what it got (and, in a batch,
+/// which element). `priority => NULL` is the default priority, 0, as NULL is for run_at.
+#[test]
+fn payloads_are_json_objects_and_a_null_priority_is_the_default() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "objects", "");
+    let cases = [
+        (format!("SELECT queue.enqueue('{q}', 'null')"), "payload must be a JSON object, got null"),
+        (format!("SELECT queue.enqueue('{q}', '\"a string\"')"), "payload must be a JSON object, got string"),
+        (format!("SELECT queue.enqueue('{q}', '[{{}}]')"), "payload must be a JSON object, got array"),
+        (format!("SELECT queue.enqueue('{q}', '1.5')"), "payload must be a JSON object, got number"),
+        (format!("SELECT queue.enqueue('{q}', 'false')"), "payload must be a JSON object, got boolean"),
+        (format!("SELECT queue.enqueue_many('{q}', ARRAY['{{}}', '{{}}', 'null']::jsonb[])"), "payloads[3] must be a JSON object, got null"),
+        (format!("SELECT queue.enqueue_many('{q}', '[0:1]={{\"{{}}\",\"[]\"}}'::jsonb[])"), "payloads[1] must be a JSON object, got array"),
+        (
+            format!("SELECT queue.enqueue_many('{q}', ARRAY['\"s\"']::jsonb[], dedupe_keys => ARRAY['k'])"),
+            "payloads[1] must be a JSON object, got string",
+        ),
+        (format!("SELECT queue.schedule('err_payload_s', '@daily', '{q}', payload => '[]')"), "payload must be a JSON object, got array"),
+        (
+            format!("SELECT queue.spread_refresh('err_payload_r', '{q}', 'pg_catalog.pg_class', 'oid', '1 hour', payload => '1')"),
+            "payload must be a JSON object, got number",
+        ),
+        (
+            format!("SELECT queue.backfill_start('err_payload_b', '{q}', 'pg_catalog.pg_class', payload => 'true')"),
+            "payload must be a JSON object, got boolean",
+        ),
+    ];
+    for (sql, message) in &cases {
+        assert_eq!(refusal(&mut c, sql), ("22023".to_owned(), (*message).to_owned()), "{sql}");
+    }
+    // Values stored out of line (TOAST) are judged by their first bytes, as those given inline.
+    c.batch_execute(
+        "CREATE TEMP TABLE err_big (p jsonb);
+         INSERT INTO err_big SELECT jsonb_build_object('keys', jsonb_agg(md5(g::text))) FROM generate_series(1, 5000) g;
+         INSERT INTO err_big SELECT jsonb_agg(md5(g::text)) FROM generate_series(1, 5000) g;",
+    )
+    .unwrap();
+    let stored: i32 = c.query_one("SELECT min(pg_column_size(p)) FROM err_big", &[]).unwrap().get(0);
+    assert!(stored > 2048, "the payloads must be stored out of line, are {stored} bytes");
+    assert_eq!(
+        refusal(&mut c, &format!("SELECT queue.enqueue('{q}', p) FROM err_big ORDER BY jsonb_typeof(p) DESC")),
+        ("22023".to_owned(), "payload must be a JSON object, got array".to_owned())
+    );
+    assert_eq!(
+        refusal(&mut c, &format!("SELECT queue.enqueue('{q}', p) FROM err_big WHERE jsonb_typeof(p) = 'object'")).0,
+        "succeeded"
+    );
+    // NULL priority: the default.
+    c.batch_execute(&format!(
+        "SELECT queue.enqueue('{q}', '{{}}', priority => NULL);
+         SELECT queue.enqueue_many('{q}', ARRAY['{{}}']::jsonb[], priority => NULL);"
+    ))
+    .unwrap();
+    let priorities: Vec<i32> = c
+        .query("SELECT priority FROM queue.jobs WHERE queue = $1 AND payload = '{}' ORDER BY id", &[&q])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(priorities, [0, 0]);
+}
+
+/// A bad cron pattern is told in queue_ext's words, naming the field and the values it takes;
+/// none of the cron parser's own messages shows.
+#[test]
+fn cron_errors_name_the_field_and_its_range_in_our_words() {
+    let mut c = connect();
+    let cases = [
+        ("61 * * * *", "the minute field \"61\" is not valid: it takes 0-59"),
+        ("0 24 * * *", "the hour field \"24\" is not valid: it takes 0-23"),
+        ("0 0 32 * *", "the day of month field \"32\" is not valid: it takes 1-31"),
+        ("0 0 1 0 *", "the month field \"0\" is not valid: it takes 1-12 or JAN-DEC"),
+        ("0 0 * * 9", "the day of week field \"9\" is not valid: it takes 0-7 or SUN-SAT"),
+        ("*/0 * * * *", "the minute field \"*/0\" is not valid"),
+        ("1 2 3 4 5 6 7", "a pattern has 5 fields (minute hour day-of-month month day-of-week), this one has 7"),
+        ("@fortnightly", "unknown macro; the macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"),
+        ("", "a pattern has 5 fields"),
+    ];
+    for (cron, says) in cases {
+        let (code, message) = refusal(&mut c, &format!("SELECT queue.schedule_fires('{cron}')"));
+        assert_eq!(code, "22023", "{cron}: {message}");
+        assert!(message.contains(says), "{cron}: {message}");
+        for croner in ["Component", "Pattern", "between 5 and 7", "out of bounds", "Invalid", "illegal"] {
+            assert!(!message.contains(croner), "{cron}: the parser's own words in {message}");
+        }
+    }
+}
+
+/// A server of this test's own, started with RUST_BACKTRACE=1 in its environment (the shared
+/// test server's environment is whatever its starter had, so it cannot prove this): no error
+/// carries a Rust backtrace, whether queue_ext raised it, PostgreSQL raised it inside one of
+/// queue_ext's functions, or it was one of the panics NULL arguments used to cause.
+#[test]
+fn errors_never_carry_a_rust_backtrace() {
+    let server = OwnServer::start("backtrace", &[("RUST_BACKTRACE", "1")]);
+    let environ = std::fs::read(format!("/proc/{}/environ", server.postmaster_pid())).expect("postmaster's environment");
+    assert!(
+        environ.split(|b| *b == 0).any(|v| v == b"RUST_BACKTRACE=1"),
+        "the server must run with RUST_BACKTRACE=1 for this test to mean anything"
+    );
+    let mut c = server.connect();
+    c.batch_execute("CREATE EXTENSION queue_ext; SELECT queue.create_queue('bt')").unwrap();
+    for (sql, code) in [
+        ("SELECT queue.create_queue('Bad-Name')", "22023"),
+        ("SELECT queue.enqueue('bt', 'null')", "22023"),
+        ("SELECT queue.grant('bt', 'bt_no_such_role', 'produce')", "42704"),
+        ("SELECT queue.enqueue('bt', '{}', run_at => now() + interval '1 day', dedupe_key => repeat('k', 1000))", "22023"),
+        ("SELECT queue.create_queue('bt', if_not_exists => NULL)", "22004"),
+        ("SELECT queue.schedule('bt_s', '61 * * * *', 'bt')", "22023"),
+        ("SELECT queue.spread_refresh('bt_r', 'bt', 'pg_catalog.pg_class', 'no_such_column', '1 hour')", "42703"),
+    ] {
+        let e = c.batch_execute(sql).expect_err(sql);
+        let db = e.as_db_error().expect("a server error");
+        assert_eq!(db.code().code(), code, "{sql}: {}", db.message());
+        let detail = db.detail().unwrap_or("");
+        assert!(
+            !detail.lines().any(|l| l.trim_start().split_once(": ").is_some_and(|(n, _)| n.parse::<u32>().is_ok())),
+            "{sql}: a backtrace in the DETAIL:\n{detail}"
+        );
+    }
+}
+
+/// A PostgreSQL server of a test's own (Unix socket only, in a directory of its own), started with
+/// `env` added to its environment; stopped and removed when the value goes.
+struct OwnServer {
+    dir: std::path::PathBuf,
+}
+
+impl OwnServer {
+    const PORT: u16 = 5432;
+
+    fn command(program: &str) -> std::process::Command {
+        let bin = format!("{}/{program}", std::env::var("QUEUE_EXT_TEST_PGBIN").expect("QUEUE_EXT_TEST_PGBIN"));
+        match std::env::var("QUEUE_EXT_TEST_RUNAS") {
+            Ok(user) => {
+                let mut c = std::process::Command::new("runuser");
+                c.args(["-u", &user, "--", &bin]);
+                c
+            }
+            Err(_) => std::process::Command::new(bin),
+        }
+    }
+
+    fn start(name: &str, env: &[(&str, &str)]) -> OwnServer {
+        let dir = std::env::temp_dir().join(format!("queue_ext_{name}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Ok(user) = std::env::var("QUEUE_EXT_TEST_RUNAS") {
+            let status = std::process::Command::new("chown").arg(format!("{user}:")).arg(&dir).status().unwrap();
+            assert!(status.success(), "chown {}", dir.display());
+        }
+        let server = OwnServer { dir };
+        let data = server.dir.join("data");
+        let quiet = || std::process::Stdio::null();
+        let status = Self::command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"])
+            .stdout(quiet())
+            .status()
+            .unwrap();
+        assert!(status.success(), "initdb");
+        let options = format!(
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c port={} -c shared_preload_libraries=queue_ext -c fsync=off",
+            server.dir.display(),
+            Self::PORT
+        );
+        let status = Self::command("pg_ctl")
+            .envs(env.iter().copied())
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(server.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"])
+            .stdout(quiet())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl start");
+        server
+    }
+
+    fn postmaster_pid(&self) -> u32 {
+        let pid = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).unwrap();
+        pid.lines().next().unwrap().trim().parse().unwrap()
+    }
+
+    fn connect(&self) -> Client {
+        let mut config = postgres::Config::new();
+        config.host_path(&self.dir).port(Self::PORT).user("postgres").dbname("postgres");
+        config.connect(postgres::NoTls).expect("connect to the test's own server")
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Self::command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -222,6 +222,28 @@ fn caps_are_never_exceeded_under_eight_concurrent_claimers() {
     assert_eq!(overall, 5, "the cap was never reached: the test did not test it");
 }
 
+/// alter_queue(group_backoff => false) frees a group that is already backing off (issue 16 §5):
+/// before, it stayed held back until its eligible_at, up to backoff_max later.
+#[test]
+fn turning_group_backoff_off_frees_a_group_already_backing_off() {
+    let mut c = connect();
+    let q = new_queue(&mut c, "gback_off", "backoff_base => '1 hour', backoff_max => '1 hour'");
+    enqueue_group(&mut c, &q, "broken", 3);
+    let r = c.query_one("SELECT id, lease_token FROM queue.claim($1)", &[&q]).unwrap();
+    c.execute("SELECT queue.fail($1, $2, 'upstream down', retry_in => '0')", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)])
+        .unwrap();
+    // The group backs off for half an hour at least: its three ready jobs are held back.
+    assert!(c.query("SELECT id FROM queue.claim($1, batch => 10)", &[&q]).unwrap().is_empty());
+
+    c.execute("SELECT queue.alter_queue($1, group_backoff => false)", &[&q]).unwrap();
+    let claimed = c.query("SELECT group_key FROM queue.claim($1, batch => 10)", &[&q]).unwrap();
+    assert_eq!(claimed.len(), 3, "the group stayed backed off after group_backoff => false");
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM queue.group_state s JOIN queue.queues q ON q.id = s.queue_id WHERE q.name = $1", &[&q]),
+        0
+    );
+}
+
 #[test]
 fn a_failing_group_backs_off_while_others_flow_and_one_success_resets_it() {
     let mut c = connect();

@@ -1,7 +1,8 @@
-//! Upgrading from every released version: install 0.1.0 from the copy kept in sql/released/ (with
-//! this library), fill it with jobs in every state, ALTER EXTENSION queue_ext UPDATE, and check
-//! that nothing was lost or duplicated, that the jobs behave, and that the result is exactly a
-//! fresh install. scripts/test puts the released install scripts where PostgreSQL finds them.
+//! Upgrading from every released version (their install scripts are kept in sql/released/; scripts/test
+//! puts them where PostgreSQL finds them): 0.1.0 filled with jobs in every state, updated to 0.2.0
+//! where 0.2.0's kinds of objects are added, then to the current version; and a database that
+//! installed 0.2.0 itself. Each keeps every job and object, and the result is exactly a fresh
+//! install (catalog snapshot, tests/upgrade/schema_snapshot.sql).
 
 use crate::common::{await_condition, await_worker_ticks, config, connect, count, TestDb};
 use postgres::{Client, NoTls};
@@ -75,7 +76,31 @@ fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
     assert_eq!(before.len(), 8);
     let max_id: i64 = c.query_one("SELECT max(id) FROM queue.jobs", &[]).unwrap().get(0);
 
+    // The chain: 0.1.0 -> 0.2.0, where a 0.2.0 object is made (a schedule that will not fire
+    // during the test), then -> the current version.
+    c.batch_execute("ALTER EXTENSION queue_ext UPDATE TO '0.2.0'").unwrap();
+    assert_eq!(jobs(&mut c), before, "0.1.0 -> 0.2.0 changed the jobs");
+    c.batch_execute(
+        "SELECT queue.schedule('yearly', '0 0 1 1 *', 'mail', '{\"kind\": \"yearly\"}');",
+    )
+    .unwrap();
+    let schedules_before: Vec<String> = c
+        .query("SELECT format('%s|%s|%s|%s|%s', name, cron, queue, payload, next_fire_at) FROM queue.schedules", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(schedules_before.len(), 1);
+
     c.batch_execute("ALTER EXTENSION queue_ext UPDATE").unwrap();
+    let schedules_after: Vec<String> = c
+        .query("SELECT format('%s|%s|%s|%s|%s', name, cron, queue, payload, next_fire_at) FROM queue.schedules", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(schedules_after, schedules_before, "the 0.2.0 schedule was not kept");
+
     let version: String =
         c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'queue_ext'", &[]).unwrap().get(0);
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
@@ -127,11 +152,16 @@ fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
     // The background worker serves the upgraded database.
     await_worker_ticks(&mut c, 2);
 
-    // Exactly a fresh install.
+    assert_matches_a_fresh_install(&mut c);
+    drop(db);
+}
+
+/// The upgraded database's catalog is exactly a fresh install's.
+fn assert_matches_a_fresh_install(c: &mut Client) {
     let fresh_db = TestDb::without_extension("upgrade_fresh");
     let mut f = fresh_db.connect();
     f.batch_execute("CREATE EXTENSION queue_ext").unwrap();
-    let (upgraded, installed) = (snapshot(&mut c), snapshot(&mut f));
+    let (upgraded, installed) = (snapshot(c), snapshot(&mut f));
     let only_upgraded: Vec<&String> = upgraded.iter().filter(|l| !installed.contains(l)).collect();
     let only_installed: Vec<&String> = installed.iter().filter(|l| !upgraded.contains(l)).collect();
     assert!(
@@ -140,7 +170,77 @@ fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
         only_upgraded.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
         only_installed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
     );
-    drop((db, fresh_db));
+}
+
+/// One text line per object a 0.2.0 user makes besides jobs, as the current version reads them.
+fn objects(c: &mut Client) -> Vec<String> {
+    c.query(
+        "SELECT 'schedule ' || format('%s|%s|%s|%s|%s', name, cron, queue, payload, next_fire_at) FROM queue.schedules
+         UNION ALL SELECT 'refresh ' || format('%s|%s|%s|%s', name, queue, source, period) FROM queue.spread_refreshes
+         UNION ALL SELECT 'backfill ' || format('%s|%s|%s|%s', name, queue, source, per_second) FROM queue.backfills
+         UNION ALL SELECT 'grant ' || format('%s|%s|%s', queue_id, grantee, privilege) FROM queue.queue_grants
+         ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// A database that installed 0.2.0 itself (from the copy in sql/released/, not through 0.1.0)
+/// upgrades with everything its users made, and to exactly a fresh install.
+#[test]
+fn upgrading_a_0_2_0_install_keeps_its_jobs_and_objects_and_matches_a_fresh_install() {
+    let (db, mut c) = database_at("upgrade020", "0.2.0");
+    let role = format!("{}_producer", db.name);
+    c.batch_execute(&format!(
+        "CREATE TABLE accounts (id bigint PRIMARY KEY);
+         INSERT INTO accounts SELECT generate_series(1, 50);
+         CREATE INDEX ON accounts (queue.slot_fraction((id)::text));
+         SELECT queue.create_queue('mail');
+         SELECT queue.create_queue('sync', max_running => 4);
+         SELECT count(*) FROM queue.enqueue_many('mail', ARRAY(SELECT jsonb_build_object('n', g) FROM generate_series(1, 6) g));
+         SELECT queue.enqueue('mail', '{{\"later\": true}}', run_at => now() + interval '1 day', dedupe_key => 'k-later');
+         SELECT count(*) FROM queue.claim('mail', 'w', batch => 2);
+         SELECT queue.schedule('yearly', '0 0 1 1 *', 'mail', '{{\"kind\": \"yearly\"}}');
+         SELECT queue.spread_refresh('accounts', 'sync', 'accounts', 'id', '1 day', '{{\"op\": \"sync\"}}');
+         SELECT queue.pause_spread_refresh('accounts');
+         SELECT queue.backfill_start('reindex', 'sync', 'accounts', batch_size => 10, per_second => 0.001);
+         SELECT queue.backfill_pause('reindex');
+         CREATE ROLE {role} IN ROLE queue_producer;
+         SELECT queue.grant('mail', '{role}', 'produce');"
+    ))
+    .unwrap();
+    let (jobs_before, objects_before) = (jobs(&mut c), objects(&mut c));
+    assert_eq!(objects_before.len(), 4, "{objects_before:?}");
+
+    c.batch_execute("ALTER EXTENSION queue_ext UPDATE").unwrap();
+    let version: String =
+        c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'queue_ext'", &[]).unwrap().get(0);
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(jobs(&mut c), jobs_before, "the upgrade changed the jobs");
+    assert_eq!(objects(&mut c), objects_before, "the upgrade changed the schedules, refreshes, backfills or grants");
+    // The running jobs complete with their tokens; the dedupe key of the scheduled job holds.
+    let done = count(
+        &mut c,
+        "SELECT count(*) FROM (SELECT queue.complete(id, lease_token) FROM queue.jobs WHERE state = 'running') c",
+        &[],
+    );
+    assert_eq!(done, 2);
+    let later: i64 =
+        c.query_one("SELECT id FROM queue.jobs WHERE dedupe_key = 'k-later'", &[]).unwrap().get(0);
+    let again: i64 = c.query_one("SELECT queue.enqueue('mail', '{}', dedupe_key => 'k-later')", &[]).unwrap().get(0);
+    assert_eq!(again, later, "the dedupe key of the scheduled job was lost");
+    // The grant still confines its role.
+    c.batch_execute(&format!("SET ROLE {role}")).unwrap();
+    let err = c.query_one("SELECT queue.enqueue('sync', '{}')", &[]).unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42501"), "{err}");
+    c.batch_execute("RESET ROLE").unwrap();
+    await_worker_ticks(&mut c, 2);
+    assert_matches_a_fresh_install(&mut c);
+    c.batch_execute(&format!("DROP ROLE {role}")).ok();
+    drop(db);
 }
 
 /// Every C symbol any shipped install or upgrade script names exists in this library: installing

@@ -62,5 +62,14 @@ SELECT fact FROM (
       FROM pg_event_trigger e
     UNION ALL
     SELECT format('schema acl %s', n.nspacl) FROM pg_namespace n WHERE n.nspname = 'queue'
+    UNION ALL
+    SELECT format('row security %s %s %s', r.relname, c.relrowsecurity, c.relforcerowsecurity)
+      FROM rels r JOIN pg_class c ON c.oid = r.oid WHERE c.relrowsecurity
+    UNION ALL
+    SELECT format('policy %s.%s %s %s %s %s', r.relname, p.polname, p.polcmd, p.polpermissive,
+                  p.polroles::regrole[], pg_get_expr(p.polqual, p.polrelid))
+      FROM rels r JOIN pg_policy p ON p.polrelid = r.oid
+    UNION ALL
+    SELECT format('role %s bypassrls %s', r.rolname, r.rolbypassrls) FROM pg_roles r WHERE r.rolname = 'queue_maintainer'
 ) AS facts
 ORDER BY fact;

@@ -5,12 +5,23 @@
 -- backoff: consecutive failures double the delay, from backoff_base up to backoff_max; jobs
 -- without a group share no upstream and are never held back together).
 -- $1 ids, $2 lease tokens, $3 error, $4 retry_in (NULL: the backoff), $5 only leases that have
--- expired (lease expiry: a heartbeat that came first wins), $6 counts against the group.
+-- expired (lease expiry: a heartbeat that came first wins), $6 counts against the group, $7 the
+-- acting role when per-queue grants exist (else NULL).
 -- Returns the ids that failed, and per queue the first default-group key made ready (the count
--- of notifications is only there to make them run).
-WITH gone AS (
+-- of notifications is only there to make them run). When a job is in a queue role $7 may not
+-- consume from, nothing fails and the only row names that queue (its last column).
+WITH held AS MATERIALIZED (
+    SELECT DISTINCT r.queue_id FROM queue.running r JOIN unnest($1::bigint[], $2::uuid[]) AS c(id, token)
+        ON r.id = c.id AND r.lease_token = c.token
+     WHERE $7::oid IS NOT NULL
+), refused AS MATERIALIZED (
+    SELECT q.name FROM held h JOIN queue.queues q ON q.id = h.queue_id
+     WHERE NOT queue._may(h.queue_id, $7::oid, 'consume')
+     LIMIT 1
+), gone AS (
     DELETE FROM queue.running r USING unnest($1::bigint[], $2::uuid[]) AS c(id, token)
      WHERE r.id = c.id AND r.lease_token = c.token AND (NOT $5::boolean OR r.lease_expires_at < now())
+       AND NOT EXISTS (SELECT FROM refused)
     RETURNING r.*
 ), f AS (
     SELECT g.*, q.name AS queue_name, q.notify, q.group_backoff, q.backoff_base, q.backoff_max,
@@ -59,5 +70,8 @@ SELECT f.id,
        (SELECT array_agg(run_at ORDER BY queue_id) FROM heads) AS head_run_at,
        (SELECT array_agg(id ORDER BY queue_id) FROM heads) AS head_id,
        (SELECT count(pg_notify('queue_' || q.name, q.name)) FROM queue.queues q
-         WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text
+         WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text,
+       NULL::text AS refused
   FROM f
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, name FROM refused

@@ -1,8 +1,14 @@
 -- Give running job $1 (lease token $2) back without counting the attempt: to queue.ready (and
 -- notify) when $3 is zero, else to queue.scheduled until now() + $3. Returns its id, and its claim
--- key when it went to ready in the default group.
-WITH gone AS (
-    DELETE FROM queue.running r WHERE r.id = $1 AND r.lease_token = $2
+-- key when it went to ready in the default group. $4 is the acting role when per-queue grants
+-- exist (else NULL): when it may not consume from the job's queue, nothing is released and the
+-- only row names the queue (its last column).
+WITH refused AS MATERIALIZED (
+    SELECT q.name FROM queue.running r JOIN queue.queues q ON q.id = r.queue_id
+     WHERE $4::oid IS NOT NULL AND r.id = $1 AND r.lease_token = $2
+       AND NOT queue._may(r.queue_id, $4::oid, 'consume')
+), gone AS (
+    DELETE FROM queue.running r WHERE r.id = $1 AND r.lease_token = $2 AND NOT EXISTS (SELECT FROM refused)
     RETURNING r.*
 ), to_ready AS (
     INSERT INTO queue.ready (id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error)
@@ -28,5 +34,8 @@ SELECT g.id,
        (SELECT array_agg(run_at ORDER BY queue_id) FROM heads) AS head_run_at,
        (SELECT array_agg(id ORDER BY queue_id) FROM heads) AS head_id,
        (SELECT pg_notify('queue_' || q.name, q.name) FROM queue.queues q
-         WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text
+         WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text,
+       NULL::text AS refused
   FROM gone g
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, name FROM refused

@@ -1,0 +1,994 @@
+-- queue_ext 0.2.0 -> 0.3.0. Released scripts are never edited: later changes go in new ones.
+--
+-- Trust in a shared cluster: one identity rule (the acting role is the current user at the call;
+-- the functions are SECURITY INVOKER and take the extension owner's rights only for their own
+-- statements), per-queue grants restrict reads too, and nothing an outsider can lock stalls a claim.
+-- Each section below names the change it carries; the function definitions at the end are the
+-- 0.3.0 library's, exactly as a fresh install makes them.
+
+-- Identity and read isolation (lead) -------------------------------------------------------------
+-- The background worker reads and changes every tenant's rows; the read-isolation policies are
+-- for the queue roles.
+ALTER ROLE queue_maintainer BYPASSRLS;
+
+-- queue.stats reads queue._stats_all() (defined with the other functions below), and only that
+-- function's own statement reads one queue's figures.
+REVOKE EXECUTE ON FUNCTION queue._stats(integer) FROM queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor;
+
+-- The check of CREATE TRIGGER ... queue.enqueue_trigger runs for the role creating the trigger.
+CREATE OR REPLACE FUNCTION queue.enqueue_trigger_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    created record;
+BEGIN
+    FOR created IN
+        SELECT t.oid
+          FROM pg_event_trigger_ddl_commands() AS c
+          JOIN pg_trigger AS t ON t.oid = c.objid
+          JOIN pg_proc AS p ON p.oid = t.tgfoid
+          JOIN pg_namespace AS n ON n.oid = p.pronamespace
+         WHERE c.classid = 'pg_catalog.pg_trigger'::regclass
+           AND n.nspname = 'queue' AND p.proname = 'enqueue_trigger'
+    LOOP
+        PERFORM queue.check_enqueue_trigger(created.oid);
+    END LOOP;
+END
+$fn$;
+
+
+-- Tenants: bounded grants, scoped recount (tenants) ---------------------------------------------
+-- queue.grant and queue.revoke reach only roles the caller manages (src/store/sql/grant_reach.sql);
+-- queue.recount counts the caller's queues only. The claim's caps lock is a row lock on the queue
+-- (no SQL object changes: the advisory lock key is no longer used).
+COMMENT ON FUNCTION queue.recount IS
+    'Have the background worker count the jobs by state of the queues the caller administers (every queue for an unrestricted admin) again from the tables (it does after a restart); queue.stats shows NULL depths until it has. Returns the queues it will count.';
+COMMENT ON FUNCTION queue.grant IS
+    'Allow a role a privilege (produce, consume or admin) on a queue. A role holding any grant for a privilege may use it on its granted queues only; admin also allows produce and consume. Needs admin on the queue and a role the caller manages (superuser, ADMIN OPTION, or CREATEROLE for a non-superuser); never a base role or PUBLIC, nor a member the caller does not manage.';
+COMMENT ON FUNCTION queue.revoke IS
+    'Take back a grant of queue.grant; a role left with no grant for a privilege may use it on every queue again, so that needs a caller free to use it on every queue. Needs admin on the queue and a role the caller manages.';
+
+-- What a new user hit (newuser) ------------------------------------------------------------------
+-- queue.worker_status says whether a worker serves the database at all: the worker's report moves
+-- to the table queue.worker_report, and queue.worker_status becomes a view over it with a state
+-- column (queue._worker_state). The worker writes the table.
+ALTER TABLE queue.worker_status RENAME TO worker_report;
+ALTER TABLE queue.worker_report RENAME CONSTRAINT worker_status_pkey TO worker_report_pkey;
+ALTER TABLE queue.worker_report RENAME CONSTRAINT worker_status_singleton_check TO worker_report_singleton_check;
+REVOKE SELECT ON queue.worker_report FROM queue_admin, queue_producer, queue_worker;
+COMMENT ON TABLE queue.worker_report IS
+    'Internal: what the background worker of this database did, written each tick; read it through queue.worker_status.';
+-- As the function definitions below make it (the view needs it first).
+CREATE OR REPLACE FUNCTION queue."_worker_state"("pid" INT) RETURNS TEXT VOLATILE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
+REVOKE ALL ON FUNCTION queue._worker_state(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue._worker_state(integer) TO queue_admin, queue_producer, queue_worker;
+CREATE VIEW queue.worker_status AS
+SELECT r.singleton, r.pid, r.started_at, r.last_tick_at, r.ticks, r.leases_released, r.jobs_promoted,
+       r.notifications_sent, r.jobs_pruned, r.jobs_purged, r.schedules_fired, r.refresh_jobs,
+       r.backfill_jobs, r.last_error, r.last_error_at, queue._worker_state(r.pid) AS state
+  FROM queue.worker_report r;
+COMMENT ON VIEW queue.worker_status IS
+    'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired, jobs enqueued by spread refreshes and by backfills, its last error, and state: running; not running (the launcher starts one within a second: see the server log if it stays so); or not served and why (database not in queue_ext.databases, or queue_ext not in shared_preload_libraries): then schedules, refreshes and backfills never run and queue.stats shows no depths.';
+GRANT SELECT ON queue.worker_status TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.worker_status TO queue_maintainer;
+COMMENT ON FUNCTION queue._wake_launcher IS
+    'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
+COMMENT ON FUNCTION queue._worker_state IS
+    'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
+
+-- queue.backfills' state is honest about dead ranges: failed while one is dead, draining again
+-- while a retried one is pending, done only when every range completed (the view is re-created
+-- with the others after the functions, below).
+
+-- Precise errors for every input (errors) ------------------------------------------------------
+-- A payload is a JSON object; a NULL priority is the default, 0 (the functions' comments, below,
+-- say so). NULL where a value is required is 22004 naming the argument.
+
+-- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
+CREATE OR REPLACE FUNCTION "_sees"(
+	"queue_id" INT, /* i32 */
+	"payloads" bool /* bool */
+) RETURNS bool /* Result < bool > */
+STRICT STABLE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
+
+CREATE OR REPLACE FUNCTION "_stats"(
+	"queue_id" INT /* i32 */
+) RETURNS TABLE (
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL SAFE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+
+CREATE OR REPLACE FUNCTION "_stats_all"() RETURNS TABLE (
+	"queue" TEXT,  /* String */
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"lag" interval,  /* Option < Interval > */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"paused" bool,  /* bool */
+	"rate_limit" double precision,  /* Option < f64 > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
+
+CREATE OR REPLACE FUNCTION "_stats_reset"() RETURNS void
+STRICT VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
+
+CREATE OR REPLACE FUNCTION "_wake_launcher"() RETURNS void
+STRICT VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
+
+CREATE OR REPLACE FUNCTION "_worker_state"(
+	"pid" INT /* Option < i32 > */
+) RETURNS TEXT /* String */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
+
+CREATE OR REPLACE FUNCTION "alter_queue"(
+	"name" TEXT, /* Option < & str > */
+	"lease" interval DEFAULT NULL, /* Option < Interval > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"backoff_base" interval DEFAULT NULL, /* Option < Interval > */
+	"backoff_max" interval DEFAULT NULL, /* Option < Interval > */
+	"notify" bool DEFAULT NULL, /* Option < bool > */
+	"rate_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"burst" INT DEFAULT NULL, /* Option < i32 > */
+	"max_running" INT DEFAULT NULL, /* Option < i32 > */
+	"max_running_per_group" INT DEFAULT NULL, /* Option < i32 > */
+	"group_backoff" bool DEFAULT NULL, /* Option < bool > */
+	"retention" interval DEFAULT NULL, /* Option < Interval > */
+	"reset" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_alter_queue_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_alter"(
+	"name" TEXT, /* Option < & str > */
+	"batch_size" INT DEFAULT NULL, /* Option < i32 > */
+	"per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"lookahead" interval DEFAULT NULL, /* Option < Interval > */
+	"max_outstanding" INT DEFAULT NULL, /* Option < i32 > */
+	"peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"off_peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"timezone" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_days" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_hours" TEXT DEFAULT NULL, /* Option < & str > */
+	"reset" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_alter_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_cancel"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_cancel_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_pause"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_pause_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_rate"(
+	"name" TEXT, /* Option < & str > */
+	"at" timestamp with time zone DEFAULT now() /* Option < TimestampWithTimeZone > */
+) RETURNS double precision /* Result < f64 > */
+STABLE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_rate_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_resume"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_resume_wrapper';
+
+CREATE OR REPLACE FUNCTION "backfill_start"(
+	"name" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"source" regclass, /* Option < RegClass > */
+	"batch_size" INT DEFAULT 100, /* Option < i32 > */
+	"per_second" double precision DEFAULT 1.0, /* Option < f64 > */
+	"key_column" TEXT DEFAULT NULL, /* Option < & str > */
+	"lookahead" interval DEFAULT '10 seconds', /* Option < Interval > */
+	"max_outstanding" INT DEFAULT NULL, /* Option < i32 > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"off_peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"peak_days" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_hours" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_backfill_start_wrapper';
+
+CREATE OR REPLACE FUNCTION "bucket"(
+	"key" TEXT, /* & str */
+	"buckets" INT /* i32 */
+) RETURNS INT /* Result < i32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'bucket_wrapper';
+
+CREATE OR REPLACE FUNCTION "cancel"(
+	"id" bigint /* Option < i64 > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_cancel_wrapper';
+
+CREATE OR REPLACE FUNCTION "check_enqueue_trigger"(
+	"trigger_oid" oid /* Option < pg_sys :: Oid > */
+) RETURNS VOID /* QResult < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_check_enqueue_trigger_wrapper';
+
+CREATE OR REPLACE FUNCTION "claim"(
+	"queue" TEXT, /* Option < & str > */
+	"worker" TEXT DEFAULT NULL, /* Option < & str > */
+	"batch" INT DEFAULT 1, /* Option < i32 > */
+	"lease" interval DEFAULT NULL, /* Option < Interval > */
+	"complete" bigint[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < i64 > > > */
+	"complete_token" uuid DEFAULT NULL /* Option < Uuid > */
+) RETURNS SETOF queue.claimed_job /* :: pgrx :: heap_tuple :: PgHeapTuple < '_, :: pgrx :: pgbox :: AllocatedByRust
+> */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_claim_wrapper';
+
+CREATE OR REPLACE FUNCTION "clear_rate_schedule"(
+	"queue" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_clear_rate_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "complete"(
+	"id" bigint, /* Option < i64 > */
+	"lease_token" uuid /* Option < Uuid > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_complete_wrapper';
+
+CREATE OR REPLACE FUNCTION "complete_many"(
+	"ids" bigint[], /* :: std :: option :: Option < Vec < Option < i64 > > > */
+	"lease_tokens" uuid[] /* :: std :: option :: Option < Vec < Option < Uuid > > > */
+) RETURNS SETOF bigint /* i64 */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_complete_many_wrapper';
+
+CREATE OR REPLACE FUNCTION "create_queue"(
+	"name" TEXT, /* Option < & str > */
+	"lease" interval DEFAULT NULL, /* Option < Interval > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"backoff_base" interval DEFAULT NULL, /* Option < Interval > */
+	"backoff_max" interval DEFAULT NULL, /* Option < Interval > */
+	"notify" bool DEFAULT NULL, /* Option < bool > */
+	"rate_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"burst" INT DEFAULT NULL, /* Option < i32 > */
+	"max_running" INT DEFAULT NULL, /* Option < i32 > */
+	"max_running_per_group" INT DEFAULT NULL, /* Option < i32 > */
+	"group_backoff" bool DEFAULT NULL, /* Option < bool > */
+	"retention" interval DEFAULT NULL, /* Option < Interval > */
+	"if_not_exists" bool DEFAULT false /* Option < bool > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_create_queue_wrapper';
+
+CREATE OR REPLACE FUNCTION "drop_queue"(
+	"name" TEXT, /* Option < & str > */
+	"force" bool DEFAULT false /* Option < bool > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_drop_queue_wrapper';
+
+CREATE OR REPLACE FUNCTION "drop_spread_refresh"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_drop_spread_refresh_wrapper';
+
+CREATE OR REPLACE FUNCTION "effective_rate"(
+	"queue" TEXT, /* Option < & str > */
+	"at" timestamp with time zone DEFAULT clock_timestamp() /* Option < TimestampWithTimeZone > */
+) RETURNS TABLE (
+	"rate_per_second" double precision,  /* Option < f64 > */
+	"burst" INT,  /* Option < i32 > */
+	"peak" bool  /* Option < bool > */
+)
+STABLE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_effective_rate_wrapper';
+
+CREATE OR REPLACE FUNCTION "enqueue"(
+	"queue" TEXT, /* Option < & str > */
+	"payload" jsonb, /* Option < Jsonb > */
+	"run_at" timestamp with time zone DEFAULT now(), /* Option < TimestampWithTimeZone > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"spread_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"spread_period" interval DEFAULT NULL /* Option < Interval > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_enqueue_wrapper';
+
+CREATE OR REPLACE FUNCTION "enqueue_many"(
+	"queue" TEXT, /* Option < & str > */
+	"payloads" jsonb[], /* Option < JsonbArray > */
+	"run_at" timestamp with time zone DEFAULT now(), /* Option < TimestampWithTimeZone > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"dedupe_keys" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS SETOF bigint /* i64 */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_enqueue_many_wrapper';
+
+CREATE OR REPLACE FUNCTION "explain_claim"(
+	"queue" TEXT, /* Option < & str > */
+	"batch" INT DEFAULT 1 /* Option < i32 > */
+) RETURNS SETOF TEXT /* String */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_explain_claim_wrapper';
+
+CREATE OR REPLACE FUNCTION "fail"(
+	"id" bigint, /* Option < i64 > */
+	"lease_token" uuid, /* Option < Uuid > */
+	"error" TEXT DEFAULT NULL, /* Option < & str > */
+	"retry_in" interval DEFAULT NULL /* Option < Interval > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_fail_wrapper';
+
+CREATE OR REPLACE FUNCTION "grant"(
+	"queue" TEXT, /* Option < & str > */
+	"role" TEXT, /* Option < & str > */
+	"privilege" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_grant_wrapper';
+
+CREATE OR REPLACE FUNCTION "heartbeat"(
+	"id" bigint, /* Option < i64 > */
+	"lease_token" uuid, /* Option < Uuid > */
+	"extend" interval DEFAULT NULL /* Option < Interval > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_heartbeat_wrapper';
+
+CREATE OR REPLACE FUNCTION "histogram"(
+	"queue" TEXT, /* Option < & str > */
+	"bucket" interval DEFAULT '1 minute', /* Option < Interval > */
+	"buckets" INT DEFAULT 30, /* Option < i32 > */
+	"width" INT DEFAULT 50, /* Option < i32 > */
+	"of" TEXT DEFAULT 'due' /* Option < & str > */
+) RETURNS TABLE (
+	"bucket_start" timestamp with time zone,  /* TimestampWithTimeZone */
+	"jobs" bigint,  /* Option < i64 > */
+	"bar" TEXT  /* String */
+)
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_histogram_wrapper';
+
+CREATE OR REPLACE FUNCTION "library_version"() RETURNS TEXT /* & '_ str */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_library_version_wrapper';
+
+CREATE OR REPLACE FUNCTION "metrics"() RETURNS TEXT /* Result < String > */
+STRICT VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_metrics_wrapper';
+
+CREATE OR REPLACE FUNCTION "next_slot"(
+	"key" TEXT, /* & str */
+	"period" interval, /* Interval */
+	"after" timestamp with time zone DEFAULT now() /* TimestampWithTimeZone */
+) RETURNS timestamp with time zone /* Result < TimestampWithTimeZone > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'next_slot_wrapper';
+
+CREATE OR REPLACE FUNCTION "pause"(
+	"name" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_wrapper';
+
+CREATE OR REPLACE FUNCTION "pause_schedule"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "pause_spread_refresh"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_spread_refresh_wrapper';
+
+CREATE OR REPLACE FUNCTION "poll_delay"(
+	"worker_index" INT, /* Option < i32 > */
+	"worker_count" INT, /* Option < i32 > */
+	"spacing" interval, /* Option < Interval > */
+	"offset" interval DEFAULT '0', /* Option < Interval > */
+	"at" timestamp with time zone DEFAULT clock_timestamp() /* Option < TimestampWithTimeZone > */
+) RETURNS interval /* Result < Interval > */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'poll_delay_wrapper';
+
+CREATE OR REPLACE FUNCTION "recount"() RETURNS bigint /* Result < i64 > */
+STRICT VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_recount_wrapper';
+
+CREATE OR REPLACE FUNCTION "release"(
+	"id" bigint, /* Option < i64 > */
+	"lease_token" uuid, /* Option < Uuid > */
+	"delay" interval DEFAULT '0' /* Option < Interval > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_release_wrapper';
+
+CREATE OR REPLACE FUNCTION "release_expired_leases"(
+	"max_jobs" INT DEFAULT 1000 /* Option < i32 > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_release_expired_leases_wrapper';
+
+CREATE OR REPLACE FUNCTION "resume"(
+	"name" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_wrapper';
+
+CREATE OR REPLACE FUNCTION "resume_schedule"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "resume_spread_refresh"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_spread_refresh_wrapper';
+
+CREATE OR REPLACE FUNCTION "retry"(
+	"id" bigint /* Option < i64 > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_retry_job_wrapper';
+
+CREATE OR REPLACE FUNCTION "retry"(
+	"queue" TEXT, /* Option < & str > */
+	"state" TEXT DEFAULT 'dead' /* Option < & str > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_retry_queue_wrapper';
+
+CREATE OR REPLACE FUNCTION "retry_delay"(
+	"attempt" INT, /* i32 */
+	"backoff_base" interval, /* Interval */
+	"backoff_max" interval, /* Interval */
+	"job_id" bigint /* i64 */
+) RETURNS interval /* Interval */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'retry_delay_wrapper';
+
+CREATE OR REPLACE FUNCTION "revoke"(
+	"queue" TEXT, /* Option < & str > */
+	"role" TEXT, /* Option < & str > */
+	"privilege" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_revoke_wrapper';
+
+CREATE OR REPLACE FUNCTION "schedule"(
+	"name" TEXT, /* Option < & str > */
+	"cron" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"jitter" interval DEFAULT '0', /* Option < Interval > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"catch_up" bool DEFAULT true /* Option < bool > */
+) RETURNS timestamp with time zone /* Result < TimestampWithTimeZone > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "schedule_fires"(
+	"cron" TEXT, /* Option < & str > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"after" timestamp with time zone DEFAULT now(), /* Option < TimestampWithTimeZone > */
+	"count" INT DEFAULT 10 /* Option < i32 > */
+) RETURNS SETOF timestamp with time zone /* TimestampWithTimeZone */
+STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_schedule_fires_wrapper';
+
+CREATE OR REPLACE FUNCTION "set_rate_schedule"(
+	"queue" TEXT, /* Option < & str > */
+	"peak_rate" double precision, /* Option < f64 > */
+	"off_peak_rate" double precision, /* Option < f64 > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"peak_days" TEXT DEFAULT 'mon-fri', /* Option < & str > */
+	"peak_hours" TEXT DEFAULT '9-17', /* Option < & str > */
+	"peak_burst" INT DEFAULT NULL, /* Option < i32 > */
+	"off_peak_burst" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_set_rate_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "shared_queue_slots"() RETURNS TABLE (
+	"used" bigint,  /* Option < i64 > */
+	"capacity" bigint  /* i64 */
+)
+STRICT VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_shared_queue_slots_wrapper';
+
+CREATE OR REPLACE FUNCTION "slot_fraction"(
+	"key" TEXT /* & str */
+) RETURNS double precision /* f64 */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'slot_fraction_wrapper';
+
+CREATE OR REPLACE FUNCTION "slot_offset"(
+	"key" TEXT, /* & str */
+	"period" interval /* Interval */
+) RETURNS interval /* Result < Interval > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'slot_offset_wrapper';
+
+CREATE OR REPLACE FUNCTION "spread_refresh"(
+	"name" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"source" regclass, /* Option < RegClass > */
+	"key_column" TEXT, /* Option < & str > */
+	"period" interval, /* Option < Interval > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"batch" INT DEFAULT NULL, /* Option < i32 > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_spread_refresh_wrapper';
+
+CREATE OR REPLACE FUNCTION "unschedule"(
+	"name" TEXT /* Option < & str > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_unschedule_wrapper';
+
+CREATE OR REPLACE FUNCTION queue."_count_jobs"() RETURNS TRIGGER
+LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
+
+CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
+LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
+
+-- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
+ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
+
+-- Views: every reader sees only its queues (and queue.stats reads queue._stats_all()) -----------
+CREATE OR REPLACE VIEW queue.jobs AS
+SELECT j.id, q.name AS queue, 'pending'::queue.job_state AS state, j.payload, j.priority, j.run_at,
+       nullif(j.group_key, '') AS group_key, j.dedupe_key, j.attempts, j.max_attempts,
+       NULL::uuid AS lease_token, NULL::timestamptz AS lease_expires_at, j.locked_by, j.last_error,
+       j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
+  FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+UNION ALL
+SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+       j.claimed_at, NULL
+  FROM queue.scheduled j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+UNION ALL
+SELECT j.id, q.name, 'running', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+       j.attempts, j.max_attempts,
+       CASE WHEN pg_catalog.pg_has_role(j.claimed_by, 'USAGE') THEN j.lease_token END,
+       j.lease_expires_at, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL
+  FROM queue.running j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+UNION ALL
+SELECT j.id, q.name, j.state, j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+       j.claimed_at, j.finished_at
+  FROM queue.done j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+UNION ALL
+SELECT j.id, q.name, 'dead', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+       j.claimed_at, j.finished_at
+  FROM queue.dead j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true);
+COMMENT ON VIEW queue.jobs IS
+    'Every job of every existing queue the reader sees (a role restricted by queue.grant sees its queues only), live and finished, whichever table holds it. lease_token shows only to the role that claimed the job. Write jobs only through the queue.* functions.';
+COMMENT ON COLUMN queue.jobs.priority IS 'Higher runs first.';
+COMMENT ON COLUMN queue.jobs.run_at IS 'The job is not claimable before this instant (scheduled while in the future).';
+COMMENT ON COLUMN queue.jobs.group_key IS 'Tenant, target or domain the job belongs to; NULL is the queue''s default group.';
+COMMENT ON COLUMN queue.jobs.dedupe_key IS 'While a job with the same (queue, dedupe_key) is pending or running, enqueue returns that job instead of a new one.';
+COMMENT ON COLUMN queue.jobs.attempts IS 'Number of times the job has been claimed (a release gives one back).';
+COMMENT ON COLUMN queue.jobs.lease_token IS 'Fencing token of the current lease, shown only to the role that claimed the job: complete, fail, heartbeat and release must present it.';
+COMMENT ON COLUMN queue.jobs.locked_by IS 'Worker name given to the claim that holds (or last held) the lease.';
+
+CREATE OR REPLACE VIEW queue.stats AS
+SELECT * FROM queue._stats_all();
+COMMENT ON VIEW queue.stats IS
+    'One row per queue, in constant time whatever the backlog and history: jobs by state (NULL with counted = false until the background worker has counted them after a restart), completions in the last minute and hour, throughput (completed per second over the last minute), failures and retries in the last hour, lag, mean wait and run time over the last hour, paused, and the rate limit in force.';
+COMMENT ON COLUMN queue.stats.ready IS 'Pending jobs that are due (claimable unless paused, capped or rate limited).';
+COMMENT ON COLUMN queue.stats.scheduled IS 'Pending jobs due later (delayed, or waiting out a retry backoff).';
+COMMENT ON COLUMN queue.stats.running IS 'Leased jobs.';
+COMMENT ON COLUMN queue.stats.dead IS 'Jobs whose attempts ran out, until retried.';
+COMMENT ON COLUMN queue.stats.done_last_minute IS 'Jobs completed in the last 60 seconds.';
+COMMENT ON COLUMN queue.stats.done_last_hour IS 'Jobs completed in the last hour (since the server started, if later).';
+COMMENT ON COLUMN queue.stats.throughput IS 'Completions per second over the last minute.';
+COMMENT ON COLUMN queue.stats.failures_last_hour IS 'Failed attempts in the last hour: fail() and expired leases.';
+COMMENT ON COLUMN queue.stats.retries_last_hour IS 'Failed attempts in the last hour that were scheduled to run again (the others went dead).';
+COMMENT ON COLUMN queue.stats.lag IS 'How long the oldest job at the head of a group of ready jobs has been due (first 100 groups); 0 when none is ready.';
+COMMENT ON COLUMN queue.stats.mean_wait IS 'Mean time from when a job could first run (enqueued, or due) to its first claim, over the last hour.';
+COMMENT ON COLUMN queue.stats.mean_run IS 'Mean time from claim to completion of the jobs completed in the last hour.';
+COMMENT ON COLUMN queue.stats.rate_limit IS 'Jobs per second the queue hands out at most now (its rate schedule applied); NULL without a limit.';
+COMMENT ON COLUMN queue.stats.counted IS 'false until the job counts are known (the background worker counts them after a server restart).';
+
+CREATE OR REPLACE VIEW queue.workers AS
+SELECT q.name AS queue, r.locked_by AS worker, count(*) AS leases,
+       pg_catalog.now() - min(r.claimed_at) AS oldest_lease_age,
+       max(greatest(r.claimed_at, r.lease_expires_at - q.lease)) AS last_seen,
+       min(r.lease_expires_at) AS next_expiry
+  FROM queue.running r
+  JOIN queue.queues q ON q.id = r.queue_id AND queue._sees(q.id, false)
+ GROUP BY q.name, r.locked_by;
+COMMENT ON VIEW queue.workers IS
+    'Workers holding leases, per queue (worker is the claim''s worker argument, NULL when none was given): how many, the oldest lease''s age, when last seen (latest claim, or heartbeat with the queue''s lease) and the next expiry.';
+
+CREATE OR REPLACE VIEW queue.spread_refreshes AS
+SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.paused,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_per_period,
+       r.enqueued_this_period, r.enqueued_last_period, r.jobs_enqueued, r.keys_skipped,
+       CASE WHEN NOT r.paused THEN greatest(now() - r.enqueued_until, interval '0') END AS lag,
+       r.enqueued_until AS next_due, r.last_step_at, r.last_error, r.last_error_at,
+       r.owner, r.created_at
+  FROM queue.refreshes r
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = r.source
+ WHERE queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = r.queue), 0), true);
+COMMENT ON VIEW queue.spread_refreshes IS
+    'Spread refreshes (queue.spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
+
+CREATE OR REPLACE VIEW queue.backfills AS
+SELECT b.name, b.queue, b.source, b.key_column,
+       CASE WHEN b.state NOT IN ('draining', 'done') THEN b.state
+            WHEN j.pending + j.running > 0 THEN 'draining'
+            WHEN j.dead > 0 THEN 'failed'
+            ELSE b.state
+       END AS state,
+       b.batch_size, b.per_second,
+       r.rate AS current_rate, b.lookahead, b.max_outstanding,
+       nullif(b.next_end_id, 9223372036854775807) AS next_end_id, b.next_due,
+       b.rows_estimate, b.rows_enqueued, b.ranges_enqueued,
+       j.pending AS ranges_pending, j.running AS ranges_running, j.retrying AS ranges_retrying,
+       j.dead AS ranges_dead, b.ranges_enqueued - j.pending - j.running - j.dead AS ranges_done,
+       CASE WHEN b.state IN ('running', 'paused') AND r.rate > 0 AND b.rows_estimate IS NOT NULL
+            THEN make_interval(secs => greatest(b.rows_estimate - b.rows_enqueued, 0)::float8 / b.batch_size / r.rate)
+       END AS eta,
+       b.started_at, b.finished_at, b.last_step_at, b.last_error, b.last_error_at, b.owner
+  FROM queue.backfill_runs b
+  LEFT JOIN queue.queues q ON q.name = b.queue
+ CROSS JOIN LATERAL (SELECT queue._backfill_rate(b, now()) AS rate) AS r
+ CROSS JOIN LATERAL (
+       SELECT p.pending, p.retrying,
+              (SELECT count(*) FROM queue.running x
+                WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS running,
+              (SELECT count(*) FROM queue.dead x
+                WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS dead
+         FROM (SELECT count(*) AS pending, count(*) FILTER (WHERE x.attempts > 0) AS retrying
+                 FROM (SELECT attempts FROM queue.ready x
+                        WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name
+                       UNION ALL
+                       SELECT attempts FROM queue.scheduled x
+                        WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS x
+              ) AS p) AS j
+ WHERE queue._sees(coalesce(q.id, 0), true);
+COMMENT ON VIEW queue.backfills IS
+    'Backfills (queue.backfill_start): state (running: enqueuing its ranges; paused; draining: every range enqueued, some pending or running, retried ones included; done: every range completed; failed: every range finished but some are dead, queue.retry sends them round again; cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';
+
+-- Read isolation (src/visibility.rs): a role restricted by queue.grant reads only its queues' rows
+-- of the tables the queue roles may read; the views filter the same way. The extension owner
+-- (whose rights queue_ext's own statements run with) and queue_maintainer (BYPASSRLS, the
+-- background worker) are not subject to these policies.
+ALTER TABLE queue.queues ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.queues FOR SELECT USING (queue._sees(id, true));
+ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue._sees(queue_id, true));
+ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue._sees(queue_id, true));
+ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue._sees(queue_id, true));
+ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.schedules FOR SELECT
+    USING (queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = schedules.queue), 0), true));
+COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue._sees).';
+COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
+COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
+COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
+COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
+
+-- Privileges: every function gets exactly its roles again (finalize.sql) ---------------------
+DO $grants$
+DECLARE
+    f record;
+    grantee text;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature, p.proname::text AS name
+          FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = 'queue'::regnamespace
+    LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
+        grantee := CASE
+            WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
+                            'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
+                            'release_expired_leases', 'explain_claim', 'shared_queue_slots',
+                            'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
+                            'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
+                            'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
+                            'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount') THEN 'queue_admin'
+            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
+            -- Run for whoever creates a trigger on queue.enqueue_trigger (a producer).
+            WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin, queue_producer'
+            WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
+            WHEN f.name IN ('slot_fraction', 'slot_offset', 'next_slot', 'bucket', 'poll_delay',
+                            'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
+            -- Internal: called by the queue.* functions and the worker as the extension owner.
+            WHEN f.name = '_wake_launcher' THEN ''
+            -- queue.worker_status (read by the queue roles) computes its state with it.
+            WHEN f.name = '_worker_state' THEN 'queue_admin, queue_producer, queue_worker'
+            -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
+            WHEN f.name = '_backfill_rate' THEN 'queue_admin, queue_maintainer'
+            -- queue.stats (read by every queue role and pg_monitor) calls these.
+            WHEN f.name = '_effective_rate' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- queue.stats reads _stats_all; the views and row-level security policies call _sees.
+            WHEN f.name IN ('_stats_all', '_sees') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- Only _stats_all's own statement (as the extension owner) reads one queue's figures.
+            WHEN f.name = '_stats' THEN ''
+            WHEN f.name IN ('metrics', 'histogram') THEN 'queue_admin, queue_producer, queue_worker, pg_monitor'
+            -- The counting triggers on the job tables (never called directly).
+            WHEN f.name = '_count_jobs' THEN ''
+            -- Called by CREATE EXTENSION (below) and the upgrade script only.
+            WHEN f.name = '_stats_reset' THEN ''
+            -- The worker checks the owners of schedules and refreshes with it.
+            WHEN f.name = '_may' THEN 'queue_maintainer'
+        END;
+        IF grantee IS NULL THEN
+            RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
+        END IF;
+        IF grantee <> '' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f.signature, grantee);
+        END IF;
+    END LOOP;
+END
+$grants$;
+
+-- Comments ----------------------------------------------------------------------------------
+COMMENT ON FUNCTION queue.create_queue IS
+    'Create a queue. Settings left NULL take the column defaults of queue.queues; if_not_exists => true makes an existing queue a no-op.';
+COMMENT ON FUNCTION queue.alter_queue IS
+    'Change a queue''s settings: NULL keeps a setting, reset => ''{setting,...}'' returns settings to their defaults.';
+COMMENT ON FUNCTION queue.drop_queue IS
+    'Remove a queue and its jobs; refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
+COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
+COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
+COMMENT ON FUNCTION queue.enqueue IS
+    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
+COMMENT ON FUNCTION queue.enqueue_many IS
+    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload.';
+COMMENT ON FUNCTION queue.claim IS
+    'Lease up to batch ready jobs (priority desc, run_at, id) with FOR UPDATE SKIP LOCKED. complete/complete_token first complete the previous batch in the same transaction.';
+COMMENT ON FUNCTION queue.complete IS 'Mark a claimed job done; false when the lease token no longer holds the job.';
+COMMENT ON FUNCTION queue.complete_many IS
+    'Mark claimed jobs done; returns the ids that were. One token per id, or one token for a batch claimed together.';
+COMMENT ON FUNCTION queue.fail IS
+    'Record a failed attempt: retry after capped exponential backoff with jitter (or retry_in), dead once attempts are used up; false for a stale token.';
+COMMENT ON FUNCTION queue.heartbeat IS 'Extend a claimed job''s lease by extend (default: the queue''s lease) from now; false for a stale token.';
+COMMENT ON FUNCTION queue.release IS 'Give a claimed job back without counting a failure, claimable again after delay; false for a stale token.';
+COMMENT ON FUNCTION queue.cancel IS 'Cancel a pending or running job (needs produce on its queue); false when it already finished.';
+COMMENT ON FUNCTION queue.retry(bigint) IS 'Send a dead or cancelled job back to pending with attempts reset; false when it is neither.';
+COMMENT ON FUNCTION queue.retry(text, text) IS 'Send every dead (or cancelled) job of a queue back to pending; returns how many.';
+COMMENT ON FUNCTION queue.release_expired_leases IS
+    'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs.';
+COMMENT ON FUNCTION queue.retry_delay IS
+    'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
+COMMENT ON FUNCTION queue._stats IS
+    'Internal: one queue''s figures from shared memory (queue.stats adds its name, lag, pause and rate).';
+COMMENT ON FUNCTION queue._stats_all IS
+    'Internal: the rows of queue.stats, for the queues the reader sees the figures of, computed with queue_ext''s own plans (JIT off).';
+COMMENT ON FUNCTION queue._sees IS
+    'Internal: whether the calling role sees a queue''s jobs and settings (payloads => true) or its figures (false; pg_monitor sees every queue''s). A role restricted by queue.grant sees the queues it may use.';
+COMMENT ON FUNCTION queue._count_jobs IS
+    'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
+COMMENT ON FUNCTION queue.recount IS
+    'Have the background worker count the jobs by state of the queues the caller administers (every queue for an unrestricted admin) again from the tables (it does after a restart); queue.stats shows NULL depths until it has. Returns the queues it will count.';
+COMMENT ON FUNCTION queue._stats_reset IS
+    'Internal: forget the figures shared memory holds for this database (run by CREATE EXTENSION, so that a dropped earlier install''s are never added to).';
+COMMENT ON FUNCTION queue.metrics IS
+    'Every queue''s figures in the Prometheus text exposition format: depths as gauges, events as counters, wait and run times as histograms; for postgres_exporter (contrib/postgres_exporter/queries.yaml) or any scraper.';
+COMMENT ON FUNCTION queue.histogram IS
+    'Text bars for psql: a queue''s pending jobs by due time (of => ''due''; ready jobs in the first bucket, the last row holds every job due later), or its completions over the last hour (of => ''completed'').';
+COMMENT ON FUNCTION queue.explain_claim IS
+    'EXPLAIN of the generic plans queue.claim runs for a queue (claims always run them): the promotion of its due jobs by scheduled_due_idx, then the claim by ready_claim_idx.';
+COMMENT ON FUNCTION queue.enqueue_trigger IS
+    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
+COMMENT ON FUNCTION queue.check_enqueue_trigger IS
+    'Check the options of a trigger that runs queue.enqueue_trigger (called at CREATE TRIGGER time).';
+COMMENT ON FUNCTION queue.enqueue_trigger_ddl IS
+    'Event trigger function: checks queue.enqueue_trigger options when a trigger is created.';
+COMMENT ON FUNCTION queue.slot_fraction IS
+    'A key''s stable phase in [0, 1): (first 8 bytes of md5(utf8(key)) as a big-endian unsigned integer >> 11) / 2^53.';
+COMMENT ON FUNCTION queue.slot_offset IS 'slot_fraction(key) × period: where in each period the key''s slot lies.';
+COMMENT ON FUNCTION queue.next_slot IS
+    'The first instant at or after `after` whose position in the period (counted from the Unix epoch) is the key''s offset.';
+COMMENT ON FUNCTION queue.bucket IS
+    'The key''s bucket in 0..buckets-1 by jump consistent hash of md5(key): going from n to n+1 buckets moves about 1/(n+1) of the keys.';
+COMMENT ON FUNCTION queue.poll_delay IS
+    'How long worker i of n should sleep so that polls arrive one every `spacing`, interleaved and without drift.';
+COMMENT ON FUNCTION queue.set_rate_schedule IS
+    'On-peak / off-peak claim rates: peak_rate during peak_hours (e.g. ''9-17'') on peak_days (e.g. ''mon-fri'') in timezone, off_peak_rate otherwise; NULL = unlimited.';
+COMMENT ON FUNCTION queue.clear_rate_schedule IS 'Remove a queue''s rate schedule; its rate_per_second and burst apply again.';
+COMMENT ON FUNCTION queue.effective_rate IS 'The claim rate (and burst) that applies to a queue at an instant, and whether it is the schedule''s peak.';
+COMMENT ON FUNCTION queue.grant IS
+    'Allow a role a privilege (produce, consume or admin) on a queue. A role holding any grant for a privilege may use it on its granted queues only; admin also allows produce and consume. Needs admin on the queue and a role the caller manages (superuser, ADMIN OPTION, or CREATEROLE for a non-superuser); never a base role or PUBLIC, nor a member the caller does not manage.';
+COMMENT ON FUNCTION queue.revoke IS
+    'Take back a grant of queue.grant; a role left with no grant for a privilege may use it on every queue again, so that needs a caller free to use it on every queue. Needs admin on the queue and a role the caller manages.';
+COMMENT ON FUNCTION queue.shared_queue_slots IS
+    'Queues (of every database) holding a token bucket or rotation cursor in shared memory, and the capacity: past three quarters the least recently used is evicted, so claims never fail for lack of room.';
+COMMENT ON FUNCTION queue.library_version IS
+    'The version of the loaded queue_ext library; differs from pg_extension.extversion until ALTER EXTENSION queue_ext UPDATE has run.';
+COMMENT ON FUNCTION queue.schedule IS
+    'Create or replace a cron schedule: a job with payload into queue at every fire time of cron (5 fields, @daily-style macros, or ''N seconds'') in timezone, offset by queue.slot_offset(name, jitter). Fires once per fire time; a window missed while the server was down fires once (catch_up) or is skipped. Returns when it fires next.';
+COMMENT ON FUNCTION queue.unschedule IS 'Remove a cron schedule; false when there is none.';
+COMMENT ON FUNCTION queue.pause_schedule IS 'Stop a cron schedule from firing until resume_schedule.';
+COMMENT ON FUNCTION queue.resume_schedule IS
+    'Fire a paused cron schedule again from its next fire time after now (the fire times it missed while paused are not caught up).';
+COMMENT ON FUNCTION queue.schedule_fires IS
+    'The next count fire times of a cron pattern in a time zone after an instant, as queue.schedule fires them (before jitter): a dry run, daylight saving days included.';
+COMMENT ON FUNCTION queue.spread_refresh IS
+    'Create or replace a spread refresh: every row of source gets a job in queue once per period at queue.next_slot(key_column::text, period), payload plus {"refresh", "key"} (or {"keys": [...]} with batch). Needs an index on queue.slot_fraction((key_column)::text). A key whose previous job is still pending or running is not enqueued again.';
+COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh; false when there is none. Its jobs stay.';
+COMMENT ON FUNCTION queue.pause_spread_refresh IS 'Stop a spread refresh until resume_spread_refresh.';
+COMMENT ON FUNCTION queue.resume_spread_refresh IS
+    'Resume a paused spread refresh from now: keys whose slots passed meanwhile wait for their next slot.';
+COMMENT ON FUNCTION queue.backfill_start IS
+    'Start a paced backfill: jobs {"backfill", "begin_id", "end_id"} over the source''s integer key (its primary key, or key_column), newest first, batch_size existing rows each, per_second jobs a second (peak_per_second / off_peak_per_second during and outside peak_hours on peak_days in timezone), enqueued lookahead ahead, none while max_outstanding of its jobs are pending or running.';
+COMMENT ON FUNCTION queue.backfill_pause IS
+    'Stop a backfill at once: nothing more is enqueued and its pending jobs cannot be claimed until backfill_resume.';
+COMMENT ON FUNCTION queue.backfill_resume IS 'Continue a paused backfill exactly where it stopped, at its pace from now.';
+COMMENT ON FUNCTION queue.backfill_cancel IS 'End a backfill and delete its pending jobs; returns how many were deleted.';
+COMMENT ON FUNCTION queue.backfill_alter IS
+    'Retune a backfill while it runs (batch size, rates, lookahead, max_outstanding, peak schedule); NULL keeps a setting, reset drops one. Effective within one lookahead.';
+COMMENT ON FUNCTION queue.backfill_rate IS 'The rate (jobs per second) a backfill runs at at an instant: a dry run of its peak schedule.';
+COMMENT ON FUNCTION queue._wake_launcher IS
+    'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
+COMMENT ON FUNCTION queue._worker_state IS
+    'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
