@@ -93,11 +93,34 @@ fn queue_retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'"
 /// Return jobs whose lease expired to pending (with backoff, last_error 'lease expired'), or to
 /// dead when their attempts are used up; at most `max_jobs` per call. Returns how many.
 /// The background worker does this every tick, and a claim for its own queue when the worker is
-/// not running; it is safe to call by hand or concurrently.
+/// not running; it is safe to call by hand or concurrently. An admin restricted by queue.grant
+/// releases the leases of its own queues only.
 #[pg_extern(name = "release_expired_leases", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_release_expired_leases(max_jobs: default!(Option<i32>, 1000)) -> Result<i64> {
     let _acting = crate::security::enter()?;
-    let max_jobs = at_least(required(max_jobs, "max_jobs")?, 1, "max_jobs")?;
-    Spi::connect_mut(|client| crate::maintenance::expire_leases(client, None, max_jobs as i64))
+    let max_jobs = at_least(required(max_jobs, "max_jobs")?, 1, "max_jobs")? as i64;
+    Spi::connect_mut(|client| {
+        if !crate::catalog::grants_exist(client)? {
+            return crate::maintenance::expire_leases(client, None, max_jobs);
+        }
+        let row = first_row(exec(
+            client,
+            "SELECT array_agg(id ORDER BY id) FILTER (WHERE queue._may(id, $1, 'admin')), count(*) FROM queue.queues",
+            &[caller().into()],
+        )?)?;
+        let mine: Vec<i32> = row.get::<Vec<i32>>(1).map_err(internal)?.unwrap_or_default();
+        let all: i64 = row.get::<i64>(2).map_err(internal)?.unwrap_or(0);
+        if mine.len() as i64 == all {
+            return crate::maintenance::expire_leases(client, None, max_jobs);
+        }
+        let mut released = 0;
+        for id in mine {
+            if released >= max_jobs {
+                break;
+            }
+            released += crate::maintenance::expire_leases(client, Some(id), max_jobs - released)?;
+        }
+        Ok(released)
+    })
 }

@@ -266,3 +266,37 @@ fn a_token_of_another_tenants_job_is_refused_without_consume_on_its_queue() {
     admin.batch_execute("DELETE FROM queue.queue_grants").unwrap();
     assert!(thief.query_one("SELECT queue.complete($1, $2)", &[&ids[6], &token]).unwrap().get::<_, bool>(0));
 }
+
+/// An admin restricted to queue A releases A's expired leases only: another tenant's workers keep
+/// theirs until the worker (or their own admin) acts. In one transaction, which the background
+/// worker cannot see, so that it releases nothing meanwhile.
+#[test]
+fn a_restricted_admin_releases_only_its_own_queues_expired_leases() {
+    let db = TestDb::new("tn_leases");
+    let mut admin = db.connect();
+    let _tenant = role(&mut admin, "tn_leases_admin", &["queue_admin"]);
+    for q in ["mine", "theirs"] {
+        admin.batch_execute(&format!("SELECT queue.create_queue('{q}')")).unwrap();
+    }
+    admin.batch_execute("SELECT queue.grant('mine', 'tn_leases_admin', 'admin')").unwrap();
+    admin
+        .batch_execute(
+            "BEGIN;
+             SELECT queue.enqueue_many(q, array_fill('{}'::jsonb, ARRAY[3])) FROM unnest(ARRAY['mine', 'theirs']) q;
+             SELECT count(*) FROM queue.claim('mine', batch => 3);
+             SELECT count(*) FROM queue.claim('theirs', batch => 3);
+             UPDATE queue.running SET lease_expires_at = now() - interval '1 minute';
+             SET LOCAL ROLE tn_leases_admin;",
+        )
+        .unwrap();
+    assert_eq!(count(&mut admin, "SELECT queue.release_expired_leases()", &[]), 3);
+    admin.batch_execute("RESET ROLE").unwrap();
+    let running = |c: &mut Client, q: &str| {
+        count(c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'running'", &[&q])
+    };
+    assert_eq!(running(&mut admin, "mine"), 0);
+    assert_eq!(running(&mut admin, "theirs"), 3, "another tenant's leases were released");
+    // An unrestricted admin (the superuser here) releases every queue's.
+    assert_eq!(count(&mut admin, "SELECT queue.release_expired_leases()", &[]), 3);
+    admin.batch_execute("ROLLBACK").unwrap();
+}
