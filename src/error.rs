@@ -90,9 +90,7 @@ impl fmt::Display for QueueError {
             QueueError::NullValue(what) => write!(f, "{what} must not be null"),
             QueueError::UnknownQueue(name) => write!(f, "queue \"{name}\" does not exist"),
             QueueError::DuplicateQueue(name) => write!(f, "queue \"{name}\" already exists"),
-            QueueError::Restricted => {
-                f.write_str("queue_ext cannot be called inside a security-restricted operation")
-            }
+            QueueError::Restricted => f.write_str("queue_ext cannot be called inside a security-restricted operation"),
             QueueError::Denied { queue, privilege: "read" } => write!(f, "permission denied to read queue \"{queue}\""),
             QueueError::Denied { queue, privilege } => {
                 write!(f, "permission denied to {privilege} on queue \"{queue}\"")

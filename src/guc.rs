@@ -73,7 +73,11 @@ pub fn databases() -> Option<Vec<String>> {
 /// queue_ext.database when only that one is set (what a message should tell the DBA to change).
 pub fn databases_setting() -> &'static str {
     let set = DATABASES.get().is_some_and(|c| !c.to_string_lossy().trim().is_empty());
-    if set || DATABASE.get().is_none() { "queue_ext.databases" } else { "queue_ext.database" }
+    if set || DATABASE.get().is_none() {
+        "queue_ext.databases"
+    } else {
+        "queue_ext.database"
+    }
 }
 
 pub fn tick() -> Duration {

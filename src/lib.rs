@@ -42,7 +42,8 @@ extension_sql_file!("../sql/periodic.sql", name = "periodic", requires = ["jobs"
 extension_sql_file!(
     "../sql/stats.sql",
     name = "stats",
-    requires = ["jobs", "queues", stats::counting::queue_count_jobs, stats::queue_stats_of, stats::view::queue_stats_all]
+    requires =
+        ["jobs", "queues", stats::counting::queue_count_jobs, stats::queue_stats_of, stats::view::queue_stats_all]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -217,9 +217,7 @@ fn in_subtransaction<T>(expected: &[PgSqlErrorCode], f: impl FnOnce() -> Result<
         pg_sys::BeginInternalSubTransaction(std::ptr::null());
         pg_sys::MemoryContextSwitchTo(context);
     }
-    let outcome = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
-        .catch_others(Err)
-        .execute();
+    let outcome = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f()))).catch_others(Err).execute();
     let commit = matches!(outcome, Ok(Ok(_)));
     // SAFETY: ends the subtransaction begun above, which is the current one: `f` left none open.
     unsafe {

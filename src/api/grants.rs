@@ -47,8 +47,8 @@ fn check_reach(client: &mut SpiClient<'_>, queue: &str, role: &str, privilege: P
     // 42704 for an unknown role.
     let target = exec_one::<pg_sys::Oid>(client, "SELECT $1::regrole::oid", &[role.into()])?.expect("a role");
     let granter = caller();
-    let granter_name =
-        exec_one::<String>(client, "SELECT pg_catalog.pg_get_userbyid($1)::text", &[granter.into()])?.unwrap_or_default();
+    let granter_name = exec_one::<String>(client, "SELECT pg_catalog.pg_get_userbyid($1)::text", &[granter.into()])?
+        .unwrap_or_default();
     let rows = exec(
         client,
         store::GRANT_REACH,

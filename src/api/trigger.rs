@@ -174,7 +174,7 @@ fn fire_statement(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
     let old_table = trigger.old_transition_table_name().map_err(trigger_error)?;
     if f.op == "TRUNCATE" {
         return Spi::connect_mut(|client| {
-                let payload = exec(
+            let payload = exec(
                 client,
                 "SELECT jsonb_build_object('op', 'TRUNCATE', 'table', $1::text)",
                 &[f.table.as_str().into()],

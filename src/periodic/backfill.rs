@@ -610,11 +610,7 @@ pub fn step(client: &mut SpiClient<'_>, name: &str) -> Result<Option<Stepped>> {
     if due.is_empty() {
         return Ok(Some(Stepped::default()));
     }
-    exec(
-        client,
-        "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
-        &[SOURCE_LOCK_TIMEOUT_MS.into()],
-    )?;
+    exec(client, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", &[SOURCE_LOCK_TIMEOUT_MS.into()])?;
     let found = ranges(client, &b, &table, due.len() as i64)?;
     let exhausted = (found.len() < due.len()) || found.last().is_some_and(|r| r.2 < b.batch_size as i64);
     let n = found.len();

@@ -369,11 +369,7 @@ pub fn step(
     } else {
         crate::guc::tick_micros().clamp(1, period)
     };
-    exec(
-        client,
-        "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
-        &[SOURCE_LOCK_TIMEOUT_MS.into()],
-    )?;
+    exec(client, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", &[SOURCE_LOCK_TIMEOUT_MS.into()])?;
     // Read the window's keys; a window holding far more than the estimate is cut and read again.
     let (end, crossed, old_keys, new_keys) = loop {
         let end = (start + span).min(target_us);

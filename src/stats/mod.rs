@@ -7,8 +7,8 @@
 
 pub(crate) mod counting;
 mod metrics;
-pub mod view;
 pub mod recount;
+pub mod view;
 
 pub use counting::{because, Reason};
 

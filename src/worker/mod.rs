@@ -113,7 +113,11 @@ pub(crate) fn not_served() -> Option<NotServed> {
     }
     let names = crate::guc::databases()?;
     let database = current_database()?;
-    (!names.contains(&database)).then(|| NotServed::NotListed { setting: crate::guc::databases_setting(), names, database })
+    (!names.contains(&database)).then(|| NotServed::NotListed {
+        setting: crate::guc::databases_setting(),
+        names,
+        database,
+    })
 }
 
 /// This database's name (a catalog read: in a transaction).

@@ -496,7 +496,8 @@ fn a_database_the_worker_does_not_serve_says_so() {
     assert_eq!(row.get::<_, String>(0), "not served: database not in queue_ext.databases");
     assert_eq!(row.get::<_, Option<i32>>(1), None);
 
-    u.batch_execute("SELECT queue.create_queue('nightly'); CREATE TABLE rows_to_touch (id bigint PRIMARY KEY)").unwrap();
+    u.batch_execute("SELECT queue.create_queue('nightly'); CREATE TABLE rows_to_touch (id bigint PRIMARY KEY)")
+        .unwrap();
     let w = warnings(&mut u, "SELECT queue.schedule('every-minute', '* * * * *', 'nightly')");
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].message().ends_with(": schedule \"every-minute\" will not run"), "{w:?}");

@@ -398,8 +398,11 @@ fn a_backfill_with_a_dead_range_is_failed_then_draining_after_a_retry_then_done(
     ))
     .unwrap();
     let name = format!("dead_{q}");
-    c.execute("SELECT queue.backfill_start($1, $2, $3::text::regclass, batch_size => 2, per_second => 100)", &[&name, &q, &table])
-        .unwrap();
+    c.execute(
+        "SELECT queue.backfill_start($1, $2, $3::text::regclass, batch_size => 2, per_second => 100)",
+        &[&name, &q, &table],
+    )
+    .unwrap();
     let state = |c: &mut Client| -> String {
         c.query_one("SELECT state FROM queue.backfills WHERE name = $1", &[&name]).unwrap().get(0)
     };

@@ -233,11 +233,23 @@ fn null_where_a_value_is_needed_is_22004_naming_the_argument() {
     let cases = [
         (format!("SELECT queue.create_queue('{q}', if_not_exists => NULL)"), "if_not_exists must not be null"),
         (format!("SELECT queue.drop_queue('{q}', force => NULL)"), "force must not be null"),
-        (format!("SELECT queue.alter_queue('{q}', reset => ARRAY['lease', NULL])"), "every element of reset must not be null"),
-        ("SELECT queue.backfill_alter('err_null_b', reset => ARRAY[NULL]::text[])".into(), "every element of reset must not be null"),
+        (
+            format!("SELECT queue.alter_queue('{q}', reset => ARRAY['lease', NULL])"),
+            "every element of reset must not be null",
+        ),
+        (
+            "SELECT queue.backfill_alter('err_null_b', reset => ARRAY[NULL]::text[])".into(),
+            "every element of reset must not be null",
+        ),
         ("SELECT queue.check_enqueue_trigger(NULL)".into(), "trigger_oid must not be null"),
-        (format!("SELECT queue.enqueue_many('{q}', ARRAY['{{}}', NULL]::jsonb[])"), "every element of payloads must not be null"),
-        ("SELECT queue.complete_many(ARRAY[1, NULL]::bigint[], ARRAY[gen_random_uuid()])".into(), "every element of ids must not be null"),
+        (
+            format!("SELECT queue.enqueue_many('{q}', ARRAY['{{}}', NULL]::jsonb[])"),
+            "every element of payloads must not be null",
+        ),
+        (
+            "SELECT queue.complete_many(ARRAY[1, NULL]::bigint[], ARRAY[gen_random_uuid()])".into(),
+            "every element of ids must not be null",
+        ),
     ];
     for (sql, message) in &cases {
         assert_eq!(refusal(&mut c, sql), ("22004".to_owned(), (*message).to_owned()), "{sql}");
@@ -322,7 +334,10 @@ fn cron_errors_name_the_field_and_its_range_in_our_words() {
         ("0 0 * * 9", "the day of week field \"9\" is not valid: it takes 0-7 or SUN-SAT"),
         ("*/0 * * * *", "the minute field \"*/0\" is not valid"),
         ("1 2 3 4 5 6 7", "a pattern has 5 fields (minute hour day-of-month month day-of-week), this one has 7"),
-        ("@fortnightly", "unknown macro; the macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"),
+        (
+            "@fortnightly",
+            "unknown macro; the macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly",
+        ),
         ("", "a pattern has 5 fields"),
     ];
     for (cron, says) in cases {
@@ -342,7 +357,8 @@ fn cron_errors_name_the_field_and_its_range_in_our_words() {
 #[test]
 fn errors_never_carry_a_rust_backtrace() {
     let server = OwnServer::start("backtrace", &[("RUST_BACKTRACE", "1")]);
-    let environ = std::fs::read(format!("/proc/{}/environ", server.postmaster_pid())).expect("postmaster's environment");
+    let environ =
+        std::fs::read(format!("/proc/{}/environ", server.postmaster_pid())).expect("postmaster's environment");
     assert!(
         environ.split(|b| *b == 0).any(|v| v == b"RUST_BACKTRACE=1"),
         "the server must run with RUST_BACKTRACE=1 for this test to mean anything"
@@ -353,7 +369,10 @@ fn errors_never_carry_a_rust_backtrace() {
         ("SELECT queue.create_queue('Bad-Name')", "22023"),
         ("SELECT queue.enqueue('bt', 'null')", "22023"),
         ("SELECT queue.grant('bt', 'bt_no_such_role', 'produce')", "42704"),
-        ("SELECT queue.enqueue('bt', '{}', run_at => now() + interval '1 day', dedupe_key => repeat('k', 1000))", "22023"),
+        (
+            "SELECT queue.enqueue('bt', '{}', run_at => now() + interval '1 day', dedupe_key => repeat('k', 1000))",
+            "22023",
+        ),
         ("SELECT queue.create_queue('bt', if_not_exists => NULL)", "22004"),
         ("SELECT queue.schedule('bt_s', '61 * * * *', 'bt')", "22023"),
         ("SELECT queue.spread_refresh('bt_r', 'bt', 'pg_catalog.pg_class', 'no_such_column', '1 hour')", "42703"),

@@ -81,7 +81,11 @@ fn valid(f: &str, arg: &Arg, fx: &Fixture) -> String {
     let named = match (f, arg.name.as_str()) {
         ("create_queue", "name") => "'fz_new'".to_owned(),
         (_, "name") if f.contains("backfill") => {
-            if f == "backfill_start" { "'fz_backfill_new'".into() } else { "'fz_backfill'".into() }
+            if f == "backfill_start" {
+                "'fz_backfill_new'".into()
+            } else {
+                "'fz_backfill'".into()
+            }
         }
         (_, "name") if f.contains("refresh") => "'fz_refresh'".into(),
         (_, "name") if f.contains("schedule") => "'fz_sched'".into(),
@@ -146,7 +150,15 @@ fn odd(arg: &Arg) -> Vec<String> {
         "integer" => vec!["0", "-1", "(-2147483648)", "2147483647"],
         "smallint" => vec!["0", "(-32768)::smallint", "32767::smallint"],
         "bigint" => vec!["0::bigint", "(-1)::bigint", "(-9223372036854775808)::bigint", "9223372036854775807::bigint"],
-        "double precision" => vec!["0::float8", "(-1)::float8", "'NaN'::float8", "'Infinity'::float8", "'-Infinity'::float8", "1e308::float8", "1e-308::float8"],
+        "double precision" => vec![
+            "0::float8",
+            "(-1)::float8",
+            "'NaN'::float8",
+            "'Infinity'::float8",
+            "'-Infinity'::float8",
+            "1e308::float8",
+            "1e-308::float8",
+        ],
         "boolean" => vec!["false"],
         "interval" => vec![
             "'0'::interval",
@@ -166,7 +178,15 @@ fn odd(arg: &Arg) -> Vec<String> {
             "'4714-11-24 00:00:00+00 BC'::timestamptz",
             "'294276-12-31 23:59:59+00'::timestamptz",
         ],
-        "jsonb" => vec!["'null'::jsonb", "'\"a string\"'::jsonb", "'[]'::jsonb", "'[{}]'::jsonb", "'1'::jsonb", "'true'::jsonb", "'{}'::jsonb"],
+        "jsonb" => vec![
+            "'null'::jsonb",
+            "'\"a string\"'::jsonb",
+            "'[]'::jsonb",
+            "'[{}]'::jsonb",
+            "'1'::jsonb",
+            "'true'::jsonb",
+            "'{}'::jsonb",
+        ],
         "jsonb[]" => vec![
             "'{}'::jsonb[]",
             "ARRAY[NULL]::jsonb[]",
@@ -175,11 +195,35 @@ fn odd(arg: &Arg) -> Vec<String> {
             "ARRAY['null', '\"s\"', '1', '[]']::jsonb[]",
             "'[0:0]={\"{}\"}'::jsonb[]",
         ],
-        "text[]" => vec!["'{}'::text[]", "ARRAY[NULL]::text[]", "ARRAY['k', NULL]::text[]", "ARRAY['']", "ARRAY[ARRAY['k']]", "ARRAY['bogus']"],
-        "bigint[]" => vec!["'{}'::bigint[]", "ARRAY[NULL]::bigint[]", "ARRAY[1, NULL]::bigint[]", "ARRAY[ARRAY[1::bigint]]", "ARRAY[-1]::bigint[]"],
-        "uuid[]" => vec!["'{}'::uuid[]", "ARRAY[NULL]::uuid[]", "ARRAY[gen_random_uuid(), NULL]", "ARRAY[ARRAY[gen_random_uuid()]]"],
+        "text[]" => vec![
+            "'{}'::text[]",
+            "ARRAY[NULL]::text[]",
+            "ARRAY['k', NULL]::text[]",
+            "ARRAY['']",
+            "ARRAY[ARRAY['k']]",
+            "ARRAY['bogus']",
+        ],
+        "bigint[]" => vec![
+            "'{}'::bigint[]",
+            "ARRAY[NULL]::bigint[]",
+            "ARRAY[1, NULL]::bigint[]",
+            "ARRAY[ARRAY[1::bigint]]",
+            "ARRAY[-1]::bigint[]",
+        ],
+        "uuid[]" => vec![
+            "'{}'::uuid[]",
+            "ARRAY[NULL]::uuid[]",
+            "ARRAY[gen_random_uuid(), NULL]",
+            "ARRAY[ARRAY[gen_random_uuid()]]",
+        ],
         "uuid" => vec!["'00000000-0000-0000-0000-000000000000'::uuid"],
-        "regclass" => vec!["'pg_class'::regclass", "'queue.queues'::regclass", "'queue.jobs'::regclass", "999999::oid::regclass", "0::oid::regclass"],
+        "regclass" => vec![
+            "'pg_class'::regclass",
+            "'queue.queues'::regclass",
+            "'queue.jobs'::regclass",
+            "999999::oid::regclass",
+            "0::oid::regclass",
+        ],
         "oid" => vec!["0::oid", "4294967295::oid"],
         _ => vec![],
     }
@@ -208,7 +252,9 @@ fn odd(arg: &Arg) -> Vec<String> {
         ],
         "timezone" => &["'Mars/Olympus'", "'+25'"],
         "privilege" => &["'bogus'", "'ADMIN'"],
-        "role" if arg.ty == "text" => &["'it_fuzz_no_such_role'", "'postgres'", "'public'", "'queue_admin'", "'queue_worker'"],
+        "role" if arg.ty == "text" => {
+            &["'it_fuzz_no_such_role'", "'postgres'", "'public'", "'queue_admin'", "'queue_worker'"]
+        }
         "state" => &["'bogus'", "'done'"],
         "of" => &["'bogus'", "'completed'"],
         "key_column" => &["'nope'", "'v'"],
@@ -391,7 +437,11 @@ fn every_function_refuses_odd_input_precisely_and_changes_nothing() {
                 *time.entry(f.signature.clone()).or_default() += call_started.elapsed();
                 *outcomes.entry(outcome[..outcome.len().min(5)].to_owned()).or_default() += 1;
                 if verbose {
-                    eprintln!("as {who}: {sql}\n    {:?} {}", call_started.elapsed(), &outcome[..outcome.len().min(300)]);
+                    eprintln!(
+                        "as {who}: {sql}\n    {:?} {}",
+                        call_started.elapsed(),
+                        &outcome[..outcome.len().min(300)]
+                    );
                 }
                 // Looked at after every failed call (a call that succeeded was rolled back all the
                 // same: what it might have left shows at the next failure).
@@ -403,8 +453,11 @@ fn every_function_refuses_odd_input_precisely_and_changes_nothing() {
                         .filter(|(b, a)| b != a)
                         .map(|(b, a)| format!("{b}\n         became {a}"))
                         .collect();
-                    problem = Some(format!("changed the committed state (this failed call, or one that succeeded just before it, \
-                         both rolled back):\n{}", changed.join("\n")));
+                    problem = Some(format!(
+                        "changed the committed state (this failed call, or one that succeeded just before it, \
+                         both rolled back):\n{}",
+                        changed.join("\n")
+                    ));
                 }
                 if let Some(p) = problem {
                     findings.entry(f.signature.clone()).or_default().push(format!("as {who}: {sql}\n      -> {p}"));
@@ -420,7 +473,11 @@ fn every_function_refuses_odd_input_precisely_and_changes_nothing() {
     let mut slowest: Vec<_> = time.into_iter().collect();
     slowest.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
     slowest.truncate(5);
-    eprintln!("{n} calls of {} functions in {:?}: {outcomes:?}; slowest: {slowest:?}", functions.len(), started.elapsed());
+    eprintln!(
+        "{n} calls of {} functions in {:?}: {outcomes:?}; slowest: {slowest:?}",
+        functions.len(),
+        started.elapsed()
+    );
     let report: Vec<String> =
         findings.iter().map(|(f, v)| format!("{f}:\n    {}", v.join("\n    "))).collect::<Vec<_>>();
     assert!(

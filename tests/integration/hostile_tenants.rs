@@ -29,9 +29,7 @@ fn no_outsider_can_stall_capped_claims_and_every_wait_is_bounded() {
     admin.batch_execute("SELECT queue.create_queue('capped', max_running => 2)").unwrap();
     admin.batch_execute("SELECT queue.create_queue('grouped', max_running_per_group => 1)").unwrap();
     admin.batch_execute("SELECT queue.enqueue_many('capped', array_fill('{}'::jsonb, ARRAY[6]))").unwrap();
-    admin
-        .batch_execute("SELECT queue.enqueue_many('grouped', ARRAY['{}', '{}']::jsonb[], group_key => 'g')")
-        .unwrap();
+    admin.batch_execute("SELECT queue.enqueue_many('grouped', ARRAY['{}', '{}']::jsonb[], group_key => 'g')").unwrap();
     let ids = [queue_id(&mut admin, "capped"), queue_id(&mut admin, "grouped")];
 
     // An outsider (no queue_ext role) takes every key 0.2.0 used, for ids 1 to 100, and holds them.
@@ -67,13 +65,17 @@ fn no_outsider_can_stall_capped_claims_and_every_wait_is_bounded() {
     worker.batch_execute("BEGIN").unwrap();
     let started = Instant::now();
     let got = worker
-        .query("SELECT * FROM queue.claim('capped', batch => 5, complete => $1, complete_token => $2)", &[&done, &token])
+        .query(
+            "SELECT * FROM queue.claim('capped', batch => 5, complete => $1, complete_token => $2)",
+            &[&done, &token],
+        )
         .unwrap();
     let waited = started.elapsed();
     assert_eq!(got.len(), 0, "the claim could not check the caps: it hands out nothing");
     assert!(waited < Duration::from_secs(5), "the claim waited {waited:?}");
     worker.batch_execute("COMMIT").unwrap();
-    let running = "SELECT count(*) FROM queue.running r JOIN queue.queues q ON q.id = r.queue_id WHERE q.name = 'capped'";
+    let running =
+        "SELECT count(*) FROM queue.running r JOIN queue.queues q ON q.id = r.queue_id WHERE q.name = 'capped'";
     assert_eq!(count(&mut admin, running, &[]), 0, "the completion stood");
     holder.batch_execute("COMMIT").unwrap();
     // Once the holder is gone, claims get the freed slots.

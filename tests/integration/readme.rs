@@ -91,10 +91,15 @@ fn every_sql_example_of_the_readme_runs_as_written() {
     // which one failed.
     let mut script = String::from("\\set ON_ERROR_STOP 1\n");
     for (n, b) in blocks.iter().enumerate().filter(|(_, b)| b.not_run.is_none()) {
-        script.push_str(&format!("\\echo 'README block {n}: line {}, section \"{}\"'\n", b.line, b.section.replace('\'', "")));
+        script.push_str(&format!(
+            "\\echo 'README block {n}: line {}, section \"{}\"'\n",
+            b.line,
+            b.section.replace('\'', "")
+        ));
         script.push_str(&b.sql);
     }
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run through scripts/test"));
+    let var =
+        |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run through scripts/test"));
     let mut psql = Command::new(format!("{}/psql", var("QUEUE_EXT_TEST_PGBIN")))
         .args(["-X", "-q", "-P", "pager=off", "-f", "-"])
         .args(["-h", &var("QUEUE_EXT_TEST_HOST"), "-p", &var("QUEUE_EXT_TEST_PORT"), "-U", "postgres", "-d", &db.name])

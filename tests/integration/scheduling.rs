@@ -220,9 +220,8 @@ fn caps_are_never_exceeded_under_eight_concurrent_claimers() {
                 // start, earlier than the commit a later claim saw.
                 let mut spans = Vec::new();
                 loop {
-                    let rows = c
-                        .query("SELECT id, lease_token, group_key FROM queue.claim($1, batch => 3)", &[&q])
-                        .unwrap();
+                    let rows =
+                        c.query("SELECT id, lease_token, group_key FROM queue.claim($1, batch => 3)", &[&q]).unwrap();
                     let claimed = Instant::now();
                     if rows.is_empty() {
                         if count(&mut c, "SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state <> 'done'", &[&q])
@@ -262,8 +261,11 @@ fn turning_group_backoff_off_frees_a_group_already_backing_off() {
     let q = new_queue(&mut c, "gback_off", "backoff_base => '1 hour', backoff_max => '1 hour'");
     enqueue_group(&mut c, &q, "broken", 3);
     let r = c.query_one("SELECT id, lease_token FROM queue.claim($1)", &[&q]).unwrap();
-    c.execute("SELECT queue.fail($1, $2, 'upstream down', retry_in => '0')", &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)])
-        .unwrap();
+    c.execute(
+        "SELECT queue.fail($1, $2, 'upstream down', retry_in => '0')",
+        &[&r.get::<_, i64>(0), &r.get::<_, Uuid>(1)],
+    )
+    .unwrap();
     // The group backs off for half an hour at least: its three ready jobs are held back.
     assert!(c.query("SELECT id FROM queue.claim($1, batch => 10)", &[&q]).unwrap().is_empty());
 
@@ -271,7 +273,11 @@ fn turning_group_backoff_off_frees_a_group_already_backing_off() {
     let claimed = c.query("SELECT group_key FROM queue.claim($1, batch => 10)", &[&q]).unwrap();
     assert_eq!(claimed.len(), 3, "the group stayed backed off after group_backoff => false");
     assert_eq!(
-        count(&mut c, "SELECT count(*) FROM queue.group_state s JOIN queue.queues q ON q.id = s.queue_id WHERE q.name = $1", &[&q]),
+        count(
+            &mut c,
+            "SELECT count(*) FROM queue.group_state s JOIN queue.queues q ON q.id = s.queue_id WHERE q.name = $1",
+            &[&q]
+        ),
         0
     );
 }

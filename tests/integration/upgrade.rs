@@ -80,10 +80,7 @@ fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
     // during the test), then -> the current version.
     c.batch_execute("ALTER EXTENSION queue_ext UPDATE TO '0.2.0'").unwrap();
     assert_eq!(jobs(&mut c), before, "0.1.0 -> 0.2.0 changed the jobs");
-    c.batch_execute(
-        "SELECT queue.schedule('yearly', '0 0 1 1 *', 'mail', '{\"kind\": \"yearly\"}');",
-    )
-    .unwrap();
+    c.batch_execute("SELECT queue.schedule('yearly', '0 0 1 1 *', 'mail', '{\"kind\": \"yearly\"}');").unwrap();
     let schedules_before: Vec<String> = c
         .query("SELECT format('%s|%s|%s|%s|%s', name, cron, queue, payload, next_fire_at) FROM queue.schedules", &[])
         .unwrap()
@@ -228,8 +225,7 @@ fn upgrading_a_0_2_0_install_keeps_its_jobs_and_objects_and_matches_a_fresh_inst
         &[],
     );
     assert_eq!(done, 2);
-    let later: i64 =
-        c.query_one("SELECT id FROM queue.jobs WHERE dedupe_key = 'k-later'", &[]).unwrap().get(0);
+    let later: i64 = c.query_one("SELECT id FROM queue.jobs WHERE dedupe_key = 'k-later'", &[]).unwrap().get(0);
     let again: i64 = c.query_one("SELECT queue.enqueue('mail', '{}', dedupe_key => 'k-later')", &[]).unwrap().get(0);
     assert_eq!(again, later, "the dedupe key of the scheduled job was lost");
     // The grant still confines its role.
