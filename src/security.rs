@@ -56,7 +56,7 @@ fn owner() -> Result<pg_sys::Oid> {
             return Ok(owner);
         }
     }
-    let owner = pgrx::Spi::connect_mut(|c| extension_owner(c))?;
+    let owner = pgrx::Spi::connect_mut(extension_owner)?;
     OWNER.set(Some((schema, owner)));
     Ok(owner)
 }
