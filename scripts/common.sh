@@ -3,7 +3,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PG_CONFIG=/usr/bin/pg_config
+# QUEUE_EXT_PG_CONFIG points the scripts at another PostgreSQL 15 installation (a relocated copy,
+# say), so that several checkouts can install and test side by side without sharing a library dir.
+PG_CONFIG="${QUEUE_EXT_PG_CONFIG:-/usr/bin/pg_config}"
 PG_BIN="$("$PG_CONFIG" --bindir)"
 PGRX_VERSION=0.18.0
 export PATH="$HOME/.cargo/bin:$PATH"
