@@ -27,6 +27,12 @@ BEGIN
 END
 $roles$;
 
+-- What the API's functions, views and policies use but no one calls: kept out of schema queue so
+-- that \df queue.* lists the API and nothing else. Only the roles whose views and policies call
+-- these may look them up; each function's EXECUTE is granted in finalize.sql.
+CREATE SCHEMA queue_internal;
+COMMENT ON SCHEMA queue_internal IS 'queue_ext''s internal functions: not an API, they change without notice.';
+
 CREATE TYPE queue.job_state AS ENUM ('pending', 'running', 'done', 'dead', 'cancelled');
 COMMENT ON TYPE queue.job_state IS
     'Life cycle of a job: pending (possibly scheduled for later), running (leased), then one of the finished states done, dead (attempts exhausted or discarded) or cancelled.';

@@ -6,7 +6,7 @@
 
 GRANT queue_producer, queue_worker TO queue_admin;
 
-REVOKE ALL ON SCHEMA queue FROM PUBLIC;
+REVOKE ALL ON SCHEMA queue, queue_internal FROM PUBLIC;
 GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker, queue_maintainer;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA queue FROM PUBLIC;
@@ -17,6 +17,8 @@ GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state
 GRANT SELECT ON queue.schedules, queue.spread_refreshes, queue.backfills TO queue_admin;
 -- Monitoring: the queue roles and pg_monitor (what exporters usually run as) read the figures.
 GRANT USAGE ON SCHEMA queue TO pg_monitor;
+-- The views and policies these roles read call queue_internal's functions as the reader.
+GRANT USAGE ON SCHEMA queue_internal TO queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor;
 GRANT SELECT ON queue.stats, queue.workers TO queue_admin, queue_producer, queue_worker, pg_monitor;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA queue TO queue_maintainer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer;
@@ -26,17 +28,17 @@ GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA queue TO queue_maintainer
 -- (whose rights queue_ext's own statements run with) and queue_maintainer (BYPASSRLS, the
 -- background worker) are not subject to these policies.
 ALTER TABLE queue.queues ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.queues FOR SELECT USING (queue._sees(id, true));
+CREATE POLICY visible ON queue.queues FOR SELECT USING (queue_internal.sees(id, true));
 ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue._sees(queue_id, true));
+CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue_internal.sees(queue_id, true));
 ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue._sees(queue_id, true));
+CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue_internal.sees(queue_id, true));
 ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue._sees(queue_id, true));
+CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue_internal.sees(queue_id, true));
 ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.schedules FOR SELECT
-    USING (queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = schedules.queue), 0), true));
-COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue._sees).';
+    USING (queue_internal.sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = schedules.queue), 0), true));
+COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue_internal.sees).';
 COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
 COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
@@ -81,11 +83,15 @@ BEGIN
     FOR f IN
         SELECT p.oid::regprocedure AS signature, p.proname::text AS name
           FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'queue'::regnamespace
+         WHERE p.pronamespace IN ('queue'::regnamespace, 'queue_internal'::regnamespace)
     LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
         grantee := CASE
-            WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
+            WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause_queue', 'resume_queue', 'retry',
+                            'create_schedule', 'drop_schedule', 'create_spread_refresh', 'start_backfill',
+                            'alter_backfill', 'pause_backfill', 'resume_backfill', 'cancel_backfill',
+                            -- The deprecated 0.2.0 names.
+                            'pause', 'resume',
                             'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
                             'release_expired_leases', 'explain_claim', 'shared_queue_slots',
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
@@ -100,24 +106,24 @@ BEGIN
                             'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
             WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
             -- Internal: called by the queue.* functions and the worker as the extension owner.
-            WHEN f.name = '_wake_launcher' THEN ''
+            WHEN f.name = 'wake_launcher' THEN ''
             -- queue.worker_status (read by the queue roles) computes its state with it.
-            WHEN f.name = '_worker_state' THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name = 'worker_state' THEN 'queue_admin, queue_producer, queue_worker'
             -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
-            WHEN f.name = '_backfill_rate' THEN 'queue_admin, queue_maintainer'
+            WHEN f.name = 'backfill_rate_at' THEN 'queue_admin, queue_maintainer'
             -- queue.stats (read by every queue role and pg_monitor) calls these.
-            WHEN f.name = '_effective_rate' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
-            -- queue.stats reads _stats_all; the views and row-level security policies call _sees.
-            WHEN f.name IN ('_stats_all', '_sees') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
-            -- Only _stats_all's own statement (as the extension owner) reads one queue's figures.
-            WHEN f.name = '_stats' THEN ''
+            WHEN f.name = 'rate_in_effect' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- queue.stats reads stats_all; the views and row-level security policies call sees.
+            WHEN f.name IN ('stats_all', 'sees') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- Only stats_all's own statement (as the extension owner) reads one queue's figures.
+            WHEN f.name = 'stats' THEN ''
             WHEN f.name IN ('metrics', 'histogram') THEN 'queue_admin, queue_producer, queue_worker, pg_monitor'
             -- The counting triggers on the job tables (never called directly).
-            WHEN f.name = '_count_jobs' THEN ''
+            WHEN f.name = 'count_jobs' THEN ''
             -- Called by CREATE EXTENSION (below) and the upgrade script only.
-            WHEN f.name = '_stats_reset' THEN ''
+            WHEN f.name = 'stats_reset' THEN ''
             -- The worker checks the owners of schedules and refreshes with it.
-            WHEN f.name = '_may' THEN 'queue_maintainer'
+            WHEN f.name = 'may' THEN 'queue_maintainer'
         END;
         IF grantee IS NULL THEN
             RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
@@ -135,9 +141,9 @@ COMMENT ON FUNCTION queue.create_queue IS
 COMMENT ON FUNCTION queue.alter_queue IS
     'Change a queue''s settings: NULL keeps a setting, reset => ''{setting,...}'' returns settings to their defaults.';
 COMMENT ON FUNCTION queue.drop_queue IS
-    'Remove a queue and its jobs; refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
-COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
-COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
+    'Remove a queue and its jobs (42704 when there is none, unless if_exists => true); refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
+COMMENT ON FUNCTION queue.pause_queue IS 'Stop handing out jobs from a queue (enqueue still works); pausing a paused queue changes nothing.';
+COMMENT ON FUNCTION queue.resume_queue IS 'Resume handing out jobs from a paused queue.';
 COMMENT ON FUNCTION queue.enqueue IS
     'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
 COMMENT ON FUNCTION queue.enqueue_many IS
@@ -158,17 +164,17 @@ COMMENT ON FUNCTION queue.release_expired_leases IS
     'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs. An admin restricted by queue.grant releases its own queues'' leases only.';
 COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
-COMMENT ON FUNCTION queue._stats IS
+COMMENT ON FUNCTION queue_internal.stats IS
     'Internal: one queue''s figures from shared memory (queue.stats adds its name, lag, pause and rate).';
-COMMENT ON FUNCTION queue._stats_all IS
+COMMENT ON FUNCTION queue_internal.stats_all IS
     'Internal: the rows of queue.stats, for the queues the reader sees the figures of, computed with queue_ext''s own plans (JIT off).';
-COMMENT ON FUNCTION queue._sees IS
+COMMENT ON FUNCTION queue_internal.sees IS
     'Internal: whether the calling role sees a queue''s jobs and settings (payloads => true) or its figures (false; pg_monitor sees every queue''s). A role restricted by queue.grant sees the queues it may use.';
-COMMENT ON FUNCTION queue._count_jobs IS
+COMMENT ON FUNCTION queue_internal.count_jobs IS
     'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
 COMMENT ON FUNCTION queue.recount IS
     'Have the background worker count the jobs by state of the queues the caller administers (every queue for an unrestricted admin) again from the tables (it does after a restart); queue.stats shows NULL depths until it has. Returns the queues it will count.';
-COMMENT ON FUNCTION queue._stats_reset IS
+COMMENT ON FUNCTION queue_internal.stats_reset IS
     'Internal: forget the figures shared memory holds for this database (run by CREATE EXTENSION, so that a dropped earlier install''s are never added to).';
 COMMENT ON FUNCTION queue.metrics IS
     'Every queue''s figures in the Prometheus text exposition format: depths as gauges, events as counters, wait and run times as histograms; for postgres_exporter (contrib/postgres_exporter/queries.yaml) or any scraper.';
@@ -205,36 +211,47 @@ COMMENT ON FUNCTION queue.shared_queue_slots IS
     'Queues (of every database) holding a token bucket or rotation cursor in shared memory, and the capacity: past three quarters the least recently used is evicted, so claims never fail for lack of room.';
 COMMENT ON FUNCTION queue.library_version IS
     'The version of the loaded queue_ext library; differs from pg_extension.extversion until ALTER EXTENSION queue_ext UPDATE has run.';
-COMMENT ON FUNCTION queue.schedule IS
-    'Create or replace a cron schedule: a job with payload into queue at every fire time of cron (5 fields, @daily-style macros, or ''N seconds'') in timezone, offset by queue.slot_offset(name, jitter). Fires once per fire time; a window missed while the server was down fires once (catch_up) or is skipped. Returns when it fires next.';
-COMMENT ON FUNCTION queue.unschedule IS 'Remove a cron schedule; false when there is none.';
+COMMENT ON FUNCTION queue.create_schedule IS
+    'Create or replace a cron schedule: a job with payload into queue at every fire time of cron (5 fields, @daily-style macros, or ''N seconds'') in timezone, offset by queue.slot_offset(name, jitter). Fires once per fire time; a window missed while the server was down fires once (catch_up) or is skipped. queue.schedules shows when it fires next.';
+COMMENT ON FUNCTION queue.drop_schedule IS 'Remove a cron schedule (42704 when there is none, unless if_exists => true). Jobs it enqueued stay.';
 COMMENT ON FUNCTION queue.pause_schedule IS 'Stop a cron schedule from firing until resume_schedule.';
 COMMENT ON FUNCTION queue.resume_schedule IS
     'Fire a paused cron schedule again from its next fire time after now (the fire times it missed while paused are not caught up).';
 COMMENT ON FUNCTION queue.schedule_fires IS
-    'The next count fire times of a cron pattern in a time zone after an instant, as queue.schedule fires them (before jitter): a dry run, daylight saving days included.';
-COMMENT ON FUNCTION queue.spread_refresh IS
+    'The next count fire times of a cron pattern in a time zone after an instant, as queue.create_schedule''s schedules fire them (before jitter): a dry run, daylight saving days included.';
+COMMENT ON FUNCTION queue.create_spread_refresh IS
     'Create or replace a spread refresh: every row of source gets a job in queue once per period at queue.next_slot(key_column::text, period), payload plus {"refresh", "key"} (or {"keys": [...]} with batch). Needs an index on queue.slot_fraction((key_column)::text). A key whose previous job is still pending or running is not enqueued again.';
-COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh; false when there is none. Its jobs stay.';
+COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh (42704 when there is none, unless if_exists => true). Its jobs stay.';
 COMMENT ON FUNCTION queue.pause_spread_refresh IS 'Stop a spread refresh until resume_spread_refresh.';
 COMMENT ON FUNCTION queue.resume_spread_refresh IS
     'Resume a paused spread refresh from now: keys whose slots passed meanwhile wait for their next slot.';
-COMMENT ON FUNCTION queue.backfill_start IS
+COMMENT ON FUNCTION queue.start_backfill IS
     'Start a paced backfill: jobs {"backfill", "begin_id", "end_id"} over the source''s integer key (its primary key, or key_column), newest first, batch_size existing rows each, per_second jobs a second (peak_per_second / off_peak_per_second during and outside peak_hours on peak_days in timezone), enqueued lookahead ahead, none while max_outstanding of its jobs are pending or running.';
-COMMENT ON FUNCTION queue.backfill_pause IS
-    'Stop a backfill at once: nothing more is enqueued and its pending jobs cannot be claimed until backfill_resume.';
-COMMENT ON FUNCTION queue.backfill_resume IS 'Continue a paused backfill exactly where it stopped, at its pace from now.';
-COMMENT ON FUNCTION queue.backfill_cancel IS 'End a backfill and delete its pending jobs; returns how many were deleted.';
-COMMENT ON FUNCTION queue.backfill_alter IS
+COMMENT ON FUNCTION queue.pause_backfill IS
+    'Stop a backfill at once: nothing more is enqueued and its pending jobs cannot be claimed until resume_backfill.';
+COMMENT ON FUNCTION queue.resume_backfill IS 'Continue a paused backfill exactly where it stopped, at its pace from now.';
+COMMENT ON FUNCTION queue.cancel_backfill IS 'End a backfill and delete its pending jobs (42704 when there is none, unless if_exists => true).';
+COMMENT ON FUNCTION queue.alter_backfill IS
     'Retune a backfill while it runs (batch size, rates, lookahead, max_outstanding, peak schedule); NULL keeps a setting, reset drops one. Effective within one lookahead.';
 COMMENT ON FUNCTION queue.backfill_rate IS 'The rate (jobs per second) a backfill runs at at an instant: a dry run of its peak schedule.';
-COMMENT ON FUNCTION queue._wake_launcher IS
+-- The 0.2.0 names 0.3.0 renamed: deprecated aliases (src/api/deprecated.rs), dropped in 0.4.0.
+COMMENT ON FUNCTION queue.pause IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.pause_queue.';
+COMMENT ON FUNCTION queue.resume IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.resume_queue.';
+COMMENT ON FUNCTION queue.schedule IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.create_schedule. Returns when the schedule fires next.';
+COMMENT ON FUNCTION queue.unschedule IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.drop_schedule. False when there was no such schedule.';
+COMMENT ON FUNCTION queue.spread_refresh IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.create_spread_refresh.';
+COMMENT ON FUNCTION queue.backfill_start IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.start_backfill.';
+COMMENT ON FUNCTION queue.backfill_alter IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.alter_backfill.';
+COMMENT ON FUNCTION queue.backfill_pause IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.pause_backfill. False when the backfill was not running.';
+COMMENT ON FUNCTION queue.backfill_resume IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.resume_backfill. False when the backfill was not paused.';
+COMMENT ON FUNCTION queue.backfill_cancel IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.cancel_backfill. Returns how many pending jobs it deleted.';
+COMMENT ON FUNCTION queue_internal.wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
-COMMENT ON FUNCTION queue._worker_state IS
+COMMENT ON FUNCTION queue_internal.worker_state IS
     'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
 
 -- The background worker of this database starts as soon as this CREATE EXTENSION commits.
-SELECT queue._wake_launcher();
+SELECT queue_internal.wake_launcher();
 -- What an earlier install of this database left in shared memory (DROP EXTENSION, then CREATE
 -- EXTENSION, as pg_restore --clean does) is forgotten: queue ids start over.
-SELECT queue._stats_reset();
+SELECT queue_internal.stats_reset();

@@ -114,28 +114,28 @@ SELECT j.id, q.name AS queue, 'pending'::queue.job_state AS state, j.payload, j.
        nullif(j.group_key, '') AS group_key, j.dedupe_key, j.attempts, j.max_attempts,
        NULL::uuid AS lease_token, NULL::timestamptz AS lease_expires_at, j.locked_by, j.last_error,
        j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
-  FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
        j.claimed_at, NULL
-  FROM queue.scheduled j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.scheduled j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, 'running', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts,
        CASE WHEN pg_catalog.pg_has_role(j.claimed_by, 'USAGE') THEN j.lease_token END,
        j.lease_expires_at, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL
-  FROM queue.running j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.running j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, j.state, j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
        j.claimed_at, j.finished_at
-  FROM queue.done j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.done j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, 'dead', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
        j.claimed_at, j.finished_at
-  FROM queue.dead j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true);
+  FROM queue.dead j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.jobs IS
     'Every job of every existing queue the reader sees (a role restricted by queue.grant sees its queues only), live and finished, whichever table holds it. lease_token shows only to the role that claimed the job. Write jobs only through the queue.* functions.';
 COMMENT ON COLUMN queue.jobs.priority IS 'Higher runs first.';

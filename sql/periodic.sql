@@ -33,7 +33,7 @@ CREATE TABLE queue.schedules (
 -- A tick reads only the schedules that are due: its cost follows them, not the table's size.
 CREATE INDEX schedules_due_idx ON queue.schedules (next_run_at) WHERE NOT paused;
 COMMENT ON TABLE queue.schedules IS
-    'Cron schedules (queue.schedule): each fires a job into its queue at every fire time of its cron pattern, in its time zone, offset by queue.slot_offset(name, jitter). next_fire_at is the next nominal fire time, next_run_at when it fires; fires and misses count fire times enqueued and skipped (while paused windows are not counted). owner is the role whose rights the jobs are enqueued with.';
+    'Cron schedules (queue.create_schedule): each fires a job into its queue at every fire time of its cron pattern, in its time zone, offset by queue.slot_offset(name, jitter). next_fire_at is the next nominal fire time, next_run_at when it fires; fires and misses count fire times enqueued and skipped (while paused windows are not counted). owner is the role whose rights the jobs are enqueued with.';
 COMMENT ON COLUMN queue.schedules.misses IS
     'Fire times that passed without a job: all but one of a window missed while the worker was away (catch_up), or all of it (catch_up false, more than a minute late).';
 
@@ -76,9 +76,9 @@ SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.
        r.owner, r.created_at
   FROM queue.refreshes r
   LEFT JOIN pg_catalog.pg_class c ON c.oid = r.source
- WHERE queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = r.queue), 0), true);
+ WHERE queue_internal.sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = r.queue), 0), true);
 COMMENT ON VIEW queue.spread_refreshes IS
-    'Spread refreshes (queue.spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
+    'Spread refreshes (queue.create_spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
 
 SELECT pg_catalog.pg_extension_config_dump('queue.schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.refreshes', '');
@@ -126,18 +126,18 @@ COMMENT ON TABLE queue.backfill_runs IS
 SELECT pg_catalog.pg_extension_config_dump('queue.backfill_runs', '');
 
 -- The rate (jobs per second) backfill `b` runs at at instant `at`: per_second, or its on-peak /
--- off-peak rate by the same rule as a queue's rate schedule (queue._effective_rate).
-CREATE FUNCTION queue._backfill_rate(b queue.backfill_runs, at timestamptz) RETURNS double precision
+-- off-peak rate by the same rule as a queue's rate schedule (queue_internal.rate_in_effect).
+CREATE FUNCTION queue_internal.backfill_rate_at(b queue.backfill_runs, at timestamptz) RETURNS double precision
 LANGUAGE sql STABLE AS $fn$
     SELECT CASE WHEN b.peak_days IS NULL THEN b.per_second
                 WHEN e.peak THEN coalesce(b.peak_per_second, b.per_second)
                 ELSE coalesce(b.off_peak_per_second, b.per_second)
            END
-      FROM queue._effective_rate(NULL, NULL,
+      FROM queue_internal.rate_in_effect(NULL, NULL,
                ROW(0, b.timezone, b.peak_days, b.peak_start, b.peak_end, NULL, NULL, NULL, NULL)::queue.rate_schedules,
                at) AS e
 $fn$;
-COMMENT ON FUNCTION queue._backfill_rate IS
+COMMENT ON FUNCTION queue_internal.backfill_rate_at IS
     'Internal: the rate a backfill runs at at an instant (its on-peak / off-peak schedule applied).';
 
 -- Progress of each backfill. Its jobs are found by group key (indexed in the ready and running
@@ -165,7 +165,7 @@ SELECT b.name, b.queue, b.source, b.key_column,
        b.started_at, b.finished_at, b.last_step_at, b.last_error, b.last_error_at, b.owner
   FROM queue.backfill_runs b
   LEFT JOIN queue.queues q ON q.name = b.queue
- CROSS JOIN LATERAL (SELECT queue._backfill_rate(b, now()) AS rate) AS r
+ CROSS JOIN LATERAL (SELECT queue_internal.backfill_rate_at(b, now()) AS rate) AS r
  CROSS JOIN LATERAL (
        SELECT p.pending, p.retrying,
               (SELECT count(*) FROM queue.running x
@@ -179,6 +179,6 @@ SELECT b.name, b.queue, b.source, b.key_column,
                        SELECT attempts FROM queue.scheduled x
                         WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS x
               ) AS p) AS j
- WHERE queue._sees(coalesce(q.id, 0), true);
+ WHERE queue_internal.sees(coalesce(q.id, 0), true);
 COMMENT ON VIEW queue.backfills IS
-    'Backfills (queue.backfill_start): state (running: enqueuing its ranges; paused; draining: every range enqueued, some pending or running, retried ones included; done: every range completed; failed: every range finished but some are dead, queue.retry sends them round again; cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';
+    'Backfills (queue.start_backfill): state (running: enqueuing its ranges; paused; draining: every range enqueued, some pending or running, retried ones included; done: every range completed; failed: every range finished but some are dead, queue.retry sends them round again; cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';

@@ -26,7 +26,7 @@ CREATE TABLE queue.queues (
 );
 ALTER SEQUENCE queue.queues_id_seq OWNED BY queue.queues.id;
 COMMENT ON TABLE queue.queues IS
-    'One row per queue with its settings. Change it only through queue.create_queue, queue.alter_queue, queue.pause, queue.resume and queue.drop_queue.';
+    'One row per queue with its settings. Change it only through queue.create_queue, queue.alter_queue, queue.pause_queue, queue.resume_queue and queue.drop_queue.';
 COMMENT ON COLUMN queue.queues.id IS 'Internal number the job tables use for the queue; never reused.';
 COMMENT ON COLUMN queue.queues.lease IS 'How long a claim holds a job before the lease expires and the job is re-issued.';
 COMMENT ON COLUMN queue.queues.max_attempts IS 'Claims a job may receive before a failure makes it dead (per-job override at enqueue).';
@@ -109,9 +109,9 @@ SELECT pg_catalog.pg_extension_config_dump('queue.dropped_queues', '');
 -- may; a role without queue_grants rows for the privilege (or for 'admin') may use it on every
 -- queue; otherwise only on the queues it holds a grant for, directly or through membership.
 -- The planner cannot inline it (it has subqueries), so the hot statements call it only when any
--- grant exists at all: (NOT EXISTS (SELECT FROM queue.queue_grants) OR queue._may(...)), whose
+-- grant exists at all: (NOT EXISTS (SELECT FROM queue.queue_grants) OR queue_internal.may(...)), whose
 -- first half is evaluated once per statement.
-CREATE FUNCTION queue._may(queue_id integer, role oid, privilege text) RETURNS boolean
+CREATE FUNCTION queue_internal.may(queue_id integer, role oid, privilege text) RETURNS boolean
 LANGUAGE sql STABLE AS $fn$
     SELECT NOT EXISTS (SELECT FROM queue.queue_grants)
         OR coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = role), false)
@@ -119,15 +119,15 @@ LANGUAGE sql STABLE AS $fn$
                         WHERE g.privilege IN (privilege, 'admin')
                           AND pg_catalog.pg_has_role(role, g.grantee::oid, 'USAGE'))
         OR EXISTS (SELECT FROM queue.queue_grants g
-                    WHERE g.queue_id = _may.queue_id AND g.privilege IN (privilege, 'admin')
+                    WHERE g.queue_id = may.queue_id AND g.privilege IN (privilege, 'admin')
                       AND pg_catalog.pg_has_role(role, g.grantee::oid, 'USAGE'))
 $fn$;
-COMMENT ON FUNCTION queue._may IS
+COMMENT ON FUNCTION queue_internal.may IS
     'Internal: whether a role may use a privilege on a queue under the per-queue allow-lists of queue.queue_grants.';
 
 -- The claim rate and burst that apply at instant `at`, given the queue's own rate and burst and
 -- its rate schedule `s` (all NULL when it has none).
-CREATE FUNCTION queue._effective_rate(base_rate double precision, base_burst integer, s queue.rate_schedules,
+CREATE FUNCTION queue_internal.rate_in_effect(base_rate double precision, base_burst integer, s queue.rate_schedules,
                                       at timestamptz)
 RETURNS TABLE (rate double precision, burst integer, peak boolean)
 LANGUAGE sql STABLE AS $fn$
@@ -142,5 +142,5 @@ LANGUAGE sql STABLE AS $fn$
                        END AS peak
               FROM (SELECT at AT TIME ZONE coalesce(s.timezone, 'UTC') AS local) AS l) AS p
 $fn$;
-COMMENT ON FUNCTION queue._effective_rate IS
+COMMENT ON FUNCTION queue_internal.rate_in_effect IS
     'Internal: the rate, burst and peak flag a queue''s rate schedule gives at an instant.';

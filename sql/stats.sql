@@ -4,32 +4,32 @@
 -- Every statement that inserts jobs into or deletes them from a job table reports its per-queue
 -- row counts (src/stats/counting.rs): statement-level, so a batch of 100 jobs is one call.
 CREATE TRIGGER ready_counted_ins AFTER INSERT ON queue.ready
-    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 CREATE TRIGGER ready_counted_del AFTER DELETE ON queue.ready
-    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 CREATE TRIGGER scheduled_counted_ins AFTER INSERT ON queue.scheduled
-    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 CREATE TRIGGER scheduled_counted_del AFTER DELETE ON queue.scheduled
-    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 CREATE TRIGGER running_counted_ins AFTER INSERT ON queue.running
-    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 CREATE TRIGGER running_counted_del AFTER DELETE ON queue.running
-    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 CREATE TRIGGER dead_counted_ins AFTER INSERT ON queue.dead
-    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 CREATE TRIGGER dead_counted_del AFTER DELETE ON queue.dead
-    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+    REFERENCING OLD TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 -- queue_ext never truncates them; should a superuser, every queue is counted again.
-CREATE TRIGGER ready_counted_truncate AFTER TRUNCATE ON queue.ready FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
-CREATE TRIGGER scheduled_counted_truncate AFTER TRUNCATE ON queue.scheduled FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
-CREATE TRIGGER running_counted_truncate AFTER TRUNCATE ON queue.running FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
-CREATE TRIGGER dead_counted_truncate AFTER TRUNCATE ON queue.dead FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs();
+CREATE TRIGGER ready_counted_truncate AFTER TRUNCATE ON queue.ready FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
+CREATE TRIGGER scheduled_counted_truncate AFTER TRUNCATE ON queue.scheduled FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
+CREATE TRIGGER running_counted_truncate AFTER TRUNCATE ON queue.running FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
+CREATE TRIGGER dead_counted_truncate AFTER TRUNCATE ON queue.dead FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs();
 
 -- One row per queue the reader sees (src/store/sql/stats_rows.sql). A function behind the view,
 -- so that its probes are planned by queue_ext with JIT off: the planner's estimate of them on a
 -- stock server passes jit_above_cost, and compiling cost a hundred times the reading.
 CREATE VIEW queue.stats AS
-SELECT * FROM queue._stats_all();
+SELECT * FROM queue_internal.stats_all();
 COMMENT ON VIEW queue.stats IS
     'One row per queue, in constant time whatever the backlog and history: jobs by state (NULL with counted = false until the background worker has counted them after a restart), completions in the last minute and hour, throughput (completed per second over the last minute), failures and retries in the last hour, lag, mean wait and run time over the last hour, paused, and the rate limit in force.';
 COMMENT ON COLUMN queue.stats.ready IS 'Pending jobs that are due (claimable unless paused, capped or rate limited).';
@@ -55,7 +55,7 @@ SELECT q.name AS queue, r.locked_by AS worker, count(*) AS leases,
        max(greatest(r.claimed_at, r.lease_expires_at - q.lease)) AS last_seen,
        min(r.lease_expires_at) AS next_expiry
   FROM queue.running r
-  JOIN queue.queues q ON q.id = r.queue_id AND queue._sees(q.id, false)
+  JOIN queue.queues q ON q.id = r.queue_id AND queue_internal.sees(q.id, false)
  GROUP BY q.name, r.locked_by;
 COMMENT ON VIEW queue.workers IS
     'Workers holding leases, per queue (worker is the claim''s worker argument, NULL when none was given): how many, the oldest lease''s age, when last seen (latest claim, or heartbeat with the queue''s lease) and the next expiry.';

@@ -47,6 +47,11 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
+/// Schema `queue_internal` (created by bootstrap.sql, which says why): the functions that name it
+/// in `#[pg_extern(schema = ...)]` need pgrx to know it exists.
+#[pg_schema]
+mod queue_internal {}
+
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
 

@@ -101,9 +101,9 @@ mod tests {
     fn paused_queue_hands_out_nothing() {
         setup("q", "");
         run("SELECT queue.enqueue('q', '{}')");
-        run("SELECT queue.pause('q')");
+        run("SELECT queue.pause_queue('q')");
         assert_eq!(one::<i64>("SELECT count(*) FROM queue.claim('q')"), Some(0));
-        run("SELECT queue.resume('q')");
+        run("SELECT queue.resume_queue('q')");
         assert_eq!(one::<i64>("SELECT count(*) FROM queue.claim('q')"), Some(1));
     }
 

@@ -188,8 +188,8 @@ pub fn require(allowed: bool, queue: &str, privilege: Privilege) -> std::result:
     }
 }
 
-const MAY: &str = "SELECT queue._may(q.id, $2, $3) FROM queue.queues q WHERE q.name = $1";
-const MAY_ID: &str = "SELECT queue._may($1, $2, $3)";
+const MAY: &str = "SELECT queue_internal.may(q.id, $2, $3) FROM queue.queues q WHERE q.name = $1";
+const MAY_ID: &str = "SELECT queue_internal.may($1, $2, $3)";
 
 /// 42501 unless the caller may use `privilege` on `queue` (looked up already).
 pub fn require_id(client: &mut SpiClient<'_>, queue: &crate::catalog::QueueInfo, privilege: Privilege) -> Result<()> {

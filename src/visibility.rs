@@ -2,10 +2,10 @@
 //!
 //! A role sees a queue when it may use one of its queue_* roles' privileges there: produce as a
 //! queue_producer, consume as a queue_worker, admin as a queue_admin (grants.rs' allow-lists,
-//! `queue._may`). pg_monitor members also see every queue's figures (queue.stats, queue.workers,
+//! `queue_internal.may`). pg_monitor members also see every queue's figures (queue.stats, queue.workers,
 //! queue.metrics()), never its jobs. With no grant at all, every role sees every queue.
 //!
-//! The views filter with `queue._sees(queue_id, payloads)`, and the tables the queue roles may
+//! The views filter with `queue_internal.sees(queue_id, payloads)`, and the tables the queue roles may
 //! read carry row-level security policies calling it (the extension owner and queue_maintainer
 //! bypass them). It answers for the acting role (security.rs) from a set computed once per
 //! statement, so a view over many rows pays one lookup, not one per row.
@@ -69,7 +69,7 @@ pub fn sees(queue_id: i32, payloads: bool) -> Result<bool> {
 /// Whether the calling role sees queue `queue_id`: its jobs and settings (payloads => true) or
 /// only its figures (payloads => false; pg_monitor members see every queue's). Used by queue_ext's
 /// views and row-level security policies.
-#[pg_extern(name = "_sees", stable, strict)]
+#[pg_extern(name = "sees", schema = "queue_internal", stable, strict)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_sees(queue_id: i32, payloads: bool) -> Result<bool> {
     sees(queue_id, payloads)

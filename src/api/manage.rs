@@ -106,7 +106,7 @@ fn queue_release_expired_leases(max_jobs: default!(Option<i32>, 1000)) -> Result
         }
         let row = first_row(exec(
             client,
-            "SELECT array_agg(id ORDER BY id) FILTER (WHERE queue._may(id, $1, 'admin')), count(*) FROM queue.queues",
+            "SELECT array_agg(id ORDER BY id) FILTER (WHERE queue_internal.may(id, $1, 'admin')), count(*) FROM queue.queues",
             &[caller().into()],
         )?)?;
         let mine: Vec<i32> = row.get::<Vec<i32>>(1).map_err(internal)?.unwrap_or_default();

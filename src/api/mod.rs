@@ -5,6 +5,7 @@
 
 pub mod claim;
 pub mod consume;
+pub mod deprecated;
 pub mod grants;
 pub mod manage;
 pub mod produce;

@@ -316,14 +316,24 @@ fn queue_alter_queue(
 /// Remove a queue. Refuses while jobs are pending or running unless `force`. Only the queue's own
 /// rows go in this transaction: its jobs are purged by the background worker in bounded batches
 /// (they vanish from queue.jobs at once), so a drop never holds up work on other queues.
+/// `if_exists` makes an unknown queue a no-op instead of 42704, as DROP ... IF EXISTS does.
 #[pg_extern(name = "drop_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_drop_queue(name: Option<&str>, force: default!(Option<bool>, false)) -> Result<()> {
+fn queue_drop_queue(
+    name: Option<&str>,
+    force: default!(Option<bool>, false),
+    if_exists: default!(Option<bool>, false),
+) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
     let force = required(force, "force")?;
+    let if_exists = required(if_exists, "if_exists")?;
     let id = Spi::connect_mut(|client| {
-        check_queue(client, name, Privilege::Admin)?;
+        match crate::security::may(client, name, Privilege::Admin)? {
+            None if if_exists => return Ok(None),
+            None => return Err(QueueError::UnknownQueue(name.to_owned()).into()),
+            Some(allowed) => crate::security::require(allowed, name, Privilege::Admin)?,
+        }
         // Locks the queue row: concurrent alters and drops of this queue wait for us.
         let id = exec_one::<i32>(client, "SELECT id FROM queue.queues WHERE name = $1 FOR UPDATE", &[name.into()])?
             .ok_or_else(|| QueueError::UnknownQueue(name.to_owned()))?;
@@ -336,8 +346,9 @@ fn queue_drop_queue(name: Option<&str>, force: default!(Option<bool>, false)) ->
         }
         crate::catalog::changed();
         exec(client, store::DROP_QUEUE, &[name.into(), id.into()])?;
-        Ok::<_, pgrx::pg_sys::panic::ErrorReport>(id)
+        Ok::<_, pgrx::pg_sys::panic::ErrorReport>(Some(id))
     })?;
+    let Some(id) = id else { return Ok(()) };
     if crate::shmem::available() {
         // SAFETY: reads a backend global.
         let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
@@ -346,7 +357,7 @@ fn queue_drop_queue(name: Option<&str>, force: default!(Option<bool>, false)) ->
     Ok(())
 }
 
-fn set_paused(name: Option<&str>, paused: bool) -> Result<()> {
+pub(crate) fn set_paused(name: Option<&str>, paused: bool) -> Result<()> {
     let name = queue_name(name)?;
     let found = Spi::connect_mut(|client| {
         check_queue(client, name, Privilege::Admin)?;
@@ -361,18 +372,18 @@ fn set_paused(name: Option<&str>, paused: bool) -> Result<()> {
     Ok(())
 }
 
-/// Stop handing out jobs from a queue; enqueues still succeed.
-#[pg_extern(name = "pause", volatile)]
+/// Stop handing out jobs from a queue; enqueues still succeed. Pausing a paused queue is a no-op.
+#[pg_extern(name = "pause_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_pause(name: Option<&str>) -> Result<()> {
+fn queue_pause_queue(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     set_paused(name, true)
 }
 
 /// Resume handing out jobs from a paused queue.
-#[pg_extern(name = "resume", volatile)]
+#[pg_extern(name = "resume_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_resume(name: Option<&str>) -> Result<()> {
+fn queue_resume_queue(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     set_paused(name, false)
 }

@@ -145,29 +145,26 @@ impl PeakSchedule {
 /// newest first, `batch_size` rows each, `per_second` jobs a second (or the peak and off-peak
 /// rates during and outside `peak_hours` on `peak_days` in `timezone`), enqueued `lookahead` ahead.
 /// 42710 while a backfill of that name is not finished.
-#[pg_extern(name = "backfill_start", volatile)]
-#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn queue_backfill_start(
+pub(crate) fn define_backfill(
     name: Option<&str>,
     queue: Option<&str>,
     source: Option<RegClass>,
-    batch_size: default!(Option<i32>, 100),
-    per_second: default!(Option<f64>, 1.0),
-    key_column: default!(Option<&str>, NULL),
-    lookahead: default!(Option<Interval>, "'10 seconds'"),
-    max_outstanding: default!(Option<i32>, NULL),
-    payload: default!(Option<Jsonb>, "'{}'"),
-    priority: default!(Option<i32>, 0),
-    group_key: default!(Option<&str>, NULL),
-    max_attempts: default!(Option<i32>, NULL),
-    peak_per_second: default!(Option<f64>, NULL),
-    off_peak_per_second: default!(Option<f64>, NULL),
-    timezone: default!(Option<&str>, "'UTC'"),
-    peak_days: default!(Option<&str>, NULL),
-    peak_hours: default!(Option<&str>, NULL),
+    batch_size: Option<i32>,
+    per_second: Option<f64>,
+    key_column: Option<&str>,
+    lookahead: Option<Interval>,
+    max_outstanding: Option<i32>,
+    payload: Option<Jsonb>,
+    priority: Option<i32>,
+    group_key: Option<&str>,
+    max_attempts: Option<i32>,
+    peak_per_second: Option<f64>,
+    off_peak_per_second: Option<f64>,
+    timezone: Option<&str>,
+    peak_days: Option<&str>,
+    peak_hours: Option<&str>,
 ) -> Result<()> {
-    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -250,11 +247,8 @@ fn lookup(client: &mut SpiClient<'_>, name: &str) -> Result<(i32, String, String
 }
 
 /// Stop backfill `name` at once: nothing more is enqueued, and its pending jobs cannot be claimed
-/// until backfill_resume (running ones finish). False when it was not running.
-#[pg_extern(name = "backfill_pause", volatile)]
-#[search_path(pg_catalog, pg_temp)]
-fn queue_backfill_pause(name: Option<&str>) -> Result<bool> {
-    let _acting = crate::security::enter()?;
+/// until resume_backfill (running ones finish). False when it was not running.
+pub(crate) fn park_backfill(name: Option<&str>) -> Result<bool> {
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -271,10 +265,7 @@ fn queue_backfill_pause(name: Option<&str>) -> Result<bool> {
 
 /// Continue backfill `name` exactly where it stopped: its parked jobs come back first, at its pace
 /// from now, then the ranges after them. False when it was not paused.
-#[pg_extern(name = "backfill_resume", volatile)]
-#[search_path(pg_catalog, pg_temp)]
-fn queue_backfill_resume(name: Option<&str>) -> Result<bool> {
-    let _acting = crate::security::enter()?;
+pub(crate) fn unpark_backfill(name: Option<&str>) -> Result<bool> {
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -318,10 +309,7 @@ fn notify_queue(client: &mut SpiClient<'_>, queue_id: i32) -> Result<()> {
 
 /// End backfill `name`: nothing more is enqueued, and its pending jobs are deleted (running ones
 /// finish). Returns how many jobs were deleted.
-#[pg_extern(name = "backfill_cancel", volatile)]
-#[search_path(pg_catalog, pg_temp)]
-fn queue_backfill_cancel(name: Option<&str>) -> Result<i64> {
-    let _acting = crate::security::enter()?;
+pub(crate) fn end_backfill(name: Option<&str>) -> Result<i64> {
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -345,23 +333,20 @@ fn queue_backfill_cancel(name: Option<&str>) -> Result<i64> {
 /// Retune backfill `name` while it runs: NULL keeps a setting, `reset` lists peak settings to drop
 /// (peak_per_second, off_peak_per_second, peak_schedule, max_outstanding). Jobs already enqueued
 /// keep their due times: the change shows within one lookahead.
-#[pg_extern(name = "backfill_alter", volatile)]
-#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn queue_backfill_alter(
+pub(crate) fn retune_backfill(
     name: Option<&str>,
-    batch_size: default!(Option<i32>, NULL),
-    per_second: default!(Option<f64>, NULL),
-    lookahead: default!(Option<Interval>, NULL),
-    max_outstanding: default!(Option<i32>, NULL),
-    peak_per_second: default!(Option<f64>, NULL),
-    off_peak_per_second: default!(Option<f64>, NULL),
-    timezone: default!(Option<&str>, NULL),
-    peak_days: default!(Option<&str>, NULL),
-    peak_hours: default!(Option<&str>, NULL),
-    reset: default!(Option<Vec<Option<String>>>, NULL),
+    batch_size: Option<i32>,
+    per_second: Option<f64>,
+    lookahead: Option<Interval>,
+    max_outstanding: Option<i32>,
+    peak_per_second: Option<f64>,
+    off_peak_per_second: Option<f64>,
+    timezone: Option<&str>,
+    peak_days: Option<&str>,
+    peak_hours: Option<&str>,
+    reset: Option<Vec<Option<String>>>,
 ) -> Result<()> {
-    let _acting = crate::security::enter()?;
     let name = object_name(name, "backfill name")?;
     if let Some(b) = batch_size {
         crate::validate::batch_size(b)?;
@@ -392,7 +377,7 @@ fn queue_backfill_alter(
             exec(client, "SELECT now() AT TIME ZONE $1", &[tz.into()])?;
         }
         // A peak rate, days or hours given to a backfill without a schedule starts one with the
-        // defaults (mon-fri, 9-17), as backfill_start does.
+        // defaults (mon-fri, 9-17), as start_backfill does.
         let starts_schedule =
             peak_per_second.is_some() || off_peak_per_second.is_some() || days.is_some() || hours.is_some();
         exec(
@@ -419,6 +404,88 @@ fn queue_backfill_alter(
         )?;
         Ok(())
     })
+}
+
+/// Start backfill `name` (see define_backfill).
+#[pg_extern(name = "start_backfill", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::too_many_arguments)]
+fn queue_start_backfill(
+    name: Option<&str>,
+    queue: Option<&str>,
+    source: Option<RegClass>,
+    batch_size: default!(Option<i32>, 100),
+    per_second: default!(Option<f64>, 1.0),
+    key_column: default!(Option<&str>, NULL),
+    lookahead: default!(Option<Interval>, "'10 seconds'"),
+    max_outstanding: default!(Option<i32>, NULL),
+    payload: default!(Option<Jsonb>, "'{}'"),
+    priority: default!(Option<i32>, 0),
+    group_key: default!(Option<&str>, NULL),
+    max_attempts: default!(Option<i32>, NULL),
+    peak_per_second: default!(Option<f64>, NULL),
+    off_peak_per_second: default!(Option<f64>, NULL),
+    timezone: default!(Option<&str>, "'UTC'"),
+    peak_days: default!(Option<&str>, NULL),
+    peak_hours: default!(Option<&str>, NULL),
+) -> Result<()> {
+    let _acting = crate::security::enter()?;
+    define_backfill(name, queue, source, batch_size, per_second, key_column, lookahead, max_outstanding, payload, priority, group_key, max_attempts, peak_per_second, off_peak_per_second, timezone, peak_days, peak_hours)
+}
+/// Retune backfill `name` while it runs (see retune_backfill).
+#[pg_extern(name = "alter_backfill", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::too_many_arguments)]
+fn queue_alter_backfill(
+    name: Option<&str>,
+    batch_size: default!(Option<i32>, NULL),
+    per_second: default!(Option<f64>, NULL),
+    lookahead: default!(Option<Interval>, NULL),
+    max_outstanding: default!(Option<i32>, NULL),
+    peak_per_second: default!(Option<f64>, NULL),
+    off_peak_per_second: default!(Option<f64>, NULL),
+    timezone: default!(Option<&str>, NULL),
+    peak_days: default!(Option<&str>, NULL),
+    peak_hours: default!(Option<&str>, NULL),
+    reset: default!(Option<Vec<Option<String>>>, NULL),
+) -> Result<()> {
+    let _acting = crate::security::enter()?;
+    retune_backfill(name, batch_size, per_second, lookahead, max_outstanding, peak_per_second, off_peak_per_second, timezone, peak_days, peak_hours, reset)
+}
+/// Stop backfill `name` at once (see park_backfill); one that is not running is left as it is.
+#[pg_extern(name = "pause_backfill", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn queue_pause_backfill(name: Option<&str>) -> Result<()> {
+    let _acting = crate::security::enter()?;
+    park_backfill(name).map(|_| ())
+}
+
+/// Continue backfill `name` where it stopped (see unpark_backfill); one that is not paused is left
+/// as it is.
+#[pg_extern(name = "resume_backfill", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn queue_resume_backfill(name: Option<&str>) -> Result<()> {
+    let _acting = crate::security::enter()?;
+    unpark_backfill(name).map(|_| ())
+}
+
+/// End backfill `name` and delete its pending jobs (see end_backfill); 42704 when there is no
+/// backfill of that name, unless `if_exists`.
+#[pg_extern(name = "cancel_backfill", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn queue_cancel_backfill(name: Option<&str>, if_exists: default!(Option<bool>, false)) -> Result<()> {
+    let _acting = crate::security::enter()?;
+    let checked = object_name(name, "backfill name")?;
+    if required(if_exists, "if_exists")?
+        && exec_one_bool("SELECT EXISTS (SELECT FROM queue.backfill_runs WHERE name = $1)", checked)? != Some(true)
+    {
+        return Ok(());
+    }
+    end_backfill(name).map(|_| ())
+}
+
+fn exec_one_bool(sql: &'static str, name: &str) -> Result<Option<bool>> {
+    Spi::connect_mut(|client| exec_one::<bool>(client, sql, &[name.into()]))
 }
 
 /// The rate (jobs per second) backfill `name` runs at at instant `at`: a dry run of its peak

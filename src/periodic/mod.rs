@@ -59,7 +59,7 @@ pub fn owner_may_produce(client: &mut SpiClient<'_>, owner: pg_sys::Oid, queue: 
         client,
         "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = $2)
                 AND pg_catalog.pg_has_role($2, 'queue_admin', 'USAGE')
-                AND queue._may(q.id, $2, 'produce')
+                AND queue_internal.may(q.id, $2, 'produce')
            FROM queue.queues q WHERE q.name = $1",
         &[queue.into(), owner.into()],
     )

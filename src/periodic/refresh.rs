@@ -21,7 +21,7 @@ use crate::catalog;
 use crate::datum::{Jsonb, RegClass};
 use crate::error::{internal, with_hint, QueueError, Result};
 use crate::security::{as_role, caller, check_queue, Privilege};
-use crate::spi::{exec, exec_one};
+use crate::spi::exec;
 use crate::spread::{from_unix_micros, period_micros, to_unix_micros};
 use crate::store;
 use crate::validate::{json_object, queue_name, required};
@@ -114,22 +114,19 @@ fn check_source(client: &mut SpiClient<'_>, source: pg_sys::Oid, column: &str) -
 /// is `payload` with "refresh" (the name) and "key" added, or with `batch`, "keys": up to `batch`
 /// keys due in the same tick. Replacing keeps where the refresh got to (a new period keeps every
 /// key's phase) unless the source or key changes.
-#[pg_extern(name = "spread_refresh", volatile)]
-#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn queue_spread_refresh(
+pub(crate) fn define_spread_refresh(
     name: Option<&str>,
     queue: Option<&str>,
     source: Option<RegClass>,
     key_column: Option<&str>,
     period: Option<Interval>,
-    payload: default!(Option<Jsonb>, "'{}'"),
-    batch: default!(Option<i32>, NULL),
-    priority: default!(Option<i32>, 0),
-    group_key: default!(Option<&str>, NULL),
-    max_attempts: default!(Option<i32>, NULL),
+    payload: Option<Jsonb>,
+    batch: Option<i32>,
+    priority: Option<i32>,
+    group_key: Option<&str>,
+    max_attempts: Option<i32>,
 ) -> Result<()> {
-    let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -169,54 +166,72 @@ fn queue_spread_refresh(
     })
 }
 
-/// Remove spread refresh `name`; false when there is none. Jobs it enqueued stay.
+/// Create or replace spread refresh `name` (see define_spread_refresh).
+#[pg_extern(name = "create_spread_refresh", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::too_many_arguments)]
+fn queue_create_spread_refresh(
+    name: Option<&str>,
+    queue: Option<&str>,
+    source: Option<RegClass>,
+    key_column: Option<&str>,
+    period: Option<Interval>,
+    payload: default!(Option<Jsonb>, "'{}'"),
+    batch: default!(Option<i32>, NULL),
+    priority: default!(Option<i32>, 0),
+    group_key: default!(Option<&str>, NULL),
+    max_attempts: default!(Option<i32>, NULL),
+) -> Result<()> {
+    let _acting = crate::security::enter()?;
+    define_spread_refresh(name, queue, source, key_column, period, payload, batch, priority, group_key, max_attempts)
+}
+/// Remove spread refresh `name` (42704 when there is none, unless `if_exists`). Jobs it enqueued
+/// stay.
 #[pg_extern(name = "drop_spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_drop_spread_refresh(name: Option<&str>) -> Result<bool> {
+fn queue_drop_spread_refresh(name: Option<&str>, if_exists: default!(Option<bool>, false)) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
+    let if_exists = required(if_exists, "if_exists")?;
     Spi::connect_mut(|client| {
         if check_existing(client, LOCK, name)?.is_none() {
-            return Ok(false);
+            return if if_exists { Ok(()) } else { Err(unknown(name).into()) };
         }
         exec(client, "DELETE FROM queue.refreshes WHERE name = $1", &[name.into()])?;
-        Ok(true)
+        Ok(())
     })
 }
 
-/// Stop spread refresh `name` until resume_spread_refresh; false when it was paused already.
+/// Stop spread refresh `name` until resume_spread_refresh (a paused one stays paused).
 #[pg_extern(name = "pause_spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_pause_spread_refresh(name: Option<&str>) -> Result<bool> {
+fn queue_pause_spread_refresh(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     Spi::connect_mut(|client| {
         check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;
-        let changed = exec_one::<bool>(
-            client,
-            "UPDATE queue.refreshes SET paused = true WHERE name = $1 AND NOT paused RETURNING true",
-            &[name.into()],
-        )?;
-        Ok(changed.unwrap_or(false))
+        exec(client, "UPDATE queue.refreshes SET paused = true WHERE name = $1 AND NOT paused", &[name.into()])?;
+        Ok(())
     })
 }
 
 /// Resume spread refresh `name` from now: keys whose slots passed while it was paused wait for
-/// their next slot (a resume never enqueues the whole table at once). False when not paused.
+/// their next slot (a resume never enqueues the whole table at once). One that is not paused is
+/// left as it is.
 #[pg_extern(name = "resume_spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_resume_spread_refresh(name: Option<&str>) -> Result<bool> {
+fn queue_resume_spread_refresh(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     Spi::connect_mut(|client| {
         check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;
-        let changed = exec_one::<bool>(
+        exec(
             client,
             "UPDATE queue.refreshes SET paused = false, enqueued_until = greatest(enqueued_until, now())
-              WHERE name = $1 AND paused RETURNING true",
+              WHERE name = $1 AND paused",
             &[name.into()],
         )?;
-        Ok(changed.unwrap_or(false))
+        Ok(())
     })
 }
 

@@ -1,4 +1,4 @@
-//! Cron schedules: `queue.schedule` and friends, and the worker's step that fires them.
+//! Cron schedules: `queue.create_schedule` and friends, and the worker's step that fires them.
 //!
 //! A schedule waits for `next_fire_at`, its next nominal fire time, and fires at `next_run_at`,
 //! that time plus its jitter offset `queue.slot_offset(name, jitter)`. Firing locks the row, enqueues
@@ -54,23 +54,20 @@ const LOCK: &str = "SELECT queue FROM queue.schedules WHERE name = $1 FOR UPDATE
 /// `cron` in `timezone`, offset by queue.slot_offset(name, jitter). Returns when it fires next.
 /// Replacing keeps the schedule's counters, its paused state, and its next fire time if the
 /// pattern and time zone are unchanged.
-#[pg_extern(name = "schedule", volatile)]
-#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn queue_schedule(
+pub(crate) fn define_schedule(
     name: Option<&str>,
     cron: Option<&str>,
     queue: Option<&str>,
-    payload: default!(Option<Jsonb>, "'{}'"),
-    jitter: default!(Option<Interval>, "'0'"),
-    timezone: default!(Option<&str>, "'UTC'"),
-    priority: default!(Option<i32>, 0),
-    group_key: default!(Option<&str>, NULL),
-    max_attempts: default!(Option<i32>, NULL),
-    dedupe_key: default!(Option<&str>, NULL),
-    catch_up: default!(Option<bool>, true),
+    payload: Option<Jsonb>,
+    jitter: Option<Interval>,
+    timezone: Option<&str>,
+    priority: Option<i32>,
+    group_key: Option<&str>,
+    max_attempts: Option<i32>,
+    dedupe_key: Option<&str>,
+    catch_up: Option<bool>,
 ) -> Result<TimestampWithTimeZone> {
-    let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     let cron = required(cron, "cron")?;
     let timezone = required(timezone, "timezone")?;
@@ -123,11 +120,29 @@ fn queue_schedule(
     })
 }
 
-/// Remove schedule `name`; false when there is none. Jobs it enqueued stay.
-#[pg_extern(name = "unschedule", volatile)]
+/// Create or replace schedule `name`; queue.schedules shows when it fires next.
+#[pg_extern(name = "create_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_unschedule(name: Option<&str>) -> Result<bool> {
+#[allow(clippy::too_many_arguments)]
+fn queue_create_schedule(
+    name: Option<&str>,
+    cron: Option<&str>,
+    queue: Option<&str>,
+    payload: default!(Option<Jsonb>, "'{}'"),
+    jitter: default!(Option<Interval>, "'0'"),
+    timezone: default!(Option<&str>, "'UTC'"),
+    priority: default!(Option<i32>, 0),
+    group_key: default!(Option<&str>, NULL),
+    max_attempts: default!(Option<i32>, NULL),
+    dedupe_key: default!(Option<&str>, NULL),
+    catch_up: default!(Option<bool>, true),
+) -> Result<()> {
     let _acting = crate::security::enter()?;
+    define_schedule(name, cron, queue, payload, jitter, timezone, priority, group_key, max_attempts, dedupe_key, catch_up).map(|_| ())
+}
+/// Remove schedule `name`; false when there is none (the 0.2.0 `unschedule`'s answer). Jobs it
+/// enqueued stay.
+pub(crate) fn remove_schedule(name: Option<&str>) -> Result<bool> {
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {
         if check_existing(client, LOCK, name)?.is_none() {
@@ -138,28 +153,36 @@ fn queue_unschedule(name: Option<&str>) -> Result<bool> {
     })
 }
 
-/// Stop firing schedule `name` until resume_schedule; false when it was paused already.
+/// Remove schedule `name` (42704 when there is none, unless `if_exists`). Jobs it enqueued stay.
+#[pg_extern(name = "drop_schedule", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn queue_drop_schedule(name: Option<&str>, if_exists: default!(Option<bool>, false)) -> Result<()> {
+    let _acting = crate::security::enter()?;
+    let if_exists = required(if_exists, "if_exists")?;
+    if !remove_schedule(name)? && !if_exists {
+        return Err(unknown(name.unwrap_or_default()).into());
+    }
+    Ok(())
+}
+
+/// Stop firing schedule `name` until resume_schedule (a paused schedule stays paused).
 #[pg_extern(name = "pause_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_pause_schedule(name: Option<&str>) -> Result<bool> {
+fn queue_pause_schedule(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {
         check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;
-        let changed = exec_one::<bool>(
-            client,
-            "UPDATE queue.schedules SET paused = true WHERE name = $1 AND NOT paused RETURNING true",
-            &[name.into()],
-        )?;
-        Ok(changed.unwrap_or(false))
+        exec(client, "UPDATE queue.schedules SET paused = true WHERE name = $1 AND NOT paused", &[name.into()])?;
+        Ok(())
     })
 }
 
 /// Fire schedule `name` again from its next fire time after now (the fire times it missed while
-/// paused are not caught up); false when it was not paused. Returns as pause_schedule.
+/// paused are not caught up); a schedule that is not paused is left as it is.
 #[pg_extern(name = "resume_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_resume_schedule(name: Option<&str>) -> Result<bool> {
+fn queue_resume_schedule(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {
@@ -170,7 +193,7 @@ fn queue_resume_schedule(name: Option<&str>) -> Result<bool> {
             &[name.into()],
         )?;
         if rows.is_empty() {
-            return Ok(false);
+            return Ok(());
         }
         let row = rows.first();
         let cron: String = row.get(1).map_err(internal)?.expect("cron");
@@ -184,12 +207,12 @@ fn queue_resume_schedule(name: Option<&str>) -> Result<bool> {
             "UPDATE queue.schedules SET paused = false, next_fire_at = $2, next_run_at = $3 WHERE name = $1",
             &[name.into(), next_fire.map(from_utc).transpose()?.into(), next_run.map(from_utc).transpose()?.into()],
         )?;
-        Ok(true)
+        Ok(())
     })
 }
 
-/// The next `count` fire times of `cron` in `timezone` after `after`, as queue.schedule would
-/// fire them (before jitter): a dry run of a pattern, and of daylight saving days.
+/// The next `count` fire times of `cron` in `timezone` after `after`, as queue.create_schedule's
+/// schedules fire them (before jitter): a dry run of a pattern, and of daylight saving days.
 #[pg_extern(name = "schedule_fires", stable, parallel_safe)]
 fn queue_schedule_fires(
     cron: Option<&str>,

@@ -1,7 +1,7 @@
 //! Counting what every statement does to the job tables, for src/shmem/stats.rs.
 //!
 //! Each job table has two statement-level AFTER triggers (INSERT and DELETE, with transition
-//! tables: sql/stats.sql) calling `queue._count_jobs()`, which reads the transition table's
+//! tables: sql/stats.sql) calling `queue_internal.count_jobs()`, which reads the transition table's
 //! queue ids straight from its tuplestore (no SQL, no copy) and adds the per-queue counts to this
 //! transaction's delta. Every path that moves a job is counted that way, whatever statement or
 //! role does it, so no path can be forgotten.
@@ -217,7 +217,7 @@ fn timestamp(values: &[pg_sys::Datum], nulls: &[bool], col: i32) -> Option<i64> 
 
 /// Count the rows a statement inserted into or deleted from a job table, per queue.
 #[pg_trigger(sql = r#"
-CREATE FUNCTION queue."_count_jobs"() RETURNS TRIGGER
+CREATE FUNCTION queue_internal.count_jobs() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 "#)]
 pub(crate) fn queue_count_jobs<'a>(
@@ -236,7 +236,7 @@ pub(crate) fn queue_count_jobs<'a>(
         !ns.is_null() && unsafe { std::ffi::CStr::from_ptr(ns) }.to_bytes() == b"queue"
     });
     let Some(depth) = depth else {
-        pgrx::error!("queue._count_jobs() counts queue_ext's job tables only, not \"{relname}\"");
+        pgrx::error!("queue_internal.count_jobs() counts queue_ext's job tables only, not \"{relname}\"");
     };
     if !crate::shmem::available() {
         // Not preloaded: there is nowhere to count (queue.stats shows NULL depths).
@@ -249,11 +249,11 @@ pub(crate) fn queue_count_jobs<'a>(
     let inserted = !td.tg_newtable.is_null();
     let store = if inserted { td.tg_newtable } else { td.tg_oldtable };
     if store.is_null() {
-        pgrx::error!("queue._count_jobs() must be an AFTER INSERT or DELETE trigger with a transition table");
+        pgrx::error!("queue_internal.count_jobs() must be an AFTER INSERT or DELETE trigger with a transition table");
     }
     let cols = columns(desc);
     if cols.queue_id == 0 {
-        pgrx::error!("queue._count_jobs(): table \"{relname}\" has no queue_id column");
+        pgrx::error!("queue_internal.count_jobs(): table \"{relname}\" has no queue_id column");
     }
     let reason = REASON.with(Cell::get);
     let now_us = crate::clock::wall_micros();

@@ -39,7 +39,7 @@ fn interval_secs(seconds: f64) -> Option<Interval> {
 /// One queue's figures from shared memory (the `queue.stats` view adds the queue's name, lag,
 /// pause and rate). Depths are NULL until known (counted is false): the background worker counts
 /// them at its next tick after a restart.
-#[pg_extern(name = "_stats", volatile, strict, parallel_safe)]
+#[pg_extern(name = "stats", schema = "queue_internal", volatile, strict, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)]
 fn queue_stats_of(
@@ -109,7 +109,7 @@ fn queue_recount() -> Result<i64> {
         // caller's own queues.
         crate::spi::exec_column::<i32>(
             client,
-            "SELECT id FROM queue.queues WHERE queue._may(id, $1, 'admin')",
+            "SELECT id FROM queue.queues WHERE queue_internal.may(id, $1, 'admin')",
             &[crate::security::caller().into()],
         )
     })?;
@@ -133,7 +133,7 @@ fn queue_recount() -> Result<i64> {
 /// install left there is never added to (queue ids start over; pg_restore --clean drops and
 /// creates the extension, then loads the jobs). The worker counts the depths again; counters
 /// start from zero.
-#[pg_extern(name = "_stats_reset", volatile)]
+#[pg_extern(name = "stats_reset", schema = "queue_internal", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_stats_reset() {
     if crate::shmem::available() {

@@ -60,7 +60,7 @@ pub fn rows() -> Result<Vec<StatsRow>> {
 }
 
 /// The rows of the `queue.stats` view.
-#[pg_extern(name = "_stats_all", volatile)]
+#[pg_extern(name = "stats_all", schema = "queue_internal", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)]
 fn queue_stats_all() -> Result<

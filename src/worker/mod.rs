@@ -79,7 +79,7 @@ fn report_activity(state: pg_sys::BackendState::Type, what: &std::ffi::CStr) {
 /// Wake the launcher at the end of this transaction (a CREATE EXTENSION in this database): it
 /// starts this database's worker at once instead of at its next look. When no worker will serve
 /// the database, CREATE EXTENSION says so, with the setting to change.
-#[pg_extern(name = "_wake_launcher", volatile)]
+#[pg_extern(name = "wake_launcher", schema = "queue_internal", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_wake_launcher() {
     if let Some(why) = not_served() {
@@ -195,7 +195,7 @@ pub(crate) fn warn_if_not_served(what: &str) {
 
 /// queue.worker_status.state: running, not running (the launcher starts one within a second), or
 /// not served and why.
-#[pg_extern(name = "_worker_state", volatile)]
+#[pg_extern(name = "worker_state", schema = "queue_internal", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_worker_state(pid: Option<i32>) -> String {
     if let Some(why) = not_served() {

@@ -187,7 +187,7 @@ fn grants_restrict_roles_to_their_queues() {
 fn internal_functions_are_not_callable() {
     let mut admin = connect();
     let mut operator = login_as(&mut admin, "it_admin", Some("queue_admin"));
-    for sql in ["SELECT queue._wake_launcher()", "SELECT queue._may(1, 10, 'produce')"] {
+    for sql in ["SELECT queue_internal.wake_launcher()", "SELECT queue_internal.may(1, 10, 'produce')"] {
         denied(&mut operator, sql);
     }
 }

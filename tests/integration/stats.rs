@@ -248,7 +248,7 @@ fn recount_restores_exact_depths_and_is_for_admins_only() {
     let mut producer = role(&mut c, "st_producer", &["queue_producer"]);
     let e = producer.query_one("SELECT queue.recount()", &[]).unwrap_err();
     assert_eq!(e.code().unwrap().code(), "42501");
-    let e = producer.query_one("SELECT queue._stats_reset()", &[]).unwrap_err();
+    let e = producer.query_one("SELECT queue_internal.stats_reset()", &[]).unwrap_err();
     assert_eq!(e.code().unwrap().code(), "42501");
 }
 
@@ -488,7 +488,7 @@ fn hostile_roles_can_read_figures_but_not_change_them() {
     producer.query_one("SELECT queue.metrics()", &[]).unwrap();
     producer.batch_execute("CREATE TEMP TABLE ready (queue_id int)").unwrap();
     let e = producer
-        .batch_execute("CREATE TRIGGER forge AFTER INSERT ON pg_temp.ready REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue._count_jobs()")
+        .batch_execute("CREATE TRIGGER forge AFTER INSERT ON pg_temp.ready REFERENCING NEW TABLE AS rows FOR EACH STATEMENT EXECUTE FUNCTION queue_internal.count_jobs()")
         .unwrap_err();
     assert_eq!(e.code().unwrap().code(), "42501");
     assert_eq!(count(&mut c, "SELECT ready FROM queue.stats WHERE queue = $1", &[&q]), 1);

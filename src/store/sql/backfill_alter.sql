@@ -1,4 +1,4 @@
--- Retune backfill $1 (queue.backfill_alter): NULL keeps a setting; $6, $8, $10, $16 reset
+-- Retune backfill $1 (queue.alter_backfill): NULL keeps a setting; $6, $8, $10, $16 reset
 -- max_outstanding, the peak rate, the off-peak rate and the whole peak schedule; $15 starts a
 -- peak schedule with the defaults (mon-fri, 9-17) where none was set.
 UPDATE queue.backfill_runs

@@ -1,4 +1,4 @@
--- What queue.backfill_start needs to know about source $1 and its key: column $2 (NULL: the
+-- What queue.start_backfill needs to know about source $1 and its key: column $2 (NULL: the
 -- one-column primary key), read by role $3. Returns the table's quoted name, its relkind, the key
 -- column and its type (NULL when not found), whether the role may read it, and whether a btree
 -- index leads with it.

@@ -1,4 +1,4 @@
--- Start backfill $1 (queue.backfill_start): a finished or cancelled backfill of that name is
+-- Start backfill $1 (queue.start_backfill): a finished or cancelled backfill of that name is
 -- replaced; a live one makes this insert nothing (the caller raises 42710).
 INSERT INTO queue.backfill_runs AS b (name, queue, source, key_column, batch_size, per_second, peak_per_second,
                                       off_peak_per_second, timezone, peak_days, peak_start, peak_end, lookahead,

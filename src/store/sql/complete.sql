@@ -10,7 +10,7 @@ WITH held AS MATERIALIZED (
      WHERE $3::oid IS NOT NULL
 ), refused AS MATERIALIZED (
     SELECT q.name FROM held h JOIN queue.queues q ON q.id = h.queue_id
-     WHERE NOT queue._may(h.queue_id, $3::oid, 'consume')
+     WHERE NOT queue_internal.may(h.queue_id, $3::oid, 'consume')
      LIMIT 1
 ), gone AS (
     DELETE FROM queue.running r USING unnest($1::bigint[], $2::uuid[]) AS c(id, token)

@@ -3,5 +3,5 @@
 SELECT r.rate, r.burst, r.peak
   FROM queue.queues q
   LEFT JOIN queue.rate_schedules s ON s.queue_id = q.id
- CROSS JOIN LATERAL queue._effective_rate(q.rate_per_second, q.burst, s, $2) AS r
+ CROSS JOIN LATERAL queue_internal.rate_in_effect(q.rate_per_second, q.burst, s, $2) AS r
  WHERE q.name = $1

@@ -5,7 +5,7 @@
 WITH refused AS MATERIALIZED (
     SELECT q.name FROM queue.running r JOIN queue.queues q ON q.id = r.queue_id
      WHERE $4::oid IS NOT NULL AND r.id = $1 AND r.lease_token = $2
-       AND NOT queue._may(r.queue_id, $4::oid, 'consume')
+       AND NOT queue_internal.may(r.queue_id, $4::oid, 'consume')
 ), extended AS (
     UPDATE queue.running r SET lease_expires_at = now() + coalesce($3, q.lease)
       FROM queue.queues q

@@ -1,4 +1,4 @@
--- Create or replace spread refresh $1 (queue.spread_refresh). A new refresh starts at now: keys
+-- Create or replace spread refresh $1 (queue.create_spread_refresh). A new refresh starts at now: keys
 -- whose slot in the current period has passed wait for the next period. A replaced one keeps
 -- where it got to and its counters, unless its source or key changed (then it starts at now).
 INSERT INTO queue.refreshes AS r (name, queue, source, key_column, period, payload, batch, priority, group_key,

@@ -6,7 +6,7 @@
 WITH refused AS MATERIALIZED (
     SELECT q.name FROM queue.running r JOIN queue.queues q ON q.id = r.queue_id
      WHERE $4::oid IS NOT NULL AND r.id = $1 AND r.lease_token = $2
-       AND NOT queue._may(r.queue_id, $4::oid, 'consume')
+       AND NOT queue_internal.may(r.queue_id, $4::oid, 'consume')
 ), gone AS (
     DELETE FROM queue.running r WHERE r.id = $1 AND r.lease_token = $2 AND NOT EXISTS (SELECT FROM refused)
     RETURNING r.*

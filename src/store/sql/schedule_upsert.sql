@@ -1,4 +1,4 @@
--- Create or replace schedule $1 (queue.schedule): a replaced schedule keeps its counters, last
+-- Create or replace schedule $1 (queue.create_schedule): a replaced schedule keeps its counters, last
 -- fire, paused state and creation time.
 INSERT INTO queue.schedules AS s (name, cron, timezone, queue, payload, priority, group_key, max_attempts, dedupe_key,
                                   jitter, catch_up, next_fire_at, next_run_at, owner)

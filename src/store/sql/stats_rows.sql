@@ -8,9 +8,9 @@ SELECT q.name AS queue, s.ready, s.scheduled, s.running, s.dead,
             ELSE greatest(pg_catalog.now() - h.oldest, '0'::interval) END AS lag,
        s.mean_wait, s.mean_run, q.paused, r.rate AS rate_limit, s.counted
   FROM queue.queues q
- CROSS JOIN LATERAL queue._stats(q.id) s
+ CROSS JOIN LATERAL queue_internal.stats(q.id) s
   LEFT JOIN queue.rate_schedules rs ON rs.queue_id = q.id
- CROSS JOIN LATERAL queue._effective_rate(q.rate_per_second, q.burst, rs, pg_catalog.now()) r
+ CROSS JOIN LATERAL queue_internal.rate_in_effect(q.rate_per_second, q.burst, rs, pg_catalog.now()) r
  CROSS JOIN LATERAL (
        WITH RECURSIVE groups(g) AS (
            SELECT (SELECT j.group_key FROM queue.ready j WHERE j.queue_id = q.id ORDER BY j.group_key LIMIT 1)
@@ -25,5 +25,5 @@ SELECT q.name AS queue, s.ready, s.scheduled, s.running, s.dead,
                              WHERE j.queue_id = q.id AND j.group_key = firsts.g
                              ORDER BY -(j.priority::bigint), j.run_at, j.id LIMIT 1) AS head
  ) h
- WHERE queue._sees(q.id, false)
+ WHERE queue_internal.sees(q.id, false)
  ORDER BY q.name

@@ -12,6 +12,6 @@ SELECT q.id, f.all_visible, f.monitor
   FROM flags f
   LEFT JOIN queue.queues q
     ON NOT f.all_visible
-   AND ((f.admin AND queue._may(q.id, $1, 'admin'))
-        OR (f.producer AND queue._may(q.id, $1, 'produce'))
-        OR (f.worker AND queue._may(q.id, $1, 'consume')))
+   AND ((f.admin AND queue_internal.may(q.id, $1, 'admin'))
+        OR (f.producer AND queue_internal.may(q.id, $1, 'produce'))
+        OR (f.worker AND queue_internal.may(q.id, $1, 'consume')))
