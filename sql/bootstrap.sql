@@ -42,7 +42,7 @@ CREATE TYPE queue.claimed_job AS (
     id               bigint,
     queue            text,
     payload          jsonb,
-    attempt          integer,
+    attempts         integer,
     priority         integer,
     group_key        text,
     run_at           timestamptz,

@@ -11,8 +11,8 @@ GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker, queue_
 
 REVOKE ALL ON ALL TABLES IN SCHEMA queue FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
-GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules,
-                queue.queue_grants, queue.dropped_queues
+-- The tables keyed by a queue's internal id are read through views that name the queue.
+GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.groups, queue.rate_schedules, queue.grants
    TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT ON queue.schedules, queue.spread_refreshes, queue.backfills TO queue_admin;
 -- Monitoring: the queue roles and pg_monitor (what exporters usually run as) read the figures.
@@ -33,15 +33,15 @@ ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue_internal.sees(queue_id, true));
 ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue_internal.sees(queue_id, true));
-ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue_internal.sees(queue_id, true));
+ALTER TABLE queue.queue_rate_schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.queue_rate_schedules FOR SELECT USING (queue_internal.sees(queue_id, true));
 ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.schedules FOR SELECT
     USING (queue_internal.sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = schedules.queue), 0), true));
 COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue_internal.sees).';
 COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
-COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
+COMMENT ON POLICY visible ON queue.queue_rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
 
 -- Trigger options are checked when the trigger is created, not only when it first fires. SECURITY

@@ -72,13 +72,15 @@ COMMENT ON COLUMN queue.running.claimed_by IS 'The role that claimed the job: th
 CREATE TABLE queue.done (
     LIKE queue.ready INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
     state            queue.job_state NOT NULL,
-    finished_at      timestamptz NOT NULL
+    finished_at      timestamptz NOT NULL,
+    lease_token      uuid
 );
 -- Retention walks each queue's oldest finished jobs. Lookups by id use a BRIN index: ids arrive
 -- here roughly in order, and a btree would cost every completion one more index entry.
 CREATE INDEX done_finished_idx ON queue.done (queue_id, finished_at);
 CREATE INDEX done_id_idx ON queue.done USING brin (id) WITH (pages_per_range = 16);
 COMMENT ON TABLE queue.done IS 'Done and cancelled jobs, kept for their queue''s retention. Read jobs through queue.jobs.';
+COMMENT ON COLUMN queue.done.lease_token IS 'The token of the lease a done job was completed under: a complete repeated with it (a retry after a lost reply) answers true again.';
 
 CREATE TABLE queue.dead (
     LIKE queue.ready INCLUDING DEFAULTS INCLUDING CONSTRAINTS,

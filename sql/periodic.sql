@@ -134,7 +134,7 @@ LANGUAGE sql STABLE AS $fn$
                 ELSE coalesce(b.off_peak_per_second, b.per_second)
            END
       FROM queue_internal.rate_in_effect(NULL, NULL,
-               ROW(0, b.timezone, b.peak_days, b.peak_start, b.peak_end, NULL, NULL, NULL, NULL)::queue.rate_schedules,
+               ROW(0, b.timezone, b.peak_days, b.peak_start, b.peak_end, NULL, NULL, NULL, NULL)::queue.queue_rate_schedules,
                at) AS e
 $fn$;
 COMMENT ON FUNCTION queue_internal.backfill_rate_at IS

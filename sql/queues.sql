@@ -22,7 +22,11 @@ CREATE TABLE queue.queues (
     paused                boolean NOT NULL DEFAULT false,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
-    id                    integer NOT NULL DEFAULT nextval('queue.queues_id_seq') CONSTRAINT queues_id_key UNIQUE
+    id                    integer NOT NULL DEFAULT nextval('queue.queues_id_seq') CONSTRAINT queues_id_key UNIQUE,
+    -- What a claim's token bucket holds (src/api/claim.rs, capacity): shown, since burst may be NULL.
+    effective_burst       integer GENERATED ALWAYS AS
+                              (CASE WHEN rate_per_second IS NOT NULL
+                                    THEN greatest(1, coalesce(burst, ceil(rate_per_second)))::integer END) STORED
 );
 ALTER SEQUENCE queue.queues_id_seq OWNED BY queue.queues.id;
 COMMENT ON TABLE queue.queues IS
@@ -34,7 +38,8 @@ COMMENT ON COLUMN queue.queues.backoff_base IS 'First retry delay; each further 
 COMMENT ON COLUMN queue.queues.backoff_max IS 'Cap on the retry delay.';
 COMMENT ON COLUMN queue.queues.notify IS 'Send NOTIFY on channel queue_<name> when jobs become ready: enqueued due now, come due, released or retried.';
 COMMENT ON COLUMN queue.queues.rate_per_second IS 'Token-bucket refill rate for claims; NULL means unlimited.';
-COMMENT ON COLUMN queue.queues.burst IS 'Token-bucket size: claims allowed above the steady rate after an idle period.';
+COMMENT ON COLUMN queue.queues.burst IS 'Token-bucket size: claims allowed above the steady rate after an idle period; NULL is the rate rounded up (effective_burst).';
+COMMENT ON COLUMN queue.queues.effective_burst IS 'The token-bucket size claims use: burst, or the rate rounded up when burst is NULL; at least 1. NULL without a rate limit.';
 COMMENT ON COLUMN queue.queues.max_running IS 'Cap on jobs running at once in this queue; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.max_running_per_group IS 'Cap on jobs running at once per group_key; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.group_backoff IS 'Defer a group after consecutive failures (circuit breaker); a success resets it.';
@@ -80,7 +85,7 @@ COMMENT ON TABLE queue.group_state IS
     'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at. A completed job of the group deletes its row.';
 
 -- On-peak / off-peak claim rates. A NULL rate means unlimited in that period.
-CREATE TABLE queue.rate_schedules (
+CREATE TABLE queue.queue_rate_schedules (
     queue_id       integer PRIMARY KEY,
     timezone       text NOT NULL,
     peak_days      integer[] NOT NULL,  -- ISO weekdays, 1 = Monday
@@ -91,14 +96,14 @@ CREATE TABLE queue.rate_schedules (
     off_peak_rate  double precision CHECK (off_peak_rate > 0),
     off_peak_burst integer CHECK (off_peak_burst >= 0)
 );
-COMMENT ON TABLE queue.rate_schedules IS
+COMMENT ON TABLE queue.queue_rate_schedules IS
     'Per-queue rate schedule set by queue.set_rate_schedule: peak hours on peak days in a time zone use peak_rate, other times off_peak_rate.';
 
 -- pg_dump keeps queue definitions, grants and rate schedules (group backoff is soft state).
 SELECT pg_catalog.pg_extension_config_dump('queue.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.queues_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.queue_grants', '');
-SELECT pg_catalog.pg_extension_config_dump('queue.rate_schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('queue.queue_rate_schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.dropped_queues', '');
 
 -- Internal helpers for the queue.* functions (no role may call them directly). They are plain SQL
@@ -127,20 +132,44 @@ COMMENT ON FUNCTION queue_internal.may IS
 
 -- The claim rate and burst that apply at instant `at`, given the queue's own rate and burst and
 -- its rate schedule `s` (all NULL when it has none).
-CREATE FUNCTION queue_internal.rate_in_effect(base_rate double precision, base_burst integer, s queue.rate_schedules,
+CREATE FUNCTION queue_internal.rate_in_effect(base_rate double precision, base_burst integer, s queue.queue_rate_schedules,
                                       at timestamptz)
 RETURNS TABLE (rate double precision, burst integer, peak boolean)
 LANGUAGE sql STABLE AS $fn$
-    SELECT CASE WHEN s.queue_id IS NULL THEN base_rate WHEN p.peak THEN s.peak_rate ELSE s.off_peak_rate END,
-           CASE WHEN s.queue_id IS NULL THEN base_burst WHEN p.peak THEN s.peak_burst ELSE s.off_peak_burst END,
-           CASE WHEN s.queue_id IS NOT NULL THEN p.peak END
+    -- The bucket a claim uses: the burst, or the rate rounded up when none is set; at least 1.
+    SELECT e.rate, CASE WHEN e.rate IS NOT NULL THEN greatest(1, coalesce(e.burst, ceil(e.rate)))::integer END, e.peak
+      FROM (
+    SELECT CASE WHEN s.queue_id IS NULL THEN base_rate WHEN p.peak THEN s.peak_rate ELSE s.off_peak_rate END AS rate,
+           CASE WHEN s.queue_id IS NULL THEN base_burst WHEN p.peak THEN s.peak_burst ELSE s.off_peak_burst END AS burst,
+           CASE WHEN s.queue_id IS NOT NULL THEN p.peak END AS peak
       FROM (SELECT s.queue_id IS NOT NULL
                    AND extract(isodow FROM l.local)::integer = ANY (s.peak_days)
                    AND CASE WHEN s.peak_start < s.peak_end
                             THEN extract(hour FROM l.local) >= s.peak_start AND extract(hour FROM l.local) < s.peak_end
                             ELSE extract(hour FROM l.local) >= s.peak_start OR extract(hour FROM l.local) < s.peak_end
                        END AS peak
-              FROM (SELECT at AT TIME ZONE coalesce(s.timezone, 'UTC') AS local) AS l) AS p
+              FROM (SELECT at AT TIME ZONE coalesce(s.timezone, 'UTC') AS local) AS l) AS p) AS e
 $fn$;
 COMMENT ON FUNCTION queue_internal.rate_in_effect IS
-    'Internal: the rate, burst and peak flag a queue''s rate schedule gives at an instant.';
+    'Internal: the rate, burst (the default one when none is set) and peak flag a queue''s rate schedule gives at an instant.';
+
+-- What the queue roles read of grants, group backoff and rate schedules: views that name a queue
+-- by its name (the tables key it by an internal id) and show each reader only the queues it sees.
+CREATE VIEW queue.grants AS
+SELECT q.name AS queue, g.grantee::text AS role, g.privilege, g.granted_at
+  FROM queue.queue_grants g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.grants IS
+    'Per-queue grants made with queue.grant (the reader sees its queues'' only): a role holding any grant for a privilege may use it on those queues only.';
+
+CREATE VIEW queue.groups AS
+SELECT q.name AS queue, g.group_key, g.consecutive_failures, g.eligible_at
+  FROM queue.group_state g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.groups IS
+    'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at; a completed job of the group ends it.';
+
+CREATE VIEW queue.rate_schedules AS
+SELECT q.name AS queue, s.timezone, s.peak_days, s.peak_start, s.peak_end, s.peak_rate, s.peak_burst,
+       s.off_peak_rate, s.off_peak_burst
+  FROM queue.queue_rate_schedules s JOIN queue.queues q ON q.id = s.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.rate_schedules IS
+    'Rate schedules set by queue.set_rate_schedule: peak_rate (and peak_burst) from peak_start to peak_end o''clock on peak_days (ISO weekdays, 1 = Monday) in timezone, off_peak_rate otherwise; NULL rates are unlimited.';

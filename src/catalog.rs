@@ -57,7 +57,7 @@ thread_local! {
 
 const QUEUE: &str = "
     SELECT q.id, q.name, q.max_attempts, q.notify, q.lease, q.paused, q.max_running, q.max_running_per_group,
-           q.rate_per_second, q.burst, EXISTS (SELECT FROM queue.rate_schedules s WHERE s.queue_id = q.id),
+           q.rate_per_second, q.burst, EXISTS (SELECT FROM queue.queue_rate_schedules s WHERE s.queue_id = q.id),
            EXISTS (SELECT FROM queue.queue_grants)
       FROM queue.queues q WHERE q.name = $1";
 

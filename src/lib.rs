@@ -35,7 +35,7 @@ mod visibility;
 mod worker;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
-extension_sql_file!("../sql/queues.sql", name = "queues", requires = ["bootstrap"]);
+extension_sql_file!("../sql/queues.sql", name = "queues", requires = ["bootstrap", visibility::queue_sees]);
 extension_sql_file!("../sql/jobs.sql", name = "jobs", requires = ["queues", visibility::queue_sees]);
 extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["bootstrap", worker::queue_worker_state]);
 extension_sql_file!("../sql/periodic.sql", name = "periodic", requires = ["jobs"]);

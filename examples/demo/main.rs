@@ -74,7 +74,7 @@ fn worker(index: usize, counters: Arc<Counters>, producing: Arc<AtomicBool>) {
     let name = format!("worker-{index}");
     loop {
         let jobs = c
-            .query("SELECT id, payload, attempt, lease_token FROM queue.claim($1, $2, batch => 10)", &[&QUEUE, &name])
+            .query("SELECT id, payload, attempts, lease_token FROM queue.claim($1, $2, batch => 10)", &[&QUEUE, &name])
             .unwrap();
         if jobs.is_empty() {
             let live: i64 = c

@@ -57,16 +57,29 @@ pub(crate) fn complete_jobs(
         }
     }
     let consumer = consumer(client)?;
-    let _counted = crate::stats::because(crate::stats::Reason::Complete);
     let mut done = Vec::with_capacity(ids.len());
-    for row in exec(client, store::COMPLETE, &[ids.into(), tokens.into(), consumer.into()])? {
-        check_refused(&row, 2)?;
-        done.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
+    {
+        let _counted = crate::stats::because(crate::stats::Reason::Complete);
+        for row in exec(client, store::COMPLETE, &[ids.clone().into(), tokens.clone().into(), consumer.into()])? {
+            check_refused(&row, 2)?;
+            done.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
+        }
+    }
+    if done.len() < ids.len() {
+        // A complete repeated under the same token (its first reply was lost) is not a stale
+        // token: the job is done, and the caller is told so again.
+        let (missing, missing_tokens): (Vec<i64>, Vec<Uuid>) =
+            ids.iter().zip(&tokens).filter(|(id, _)| !done.contains(id)).map(|(id, t)| (*id, *t)).unzip();
+        for row in exec(client, store::COMPLETED_BEFORE, &[missing.into(), missing_tokens.into()])? {
+            done.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
+        }
     }
     Ok(done)
 }
 
-/// Mark a claimed job done. False when the token no longer holds the job's lease.
+/// Mark a claimed job done. True also when an earlier call completed it under this token (a
+/// retried complete); false only when the token does not hold the job (its lease expired and it
+/// went back, to pending or to another worker, or it was cancelled).
 #[pg_extern(name = "complete", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_complete(id: Option<i64>, lease_token: Option<Uuid>) -> Result<bool> {

@@ -103,7 +103,7 @@ fn queue_set_rate_schedule(
         exec(client, "SELECT now() AT TIME ZONE $1", &[timezone.into()])?;
         exec(
             client,
-            "INSERT INTO queue.rate_schedules AS s
+            "INSERT INTO queue.queue_rate_schedules AS s
                     (queue_id, timezone, peak_days, peak_start, peak_end, peak_rate, peak_burst, off_peak_rate, off_peak_burst)
              SELECT q.id, $2, $3, $4, $5, $6, $7, $8, $9 FROM queue.queues q WHERE q.name = $1
              ON CONFLICT (queue_id) DO UPDATE SET timezone = EXCLUDED.timezone, peak_days = EXCLUDED.peak_days,
@@ -129,7 +129,7 @@ fn queue_clear_rate_schedule(queue: Option<&str>) -> Result<bool> {
         crate::catalog::changed();
         Ok(!exec(
             client,
-            "DELETE FROM queue.rate_schedules s USING queue.queues q WHERE q.name = $1 AND s.queue_id = q.id RETURNING s.queue_id",
+            "DELETE FROM queue.queue_rate_schedules s USING queue.queues q WHERE q.name = $1 AND s.queue_id = q.id RETURNING s.queue_id",
             &[queue.into()],
         )?
         .is_empty())

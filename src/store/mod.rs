@@ -18,6 +18,7 @@ pub const CANCEL: &str = include_str!("sql/cancel.sql");
 pub const CLAIM: &str = include_str!("sql/claim.sql");
 pub const CLAIM_DEFAULT: &str = include_str!("sql/claim_default.sql");
 pub const COMPLETE: &str = include_str!("sql/complete.sql");
+pub const COMPLETED_BEFORE: &str = include_str!("sql/completed_before.sql");
 pub const COUNT_RUNNING: &str = include_str!("sql/count_running.sql");
 pub const DEDUPE_HOLDER: &str = include_str!("sql/dedupe_holder.sql");
 pub const DROP_QUEUE: &str = include_str!("sql/drop_queue.sql");

@@ -120,7 +120,7 @@ fn failing_job_retries_then_goes_dead_and_can_be_redriven() {
     let q = new_queue(&mut c, "dead", "max_attempts => 3, backoff_base => '0', backoff_max => '0'");
     let id: i64 = c.query_one("SELECT queue.enqueue($1, '{}')", &[&q]).unwrap().get(0);
     for attempt in 1..=3 {
-        let row = c.query_one("SELECT attempt, lease_token FROM queue.claim($1)", &[&q]).unwrap();
+        let row = c.query_one("SELECT attempts, lease_token FROM queue.claim($1)", &[&q]).unwrap();
         assert_eq!(row.get::<_, i32>(0), attempt);
         let token: Uuid = row.get(1);
         assert!(c

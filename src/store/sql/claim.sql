@@ -86,6 +86,6 @@ leased AS (
            lease.token, $7 + $4, $8
       FROM moved m, lease
 )
-SELECT m.id, m.payload, m.attempts + 1 AS attempt, m.priority, nullif(m.group_key, '') AS group_key, m.run_at,
+SELECT m.id, m.payload, m.attempts + 1 AS attempts, m.priority, nullif(m.group_key, '') AS group_key, m.run_at,
        m.enqueued_at, lease.token, $7 + $4 AS lease_expires_at, m.rn, m.lap, m.group_key AS g
   FROM moved m, lease

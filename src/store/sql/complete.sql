@@ -1,6 +1,7 @@
 -- Complete the running jobs $1 whose lease tokens are $2 (arrays of one length): each leaves
 -- queue.running; it is kept in queue.done when its queue has a retention, frees its dedupe key,
--- and ends its group's backoff. A job whose token no longer holds the lease is left alone.
+-- and ends its group's backoff (with the token, so that a repeated complete is recognised:
+-- completed_before.sql). A job whose token no longer holds the lease is left alone.
 -- Returns the ids completed. $3 is the acting role when per-queue grants exist (else NULL): when
 -- a job it holds a token of is in a queue it may not consume from, nothing is completed and the
 -- only row names that queue (its second column).
@@ -17,9 +18,10 @@ WITH held AS MATERIALIZED (
      WHERE r.id = c.id AND r.lease_token = c.token AND NOT EXISTS (SELECT FROM refused)
     RETURNING r.*
 ), kept AS (
-    INSERT INTO queue.done (id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error, state, finished_at)
+    INSERT INTO queue.done (id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error, state, finished_at, lease_token)
     SELECT g.id, g.queue_id, g.priority, g.attempts, g.max_attempts, g.run_at, g.enqueued_at, g.group_key,
-           g.payload, g.dedupe_key, g.first_claimed_at, g.claimed_at, g.locked_by, g.last_error, 'done', now()
+           g.payload, g.dedupe_key, g.first_claimed_at, g.claimed_at, g.locked_by, g.last_error, 'done', now(),
+           g.lease_token
       FROM gone g JOIN queue.queues q ON q.id = g.queue_id
      WHERE q.retention <> '0'
 ), freed AS (

@@ -9,7 +9,7 @@ SELECT q.name AS queue, s.ready, s.scheduled, s.running, s.dead,
        s.mean_wait, s.mean_run, q.paused, r.rate AS rate_limit, s.counted
   FROM queue.queues q
  CROSS JOIN LATERAL queue_internal.stats(q.id) s
-  LEFT JOIN queue.rate_schedules rs ON rs.queue_id = q.id
+  LEFT JOIN queue.queue_rate_schedules rs ON rs.queue_id = q.id
  CROSS JOIN LATERAL queue_internal.rate_in_effect(q.rate_per_second, q.burst, rs, pg_catalog.now()) r
  CROSS JOIN LATERAL (
        WITH RECURSIVE groups(g) AS (

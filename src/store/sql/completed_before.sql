@@ -1,0 +1,7 @@
+-- Of jobs $1 with lease tokens $2 (arrays of one length), those an earlier call already completed
+-- under that very token (a complete repeated after its reply was lost): kept in queue.done with
+-- the token. Only asked about the jobs a complete did not find running, by queue.done's BRIN index
+-- on id. A queue with retention '0' keeps no done jobs, so there it finds none.
+SELECT d.id
+  FROM queue.done d JOIN unnest($1::bigint[], $2::uuid[]) AS c(id, token)
+    ON d.id = c.id AND d.lease_token = c.token AND d.state = 'done'
