@@ -6,14 +6,163 @@
 -- Each section below names the change it carries; the function definitions at the end are the
 -- 0.3.0 library's, exactly as a fresh install makes them.
 
+-- The operator's API (api) -----------------------------------------------------------------------
+-- Internal functions leave schema queue, so that \df queue.* lists the API and nothing else: they
+-- move to schema queue_internal under plain names (their callers, views, policies and triggers
+-- follow, by oid), and are redefined below as a fresh install makes them.
+CREATE SCHEMA queue_internal;
+COMMENT ON SCHEMA queue_internal IS 'queue_ext''s internal functions: not an API, they change without notice.';
+REVOKE ALL ON SCHEMA queue_internal FROM PUBLIC;
+GRANT USAGE ON SCHEMA queue_internal TO queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor;
+ALTER FUNCTION queue._stats(integer) SET SCHEMA queue_internal;
+ALTER FUNCTION queue_internal._stats(integer) RENAME TO stats;
+ALTER FUNCTION queue._stats_reset() SET SCHEMA queue_internal;
+ALTER FUNCTION queue_internal._stats_reset() RENAME TO stats_reset;
+ALTER FUNCTION queue._wake_launcher() SET SCHEMA queue_internal;
+ALTER FUNCTION queue_internal._wake_launcher() RENAME TO wake_launcher;
+ALTER FUNCTION queue._count_jobs() SET SCHEMA queue_internal;
+ALTER FUNCTION queue_internal._count_jobs() RENAME TO count_jobs;
+ALTER FUNCTION queue._may(integer, oid, text) SET SCHEMA queue_internal;
+ALTER FUNCTION queue_internal._may(integer, oid, text) RENAME TO may;
+ALTER FUNCTION queue._effective_rate(double precision, integer, queue.rate_schedules, timestamptz) SET SCHEMA queue_internal;
+ALTER FUNCTION queue_internal._effective_rate(double precision, integer, queue.rate_schedules, timestamptz) RENAME TO rate_in_effect;
+ALTER FUNCTION queue._backfill_rate(queue.backfill_runs, timestamptz) SET SCHEMA queue_internal;
+ALTER FUNCTION queue_internal._backfill_rate(queue.backfill_runs, timestamptz) RENAME TO backfill_rate_at;
+
+-- The rate-schedule table is internal (keyed by the queue's id); queue.rate_schedules becomes a
+-- view that names the queue, like queue.grants and queue.groups (created below).
+ALTER TABLE queue.rate_schedules RENAME TO queue_rate_schedules;
+ALTER TABLE queue.queue_rate_schedules RENAME CONSTRAINT rate_schedules_pkey TO queue_rate_schedules_pkey;
+ALTER TABLE queue.queue_rate_schedules RENAME CONSTRAINT rate_schedules_peak_start_check TO queue_rate_schedules_peak_start_check;
+ALTER TABLE queue.queue_rate_schedules RENAME CONSTRAINT rate_schedules_peak_end_check TO queue_rate_schedules_peak_end_check;
+ALTER TABLE queue.queue_rate_schedules RENAME CONSTRAINT rate_schedules_peak_rate_check TO queue_rate_schedules_peak_rate_check;
+ALTER TABLE queue.queue_rate_schedules RENAME CONSTRAINT rate_schedules_peak_burst_check TO queue_rate_schedules_peak_burst_check;
+ALTER TABLE queue.queue_rate_schedules RENAME CONSTRAINT rate_schedules_off_peak_rate_check TO queue_rate_schedules_off_peak_rate_check;
+ALTER TABLE queue.queue_rate_schedules RENAME CONSTRAINT rate_schedules_off_peak_burst_check TO queue_rate_schedules_off_peak_burst_check;
+COMMENT ON TABLE queue.queue_rate_schedules IS
+    'Per-queue rate schedule set by queue.set_rate_schedule: peak hours on peak days in a time zone use peak_rate, other times off_peak_rate.';
+REVOKE SELECT ON queue.group_state, queue.queue_rate_schedules, queue.queue_grants, queue.dropped_queues
+    FROM queue_admin, queue_producer, queue_worker;
+
+-- The SQL helpers, as sql/queues.sql and sql/periodic.sql define them (a burst left NULL shows as
+-- the one claims use).
+CREATE OR REPLACE FUNCTION queue_internal.may(queue_id integer, role oid, privilege text) RETURNS boolean
+LANGUAGE sql STABLE AS $fn$
+    SELECT NOT EXISTS (SELECT FROM queue.queue_grants)
+        OR coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = role), false)
+        OR NOT EXISTS (SELECT FROM queue.queue_grants g
+                        WHERE g.privilege IN (privilege, 'admin')
+                          AND pg_catalog.pg_has_role(role, g.grantee::oid, 'USAGE'))
+        OR EXISTS (SELECT FROM queue.queue_grants g
+                    WHERE g.queue_id = may.queue_id AND g.privilege IN (privilege, 'admin')
+                      AND pg_catalog.pg_has_role(role, g.grantee::oid, 'USAGE'))
+$fn$;
+COMMENT ON FUNCTION queue_internal.may IS
+    'Internal: whether a role may use a privilege on a queue under the per-queue allow-lists of queue.queue_grants.';
+CREATE OR REPLACE FUNCTION queue_internal.rate_in_effect(base_rate double precision, base_burst integer, s queue.queue_rate_schedules,
+                                      at timestamptz)
+RETURNS TABLE (rate double precision, burst integer, peak boolean)
+LANGUAGE sql STABLE AS $fn$
+    -- The bucket a claim uses: the burst, or the rate rounded up when none is set; at least 1.
+    SELECT e.rate, CASE WHEN e.rate IS NOT NULL THEN greatest(1, coalesce(e.burst, ceil(e.rate)))::integer END, e.peak
+      FROM (
+    SELECT CASE WHEN s.queue_id IS NULL THEN base_rate WHEN p.peak THEN s.peak_rate ELSE s.off_peak_rate END AS rate,
+           CASE WHEN s.queue_id IS NULL THEN base_burst WHEN p.peak THEN s.peak_burst ELSE s.off_peak_burst END AS burst,
+           CASE WHEN s.queue_id IS NOT NULL THEN p.peak END AS peak
+      FROM (SELECT s.queue_id IS NOT NULL
+                   AND extract(isodow FROM l.local)::integer = ANY (s.peak_days)
+                   AND CASE WHEN s.peak_start < s.peak_end
+                            THEN extract(hour FROM l.local) >= s.peak_start AND extract(hour FROM l.local) < s.peak_end
+                            ELSE extract(hour FROM l.local) >= s.peak_start OR extract(hour FROM l.local) < s.peak_end
+                       END AS peak
+              FROM (SELECT at AT TIME ZONE coalesce(s.timezone, 'UTC') AS local) AS l) AS p) AS e
+$fn$;
+COMMENT ON FUNCTION queue_internal.rate_in_effect IS
+    'Internal: the rate, burst (the default one when none is set) and peak flag a queue''s rate schedule gives at an instant.';
+CREATE OR REPLACE FUNCTION queue_internal.backfill_rate_at(b queue.backfill_runs, at timestamptz) RETURNS double precision
+LANGUAGE sql STABLE AS $fn$
+    SELECT CASE WHEN b.peak_days IS NULL THEN b.per_second
+                WHEN e.peak THEN coalesce(b.peak_per_second, b.per_second)
+                ELSE coalesce(b.off_peak_per_second, b.per_second)
+           END
+      FROM queue_internal.rate_in_effect(NULL, NULL,
+               ROW(0, b.timezone, b.peak_days, b.peak_start, b.peak_end, NULL, NULL, NULL, NULL)::queue.queue_rate_schedules,
+               at) AS e
+$fn$;
+COMMENT ON FUNCTION queue_internal.backfill_rate_at IS
+    'Internal: the rate a backfill runs at at an instant (its on-peak / off-peak schedule applied).';
+
+-- queue.queues shows the burst claims use when burst is left NULL.
+ALTER TABLE queue.queues ADD COLUMN effective_burst integer GENERATED ALWAYS AS
+    (CASE WHEN rate_per_second IS NOT NULL THEN greatest(1, coalesce(burst, ceil(rate_per_second)))::integer END) STORED;
+COMMENT ON COLUMN queue.queues.burst IS 'Token-bucket size: claims allowed above the steady rate after an idle period; NULL is the rate rounded up (effective_burst).';
+COMMENT ON COLUMN queue.queues.effective_burst IS 'The token-bucket size claims use: burst, or the rate rounded up when burst is NULL; at least 1. NULL without a rate limit.';
+COMMENT ON TABLE queue.queues IS
+    'One row per queue with its settings. Change it only through queue.create_queue, queue.alter_queue, queue.pause_queue, queue.resume_queue and queue.drop_queue.';
+
+-- Comments that name the new functions.
+COMMENT ON TABLE queue.schedules IS
+    'Cron schedules (queue.create_schedule): each fires a job into its queue at every fire time of its cron pattern, in its time zone, offset by queue.slot_offset(name, jitter). next_fire_at is the next nominal fire time, next_run_at when it fires; fires and misses count fire times enqueued and skipped (while paused windows are not counted). owner is the role whose rights the jobs are enqueued with.';
+
+-- A done job keeps the token it was completed under: a complete repeated with it answers true.
+ALTER TABLE queue.done ADD COLUMN lease_token uuid;
+COMMENT ON COLUMN queue.done.lease_token IS 'The token of the lease a done job was completed under: a complete repeated with it (a retry after a lost reply) answers true again.';
+
+-- A job's attempt count has one name everywhere: attempts.
+ALTER TYPE queue.claimed_job RENAME ATTRIBUTE attempt TO attempts;
+
+-- Functions whose 0.3.0 signature or answer differs (pause/resume/drop answer nothing; drop_* take
+-- if_exists) are defined again below; the 0.2.0 names that were renamed stay as deprecated aliases.
+DROP FUNCTION queue.pause_schedule(text);
+DROP FUNCTION queue.resume_schedule(text);
+DROP FUNCTION queue.pause_spread_refresh(text);
+DROP FUNCTION queue.resume_spread_refresh(text);
+DROP FUNCTION queue.drop_spread_refresh(text);
+DROP FUNCTION queue.drop_queue(text, boolean);
+
+-- Views that name a queue, over the tables keyed by its id (sql/queues.sql; queue_internal.sees
+-- as the function definitions below make it, since the views need it first).
+CREATE FUNCTION queue_internal."sees"("queue_id" INT, "payloads" bool) RETURNS bool
+STRICT STABLE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
+CREATE VIEW queue.grants AS
+SELECT q.name AS queue, g.grantee::text AS role, g.privilege, g.granted_at
+  FROM queue.queue_grants g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.grants IS
+    'Per-queue grants made with queue.grant (the reader sees its queues'' only): a role holding any grant for a privilege may use it on those queues only.';
+
+CREATE VIEW queue.groups AS
+SELECT q.name AS queue, g.group_key, g.consecutive_failures, g.eligible_at
+  FROM queue.group_state g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.groups IS
+    'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at; a completed job of the group ends it.';
+
+CREATE VIEW queue.rate_schedules AS
+SELECT q.name AS queue, s.timezone, s.peak_days, s.peak_start, s.peak_end, s.peak_rate, s.peak_burst,
+       s.off_peak_rate, s.off_peak_burst
+  FROM queue.queue_rate_schedules s JOIN queue.queues q ON q.id = s.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.rate_schedules IS
+    'Rate schedules set by queue.set_rate_schedule: peak_rate (and peak_burst) from peak_start to peak_end o''clock on peak_days (ISO weekdays, 1 = Monday) in timezone, off_peak_rate otherwise; NULL rates are unlimited.';
+
+GRANT SELECT ON queue.groups, queue.rate_schedules, queue.grants TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.groups, queue.rate_schedules, queue.grants TO queue_maintainer;
+
 -- Identity and read isolation (lead) -------------------------------------------------------------
 -- The background worker reads and changes every tenant's rows; the read-isolation policies are
--- for the queue roles.
-ALTER ROLE queue_maintainer BYPASSRLS;
+-- for the queue roles. (Only when needed: two databases upgrading at once would update the
+-- cluster-wide role concurrently.)
+DO $bypass$
+BEGIN
+    IF NOT (SELECT rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = 'queue_maintainer') THEN
+        ALTER ROLE queue_maintainer BYPASSRLS;
+    END IF;
+END
+$bypass$;
 
--- queue.stats reads queue._stats_all() (defined with the other functions below), and only that
--- function's own statement reads one queue's figures.
-REVOKE EXECUTE ON FUNCTION queue._stats(integer) FROM queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor;
+-- queue.stats reads queue_internal.stats_all() (defined with the other functions below), and only
+-- that function's own statement reads one queue's figures.
+REVOKE EXECUTE ON FUNCTION queue_internal.stats(integer) FROM queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor;
 
 -- The check of CREATE TRIGGER ... queue.enqueue_trigger runs for the role creating the trigger.
 CREATE OR REPLACE FUNCTION queue.enqueue_trigger_ddl() RETURNS event_trigger
@@ -50,7 +199,7 @@ COMMENT ON FUNCTION queue.revoke IS
 -- What a new user hit (newuser) ------------------------------------------------------------------
 -- queue.worker_status says whether a worker serves the database at all: the worker's report moves
 -- to the table queue.worker_report, and queue.worker_status becomes a view over it with a state
--- column (queue._worker_state). The worker writes the table.
+-- column (queue_internal.worker_state). The worker writes the table.
 ALTER TABLE queue.worker_status RENAME TO worker_report;
 ALTER TABLE queue.worker_report RENAME CONSTRAINT worker_status_pkey TO worker_report_pkey;
 ALTER TABLE queue.worker_report RENAME CONSTRAINT worker_status_singleton_check TO worker_report_singleton_check;
@@ -58,23 +207,23 @@ REVOKE SELECT ON queue.worker_report FROM queue_admin, queue_producer, queue_wor
 COMMENT ON TABLE queue.worker_report IS
     'Internal: what the background worker of this database did, written each tick; read it through queue.worker_status.';
 -- As the function definitions below make it (the view needs it first).
-CREATE OR REPLACE FUNCTION queue."_worker_state"("pid" INT) RETURNS TEXT VOLATILE
+CREATE OR REPLACE FUNCTION queue_internal."worker_state"("pid" INT) RETURNS TEXT VOLATILE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
-REVOKE ALL ON FUNCTION queue._worker_state(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION queue._worker_state(integer) TO queue_admin, queue_producer, queue_worker;
+REVOKE ALL ON FUNCTION queue_internal.worker_state(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_internal.worker_state(integer) TO queue_admin, queue_producer, queue_worker;
 CREATE VIEW queue.worker_status AS
 SELECT r.singleton, r.pid, r.started_at, r.last_tick_at, r.ticks, r.leases_released, r.jobs_promoted,
        r.notifications_sent, r.jobs_pruned, r.jobs_purged, r.schedules_fired, r.refresh_jobs,
-       r.backfill_jobs, r.last_error, r.last_error_at, queue._worker_state(r.pid) AS state
+       r.backfill_jobs, r.last_error, r.last_error_at, queue_internal.worker_state(r.pid) AS state
   FROM queue.worker_report r;
 COMMENT ON VIEW queue.worker_status IS
     'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired, jobs enqueued by spread refreshes and by backfills, its last error, and state: running; not running (the launcher starts one within a second: see the server log if it stays so); or not served and why (database not in queue_ext.databases, or queue_ext not in shared_preload_libraries): then schedules, refreshes and backfills never run and queue.stats shows no depths.';
 GRANT SELECT ON queue.worker_status TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue.worker_status TO queue_maintainer;
-COMMENT ON FUNCTION queue._wake_launcher IS
+COMMENT ON FUNCTION queue_internal.wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
-COMMENT ON FUNCTION queue._worker_state IS
+COMMENT ON FUNCTION queue_internal.worker_state IS
     'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
 
 -- queue.backfills' state is honest about dead ranges: failed while one is dead, draining again
@@ -86,78 +235,23 @@ COMMENT ON FUNCTION queue._worker_state IS
 -- say so). NULL where a value is required is 22004 naming the argument.
 
 -- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
-CREATE OR REPLACE FUNCTION "_sees"(
-	"queue_id" INT, /* i32 */
-	"payloads" bool /* bool */
-) RETURNS bool /* Result < bool > */
-STRICT STABLE 
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
-
-CREATE OR REPLACE FUNCTION "_stats"(
-	"queue_id" INT /* i32 */
-) RETURNS TABLE (
-	"ready" bigint,  /* Option < i64 > */
-	"scheduled" bigint,  /* Option < i64 > */
-	"running" bigint,  /* Option < i64 > */
-	"dead" bigint,  /* Option < i64 > */
-	"done_last_minute" bigint,  /* i64 */
-	"done_last_hour" bigint,  /* i64 */
-	"throughput" double precision,  /* f64 */
-	"failures_last_hour" bigint,  /* i64 */
-	"retries_last_hour" bigint,  /* i64 */
-	"mean_wait" interval,  /* Option < Interval > */
-	"mean_run" interval,  /* Option < Interval > */
-	"counted" bool  /* bool */
-)
-STRICT VOLATILE PARALLEL SAFE 
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
-
-CREATE OR REPLACE FUNCTION "_stats_all"() RETURNS TABLE (
-	"queue" TEXT,  /* String */
-	"ready" bigint,  /* Option < i64 > */
-	"scheduled" bigint,  /* Option < i64 > */
-	"running" bigint,  /* Option < i64 > */
-	"dead" bigint,  /* Option < i64 > */
-	"done_last_minute" bigint,  /* i64 */
-	"done_last_hour" bigint,  /* i64 */
-	"throughput" double precision,  /* f64 */
-	"failures_last_hour" bigint,  /* i64 */
-	"retries_last_hour" bigint,  /* i64 */
-	"lag" interval,  /* Option < Interval > */
-	"mean_wait" interval,  /* Option < Interval > */
-	"mean_run" interval,  /* Option < Interval > */
-	"paused" bool,  /* bool */
-	"rate_limit" double precision,  /* Option < f64 > */
-	"counted" bool  /* bool */
-)
-STRICT VOLATILE 
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
-
-CREATE OR REPLACE FUNCTION "_stats_reset"() RETURNS void
-STRICT VOLATILE 
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
-
-CREATE OR REPLACE FUNCTION "_wake_launcher"() RETURNS void
-STRICT VOLATILE 
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
-
-CREATE OR REPLACE FUNCTION "_worker_state"(
-	"pid" INT /* Option < i32 > */
-) RETURNS TEXT /* String */
+CREATE OR REPLACE FUNCTION "alter_backfill"(
+	"name" TEXT, /* Option < & str > */
+	"batch_size" INT DEFAULT NULL, /* Option < i32 > */
+	"per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"lookahead" interval DEFAULT NULL, /* Option < Interval > */
+	"max_outstanding" INT DEFAULT NULL, /* Option < i32 > */
+	"peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"off_peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"timezone" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_days" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_hours" TEXT DEFAULT NULL, /* Option < & str > */
+	"reset" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
+AS 'MODULE_PATHNAME', 'queue_alter_backfill_wrapper';
 
 CREATE OR REPLACE FUNCTION "alter_queue"(
 	"name" TEXT, /* Option < & str > */
@@ -270,6 +364,15 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_cancel_wrapper';
 
+CREATE OR REPLACE FUNCTION "cancel_backfill"(
+	"name" TEXT, /* Option < & str > */
+	"if_exists" bool DEFAULT false /* Option < bool > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_cancel_backfill_wrapper';
+
 CREATE OR REPLACE FUNCTION "check_enqueue_trigger"(
 	"trigger_oid" oid /* Option < pg_sys :: Oid > */
 ) RETURNS VOID /* QResult < () > */
@@ -338,18 +441,64 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_create_queue_wrapper';
 
+CREATE OR REPLACE FUNCTION "create_schedule"(
+	"name" TEXT, /* Option < & str > */
+	"cron" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"jitter" interval DEFAULT '0', /* Option < Interval > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"catch_up" bool DEFAULT true /* Option < bool > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_create_schedule_wrapper';
+
+CREATE OR REPLACE FUNCTION "create_spread_refresh"(
+	"name" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"source" regclass, /* Option < RegClass > */
+	"key_column" TEXT, /* Option < & str > */
+	"period" interval, /* Option < Interval > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"batch" INT DEFAULT NULL, /* Option < i32 > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_create_spread_refresh_wrapper';
+
 CREATE OR REPLACE FUNCTION "drop_queue"(
 	"name" TEXT, /* Option < & str > */
-	"force" bool DEFAULT false /* Option < bool > */
+	"force" bool DEFAULT false, /* Option < bool > */
+	"if_exists" bool DEFAULT false /* Option < bool > */
 ) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_drop_queue_wrapper';
 
+CREATE OR REPLACE FUNCTION "drop_schedule"(
+	"name" TEXT, /* Option < & str > */
+	"if_exists" bool DEFAULT false /* Option < bool > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_drop_schedule_wrapper';
+
 CREATE OR REPLACE FUNCTION "drop_spread_refresh"(
-	"name" TEXT /* Option < & str > */
-) RETURNS bool /* Result < bool > */
+	"name" TEXT, /* Option < & str > */
+	"if_exists" bool DEFAULT false /* Option < bool > */
+) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -482,9 +631,25 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_pause_wrapper';
 
+CREATE OR REPLACE FUNCTION "pause_backfill"(
+	"name" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_backfill_wrapper';
+
+CREATE OR REPLACE FUNCTION "pause_queue"(
+	"name" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_queue_wrapper';
+
 CREATE OR REPLACE FUNCTION "pause_schedule"(
 	"name" TEXT /* Option < & str > */
-) RETURNS bool /* Result < bool > */
+) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -492,7 +657,7 @@ AS 'MODULE_PATHNAME', 'queue_pause_schedule_wrapper';
 
 CREATE OR REPLACE FUNCTION "pause_spread_refresh"(
 	"name" TEXT /* Option < & str > */
-) RETURNS bool /* Result < bool > */
+) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -541,9 +706,25 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_resume_wrapper';
 
+CREATE OR REPLACE FUNCTION "resume_backfill"(
+	"name" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_backfill_wrapper';
+
+CREATE OR REPLACE FUNCTION "resume_queue"(
+	"name" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_queue_wrapper';
+
 CREATE OR REPLACE FUNCTION "resume_schedule"(
 	"name" TEXT /* Option < & str > */
-) RETURNS bool /* Result < bool > */
+) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -551,7 +732,7 @@ AS 'MODULE_PATHNAME', 'queue_resume_schedule_wrapper';
 
 CREATE OR REPLACE FUNCTION "resume_spread_refresh"(
 	"name" TEXT /* Option < & str > */
-) RETURNS bool /* Result < bool > */
+) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -678,6 +859,30 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_spread_refresh_wrapper';
 
+CREATE OR REPLACE FUNCTION "start_backfill"(
+	"name" TEXT, /* Option < & str > */
+	"queue" TEXT, /* Option < & str > */
+	"source" regclass, /* Option < RegClass > */
+	"batch_size" INT DEFAULT 100, /* Option < i32 > */
+	"per_second" double precision DEFAULT 1.0, /* Option < f64 > */
+	"key_column" TEXT DEFAULT NULL, /* Option < & str > */
+	"lookahead" interval DEFAULT '10 seconds', /* Option < Interval > */
+	"max_outstanding" INT DEFAULT NULL, /* Option < i32 > */
+	"payload" jsonb DEFAULT '{}', /* Option < Jsonb > */
+	"priority" INT DEFAULT 0, /* Option < i32 > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
+	"peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"off_peak_per_second" double precision DEFAULT NULL, /* Option < f64 > */
+	"timezone" TEXT DEFAULT 'UTC', /* Option < & str > */
+	"peak_days" TEXT DEFAULT NULL, /* Option < & str > */
+	"peak_hours" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_start_backfill_wrapper';
+
 CREATE OR REPLACE FUNCTION "unschedule"(
 	"name" TEXT /* Option < & str > */
 ) RETURNS bool /* Result < bool > */
@@ -686,43 +891,135 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_unschedule_wrapper';
 
-CREATE OR REPLACE FUNCTION queue."_count_jobs"() RETURNS TRIGGER
+CREATE OR REPLACE FUNCTION queue_internal.count_jobs() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
+CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
+	"pid" INT /* Option < i32 > */
+) RETURNS TEXT /* String */
+VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."sees"(
+	"queue_id" INT, /* i32 */
+	"payloads" bool /* bool */
+) RETURNS bool /* Result < bool > */
+STRICT STABLE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats_all"() RETURNS TABLE (
+	"queue" TEXT,  /* String */
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"lag" interval,  /* Option < Interval > */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"paused" bool,  /* bool */
+	"rate_limit" double precision,  /* Option < f64 > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats"(
+	"queue_id" INT /* i32 */
+) RETURNS TABLE (
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL SAFE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+
 -- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
 
--- Views: every reader sees only its queues (and queue.stats reads queue._stats_all()) -----------
+-- Views: every reader sees only its queues (and queue.stats reads queue_internal.stats_all()) -----------
+CREATE OR REPLACE VIEW queue.grants AS
+SELECT q.name AS queue, g.grantee::text AS role, g.privilege, g.granted_at
+  FROM queue.queue_grants g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.grants IS
+    'Per-queue grants made with queue.grant (the reader sees its queues'' only): a role holding any grant for a privilege may use it on those queues only.';
+
+CREATE OR REPLACE VIEW queue.groups AS
+SELECT q.name AS queue, g.group_key, g.consecutive_failures, g.eligible_at
+  FROM queue.group_state g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.groups IS
+    'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at; a completed job of the group ends it.';
+
+CREATE OR REPLACE VIEW queue.rate_schedules AS
+SELECT q.name AS queue, s.timezone, s.peak_days, s.peak_start, s.peak_end, s.peak_rate, s.peak_burst,
+       s.off_peak_rate, s.off_peak_burst
+  FROM queue.queue_rate_schedules s JOIN queue.queues q ON q.id = s.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.rate_schedules IS
+    'Rate schedules set by queue.set_rate_schedule: peak_rate (and peak_burst) from peak_start to peak_end o''clock on peak_days (ISO weekdays, 1 = Monday) in timezone, off_peak_rate otherwise; NULL rates are unlimited.';
+
 CREATE OR REPLACE VIEW queue.jobs AS
 SELECT j.id, q.name AS queue, 'pending'::queue.job_state AS state, j.payload, j.priority, j.run_at,
        nullif(j.group_key, '') AS group_key, j.dedupe_key, j.attempts, j.max_attempts,
        NULL::uuid AS lease_token, NULL::timestamptz AS lease_expires_at, j.locked_by, j.last_error,
        j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
-  FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
        j.claimed_at, NULL
-  FROM queue.scheduled j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.scheduled j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, 'running', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts,
        CASE WHEN pg_catalog.pg_has_role(j.claimed_by, 'USAGE') THEN j.lease_token END,
        j.lease_expires_at, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL
-  FROM queue.running j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.running j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, j.state, j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
        j.claimed_at, j.finished_at
-  FROM queue.done j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+  FROM queue.done j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, 'dead', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
        j.claimed_at, j.finished_at
-  FROM queue.dead j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true);
+  FROM queue.dead j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.jobs IS
     'Every job of every existing queue the reader sees (a role restricted by queue.grant sees its queues only), live and finished, whichever table holds it. lease_token shows only to the role that claimed the job. Write jobs only through the queue.* functions.';
 COMMENT ON COLUMN queue.jobs.priority IS 'Higher runs first.';
@@ -734,7 +1031,7 @@ COMMENT ON COLUMN queue.jobs.lease_token IS 'Fencing token of the current lease,
 COMMENT ON COLUMN queue.jobs.locked_by IS 'Worker name given to the claim that holds (or last held) the lease.';
 
 CREATE OR REPLACE VIEW queue.stats AS
-SELECT * FROM queue._stats_all();
+SELECT * FROM queue_internal.stats_all();
 COMMENT ON VIEW queue.stats IS
     'One row per queue, in constant time whatever the backlog and history: jobs by state (NULL with counted = false until the background worker has counted them after a restart), completions in the last minute and hour, throughput (completed per second over the last minute), failures and retries in the last hour, lag, mean wait and run time over the last hour, paused, and the rate limit in force.';
 COMMENT ON COLUMN queue.stats.ready IS 'Pending jobs that are due (claimable unless paused, capped or rate limited).';
@@ -758,7 +1055,7 @@ SELECT q.name AS queue, r.locked_by AS worker, count(*) AS leases,
        max(greatest(r.claimed_at, r.lease_expires_at - q.lease)) AS last_seen,
        min(r.lease_expires_at) AS next_expiry
   FROM queue.running r
-  JOIN queue.queues q ON q.id = r.queue_id AND queue._sees(q.id, false)
+  JOIN queue.queues q ON q.id = r.queue_id AND queue_internal.sees(q.id, false)
  GROUP BY q.name, r.locked_by;
 COMMENT ON VIEW queue.workers IS
     'Workers holding leases, per queue (worker is the claim''s worker argument, NULL when none was given): how many, the oldest lease''s age, when last seen (latest claim, or heartbeat with the queue''s lease) and the next expiry.';
@@ -772,9 +1069,9 @@ SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.
        r.owner, r.created_at
   FROM queue.refreshes r
   LEFT JOIN pg_catalog.pg_class c ON c.oid = r.source
- WHERE queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = r.queue), 0), true);
+ WHERE queue_internal.sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = r.queue), 0), true);
 COMMENT ON VIEW queue.spread_refreshes IS
-    'Spread refreshes (queue.spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
+    'Spread refreshes (queue.create_spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
 
 CREATE OR REPLACE VIEW queue.backfills AS
 SELECT b.name, b.queue, b.source, b.key_column,
@@ -795,7 +1092,7 @@ SELECT b.name, b.queue, b.source, b.key_column,
        b.started_at, b.finished_at, b.last_step_at, b.last_error, b.last_error_at, b.owner
   FROM queue.backfill_runs b
   LEFT JOIN queue.queues q ON q.name = b.queue
- CROSS JOIN LATERAL (SELECT queue._backfill_rate(b, now()) AS rate) AS r
+ CROSS JOIN LATERAL (SELECT queue_internal.backfill_rate_at(b, now()) AS rate) AS r
  CROSS JOIN LATERAL (
        SELECT p.pending, p.retrying,
               (SELECT count(*) FROM queue.running x
@@ -809,29 +1106,29 @@ SELECT b.name, b.queue, b.source, b.key_column,
                        SELECT attempts FROM queue.scheduled x
                         WHERE x.queue_id = q.id AND x.group_key = b.group_key AND x.payload->>'backfill' = b.name) AS x
               ) AS p) AS j
- WHERE queue._sees(coalesce(q.id, 0), true);
+ WHERE queue_internal.sees(coalesce(q.id, 0), true);
 COMMENT ON VIEW queue.backfills IS
-    'Backfills (queue.backfill_start): state (running: enqueuing its ranges; paused; draining: every range enqueued, some pending or running, retried ones included; done: every range completed; failed: every range finished but some are dead, queue.retry sends them round again; cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';
+    'Backfills (queue.start_backfill): state (running: enqueuing its ranges; paused; draining: every range enqueued, some pending or running, retried ones included; done: every range completed; failed: every range finished but some are dead, queue.retry sends them round again; cancelled), pacing (per_second, current_rate with its peak schedule, lookahead, max_outstanding), the next range''s end and due time, rows (estimate at start) and ranges enqueued, pending, running, retrying, dead and done, and an ETA.';
 
 -- Read isolation (src/visibility.rs): a role restricted by queue.grant reads only its queues' rows
 -- of the tables the queue roles may read; the views filter the same way. The extension owner
 -- (whose rights queue_ext's own statements run with) and queue_maintainer (BYPASSRLS, the
 -- background worker) are not subject to these policies.
 ALTER TABLE queue.queues ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.queues FOR SELECT USING (queue._sees(id, true));
+CREATE POLICY visible ON queue.queues FOR SELECT USING (queue_internal.sees(id, true));
 ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue._sees(queue_id, true));
+CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue_internal.sees(queue_id, true));
 ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue._sees(queue_id, true));
-ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue._sees(queue_id, true));
+CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue_internal.sees(queue_id, true));
+ALTER TABLE queue.queue_rate_schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.queue_rate_schedules FOR SELECT USING (queue_internal.sees(queue_id, true));
 ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.schedules FOR SELECT
-    USING (queue._sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = schedules.queue), 0), true));
-COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue._sees).';
+    USING (queue_internal.sees(coalesce((SELECT q.id FROM queue.queues q WHERE q.name = schedules.queue), 0), true));
+COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue_internal.sees).';
 COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
-COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
+COMMENT ON POLICY visible ON queue.queue_rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
 
 -- Privileges: every function gets exactly its roles again (finalize.sql) ---------------------
@@ -843,11 +1140,15 @@ BEGIN
     FOR f IN
         SELECT p.oid::regprocedure AS signature, p.proname::text AS name
           FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'queue'::regnamespace
+         WHERE p.pronamespace IN ('queue'::regnamespace, 'queue_internal'::regnamespace)
     LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
         grantee := CASE
-            WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
+            WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause_queue', 'resume_queue', 'retry',
+                            'create_schedule', 'drop_schedule', 'create_spread_refresh', 'start_backfill',
+                            'alter_backfill', 'pause_backfill', 'resume_backfill', 'cancel_backfill',
+                            -- The deprecated 0.2.0 names.
+                            'pause', 'resume',
                             'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
                             'release_expired_leases', 'explain_claim', 'shared_queue_slots',
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
@@ -862,24 +1163,24 @@ BEGIN
                             'effective_rate', 'library_version', 'schedule_fires') THEN 'queue_admin, queue_producer, queue_worker'
             WHEN f.name = 'retry_delay' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer'
             -- Internal: called by the queue.* functions and the worker as the extension owner.
-            WHEN f.name = '_wake_launcher' THEN ''
+            WHEN f.name = 'wake_launcher' THEN ''
             -- queue.worker_status (read by the queue roles) computes its state with it.
-            WHEN f.name = '_worker_state' THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name = 'worker_state' THEN 'queue_admin, queue_producer, queue_worker'
             -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
-            WHEN f.name = '_backfill_rate' THEN 'queue_admin, queue_maintainer'
+            WHEN f.name = 'backfill_rate_at' THEN 'queue_admin, queue_maintainer'
             -- queue.stats (read by every queue role and pg_monitor) calls these.
-            WHEN f.name = '_effective_rate' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
-            -- queue.stats reads _stats_all; the views and row-level security policies call _sees.
-            WHEN f.name IN ('_stats_all', '_sees') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
-            -- Only _stats_all's own statement (as the extension owner) reads one queue's figures.
-            WHEN f.name = '_stats' THEN ''
+            WHEN f.name = 'rate_in_effect' THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- queue.stats reads stats_all; the views and row-level security policies call sees.
+            WHEN f.name IN ('stats_all', 'sees') THEN 'queue_admin, queue_producer, queue_worker, queue_maintainer, pg_monitor'
+            -- Only stats_all's own statement (as the extension owner) reads one queue's figures.
+            WHEN f.name = 'stats' THEN ''
             WHEN f.name IN ('metrics', 'histogram') THEN 'queue_admin, queue_producer, queue_worker, pg_monitor'
             -- The counting triggers on the job tables (never called directly).
-            WHEN f.name = '_count_jobs' THEN ''
+            WHEN f.name = 'count_jobs' THEN ''
             -- Called by CREATE EXTENSION (below) and the upgrade script only.
-            WHEN f.name = '_stats_reset' THEN ''
+            WHEN f.name = 'stats_reset' THEN ''
             -- The worker checks the owners of schedules and refreshes with it.
-            WHEN f.name = '_may' THEN 'queue_maintainer'
+            WHEN f.name = 'may' THEN 'queue_maintainer'
         END;
         IF grantee IS NULL THEN
             RAISE EXCEPTION 'queue_ext: function % has no role assigned in finalize.sql', f.signature;
@@ -897,9 +1198,9 @@ COMMENT ON FUNCTION queue.create_queue IS
 COMMENT ON FUNCTION queue.alter_queue IS
     'Change a queue''s settings: NULL keeps a setting, reset => ''{setting,...}'' returns settings to their defaults.';
 COMMENT ON FUNCTION queue.drop_queue IS
-    'Remove a queue and its jobs; refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
-COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
-COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
+    'Remove a queue and its jobs (42704 when there is none, unless if_exists => true); refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
+COMMENT ON FUNCTION queue.pause_queue IS 'Stop handing out jobs from a queue (enqueue still works); pausing a paused queue changes nothing.';
+COMMENT ON FUNCTION queue.resume_queue IS 'Resume handing out jobs from a paused queue.';
 COMMENT ON FUNCTION queue.enqueue IS
     'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
 COMMENT ON FUNCTION queue.enqueue_many IS
@@ -920,17 +1221,17 @@ COMMENT ON FUNCTION queue.release_expired_leases IS
     'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs. An admin restricted by queue.grant releases its own queues'' leases only.';
 COMMENT ON FUNCTION queue.retry_delay IS
     'Backoff before retrying after failed attempt n: d = min(max, base * 2^(n-1)); d/2 + jitter(job id, n) * d/2.';
-COMMENT ON FUNCTION queue._stats IS
+COMMENT ON FUNCTION queue_internal.stats IS
     'Internal: one queue''s figures from shared memory (queue.stats adds its name, lag, pause and rate).';
-COMMENT ON FUNCTION queue._stats_all IS
+COMMENT ON FUNCTION queue_internal.stats_all IS
     'Internal: the rows of queue.stats, for the queues the reader sees the figures of, computed with queue_ext''s own plans (JIT off).';
-COMMENT ON FUNCTION queue._sees IS
+COMMENT ON FUNCTION queue_internal.sees IS
     'Internal: whether the calling role sees a queue''s jobs and settings (payloads => true) or its figures (false; pg_monitor sees every queue''s). A role restricted by queue.grant sees the queues it may use.';
-COMMENT ON FUNCTION queue._count_jobs IS
+COMMENT ON FUNCTION queue_internal.count_jobs IS
     'Internal: the statement-level triggers on the job tables report the jobs each statement moved, per queue, for queue.stats.';
 COMMENT ON FUNCTION queue.recount IS
     'Have the background worker count the jobs by state of the queues the caller administers (every queue for an unrestricted admin) again from the tables (it does after a restart); queue.stats shows NULL depths until it has. Returns the queues it will count.';
-COMMENT ON FUNCTION queue._stats_reset IS
+COMMENT ON FUNCTION queue_internal.stats_reset IS
     'Internal: forget the figures shared memory holds for this database (run by CREATE EXTENSION, so that a dropped earlier install''s are never added to).';
 COMMENT ON FUNCTION queue.metrics IS
     'Every queue''s figures in the Prometheus text exposition format: depths as gauges, events as counters, wait and run times as histograms; for postgres_exporter (contrib/postgres_exporter/queries.yaml) or any scraper.';
@@ -965,30 +1266,40 @@ COMMENT ON FUNCTION queue.shared_queue_slots IS
     'Queues (of every database) holding a token bucket or rotation cursor in shared memory, and the capacity: past three quarters the least recently used is evicted, so claims never fail for lack of room.';
 COMMENT ON FUNCTION queue.library_version IS
     'The version of the loaded queue_ext library; differs from pg_extension.extversion until ALTER EXTENSION queue_ext UPDATE has run.';
-COMMENT ON FUNCTION queue.schedule IS
-    'Create or replace a cron schedule: a job with payload into queue at every fire time of cron (5 fields, @daily-style macros, or ''N seconds'') in timezone, offset by queue.slot_offset(name, jitter). Fires once per fire time; a window missed while the server was down fires once (catch_up) or is skipped. Returns when it fires next.';
-COMMENT ON FUNCTION queue.unschedule IS 'Remove a cron schedule; false when there is none.';
+COMMENT ON FUNCTION queue.create_schedule IS
+    'Create or replace a cron schedule: a job with payload into queue at every fire time of cron (5 fields, @daily-style macros, or ''N seconds'') in timezone, offset by queue.slot_offset(name, jitter). Fires once per fire time; a window missed while the server was down fires once (catch_up) or is skipped. queue.schedules shows when it fires next.';
+COMMENT ON FUNCTION queue.drop_schedule IS 'Remove a cron schedule (42704 when there is none, unless if_exists => true). Jobs it enqueued stay.';
 COMMENT ON FUNCTION queue.pause_schedule IS 'Stop a cron schedule from firing until resume_schedule.';
 COMMENT ON FUNCTION queue.resume_schedule IS
     'Fire a paused cron schedule again from its next fire time after now (the fire times it missed while paused are not caught up).';
 COMMENT ON FUNCTION queue.schedule_fires IS
-    'The next count fire times of a cron pattern in a time zone after an instant, as queue.schedule fires them (before jitter): a dry run, daylight saving days included.';
-COMMENT ON FUNCTION queue.spread_refresh IS
+    'The next count fire times of a cron pattern in a time zone after an instant, as queue.create_schedule''s schedules fire them (before jitter): a dry run, daylight saving days included.';
+COMMENT ON FUNCTION queue.create_spread_refresh IS
     'Create or replace a spread refresh: every row of source gets a job in queue once per period at queue.next_slot(key_column::text, period), payload plus {"refresh", "key"} (or {"keys": [...]} with batch). Needs an index on queue.slot_fraction((key_column)::text). A key whose previous job is still pending or running is not enqueued again.';
-COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh; false when there is none. Its jobs stay.';
+COMMENT ON FUNCTION queue.drop_spread_refresh IS 'Remove a spread refresh (42704 when there is none, unless if_exists => true). Its jobs stay.';
 COMMENT ON FUNCTION queue.pause_spread_refresh IS 'Stop a spread refresh until resume_spread_refresh.';
 COMMENT ON FUNCTION queue.resume_spread_refresh IS
     'Resume a paused spread refresh from now: keys whose slots passed meanwhile wait for their next slot.';
-COMMENT ON FUNCTION queue.backfill_start IS
+COMMENT ON FUNCTION queue.start_backfill IS
     'Start a paced backfill: jobs {"backfill", "begin_id", "end_id"} over the source''s integer key (its primary key, or key_column), newest first, batch_size existing rows each, per_second jobs a second (peak_per_second / off_peak_per_second during and outside peak_hours on peak_days in timezone), enqueued lookahead ahead, none while max_outstanding of its jobs are pending or running.';
-COMMENT ON FUNCTION queue.backfill_pause IS
-    'Stop a backfill at once: nothing more is enqueued and its pending jobs cannot be claimed until backfill_resume.';
-COMMENT ON FUNCTION queue.backfill_resume IS 'Continue a paused backfill exactly where it stopped, at its pace from now.';
-COMMENT ON FUNCTION queue.backfill_cancel IS 'End a backfill and delete its pending jobs; returns how many were deleted.';
-COMMENT ON FUNCTION queue.backfill_alter IS
+COMMENT ON FUNCTION queue.pause_backfill IS
+    'Stop a backfill at once: nothing more is enqueued and its pending jobs cannot be claimed until resume_backfill.';
+COMMENT ON FUNCTION queue.resume_backfill IS 'Continue a paused backfill exactly where it stopped, at its pace from now.';
+COMMENT ON FUNCTION queue.cancel_backfill IS 'End a backfill and delete its pending jobs (42704 when there is none, unless if_exists => true).';
+COMMENT ON FUNCTION queue.alter_backfill IS
     'Retune a backfill while it runs (batch size, rates, lookahead, max_outstanding, peak schedule); NULL keeps a setting, reset drops one. Effective within one lookahead.';
 COMMENT ON FUNCTION queue.backfill_rate IS 'The rate (jobs per second) a backfill runs at at an instant: a dry run of its peak schedule.';
-COMMENT ON FUNCTION queue._wake_launcher IS
+COMMENT ON FUNCTION queue.pause IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.pause_queue.';
+COMMENT ON FUNCTION queue.resume IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.resume_queue.';
+COMMENT ON FUNCTION queue.schedule IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.create_schedule. Returns when the schedule fires next.';
+COMMENT ON FUNCTION queue.unschedule IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.drop_schedule. False when there was no such schedule.';
+COMMENT ON FUNCTION queue.spread_refresh IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.create_spread_refresh.';
+COMMENT ON FUNCTION queue.backfill_start IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.start_backfill.';
+COMMENT ON FUNCTION queue.backfill_alter IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.alter_backfill.';
+COMMENT ON FUNCTION queue.backfill_pause IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.pause_backfill. False when the backfill was not running.';
+COMMENT ON FUNCTION queue.backfill_resume IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.resume_backfill. False when the backfill was not paused.';
+COMMENT ON FUNCTION queue.backfill_cancel IS 'Deprecated (0.2.0 name, kept through 0.3.x): use queue.cancel_backfill. Returns how many pending jobs it deleted.';
+COMMENT ON FUNCTION queue_internal.wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
-COMMENT ON FUNCTION queue._worker_state IS
+COMMENT ON FUNCTION queue_internal.worker_state IS
     'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';

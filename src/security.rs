@@ -19,7 +19,7 @@
 //! error by itself (transaction and subtransaction abort reset it), so the guard only has to
 //! restore it on the normal path.
 
-use crate::error::{QueueError, Result};
+use crate::error::{with_hint, QueueError, Result};
 use crate::spi::exec_one;
 use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
@@ -56,7 +56,28 @@ fn owner() -> Result<pg_sys::Oid> {
             return Ok(owner);
         }
     }
-    let owner = pgrx::Spi::connect_mut(extension_owner)?;
+    let (owner, version) = pgrx::Spi::connect_mut(|client| {
+        let owner = extension_owner(client)?;
+        let version = exec_one::<String>(
+            client,
+            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'queue_ext'",
+            &[],
+        )?;
+        Ok::<_, pgrx::pg_sys::panic::ErrorReport>((owner, version.unwrap_or_default()))
+    })?;
+    // Between installing a new library and ALTER EXTENSION ... UPDATE, the SQL objects the
+    // library's statements name may not exist yet: say what to do rather than fail on one of them.
+    // (The upgrade script itself may call the functions it is defining.)
+    // SAFETY: reads a backend global.
+    if version != env!("CARGO_PKG_VERSION") && !unsafe { pg_sys::creating_extension } {
+        return Err(with_hint(
+            QueueError::NotInPrerequisiteState(format!(
+                "this database has queue_ext {version}'s SQL objects, and the installed library is {}",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "run ALTER EXTENSION queue_ext UPDATE",
+        ));
+    }
     OWNER.set(Some((schema, owner)));
     Ok(owner)
 }

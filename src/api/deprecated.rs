@@ -2,6 +2,8 @@
 //! code written against 0.2.0 keeps working after `ALTER EXTENSION queue_ext UPDATE`. Each keeps
 //! its 0.2.0 signature and answer (a boolean or a count where the new name returns nothing) and
 //! calls what the new name calls. New code uses the names in the README; 0.4.0 drops these.
+//! Each Rust function keeps its 0.2.0 name, which is the C symbol 0.2.0's install script binds
+//! (the upgrade test installs 0.2.0 with this library first: see legacy.rs).
 
 use crate::datum::{Jsonb, RegClass};
 use crate::error::Result;
@@ -12,7 +14,7 @@ use pgrx::prelude::*;
 /// Deprecated alias of queue.pause_queue.
 #[pg_extern(name = "pause", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn deprecated_pause(
+fn queue_pause(
     name: Option<&str>,
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
@@ -22,7 +24,7 @@ fn deprecated_pause(
 /// Deprecated alias of queue.resume_queue.
 #[pg_extern(name = "resume", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn deprecated_resume(
+fn queue_resume(
     name: Option<&str>,
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
@@ -33,7 +35,7 @@ fn deprecated_resume(
 #[pg_extern(name = "schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn deprecated_schedule(
+fn queue_schedule(
     name: Option<&str>,
     cron: Option<&str>,
     queue: Option<&str>,
@@ -53,7 +55,7 @@ fn deprecated_schedule(
 /// Deprecated alias of queue.drop_schedule(name, if_exists => true); false when there was none.
 #[pg_extern(name = "unschedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn deprecated_unschedule(
+fn queue_unschedule(
     name: Option<&str>,
 ) -> Result<bool> {
     let _acting = crate::security::enter()?;
@@ -64,7 +66,7 @@ fn deprecated_unschedule(
 #[pg_extern(name = "spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn deprecated_spread_refresh(
+fn queue_spread_refresh(
     name: Option<&str>,
     queue: Option<&str>,
     source: Option<RegClass>,
@@ -84,7 +86,7 @@ fn deprecated_spread_refresh(
 #[pg_extern(name = "backfill_start", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn deprecated_backfill_start(
+fn queue_backfill_start(
     name: Option<&str>,
     queue: Option<&str>,
     source: Option<RegClass>,
@@ -111,7 +113,7 @@ fn deprecated_backfill_start(
 #[pg_extern(name = "backfill_alter", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn deprecated_backfill_alter(
+fn queue_backfill_alter(
     name: Option<&str>,
     batch_size: default!(Option<i32>, NULL),
     per_second: default!(Option<f64>, NULL),
@@ -131,7 +133,7 @@ fn deprecated_backfill_alter(
 /// Deprecated alias of queue.pause_backfill; false when the backfill was not running.
 #[pg_extern(name = "backfill_pause", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn deprecated_backfill_pause(
+fn queue_backfill_pause(
     name: Option<&str>,
 ) -> Result<bool> {
     let _acting = crate::security::enter()?;
@@ -141,7 +143,7 @@ fn deprecated_backfill_pause(
 /// Deprecated alias of queue.resume_backfill; false when the backfill was not paused.
 #[pg_extern(name = "backfill_resume", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn deprecated_backfill_resume(
+fn queue_backfill_resume(
     name: Option<&str>,
 ) -> Result<bool> {
     let _acting = crate::security::enter()?;
@@ -151,7 +153,7 @@ fn deprecated_backfill_resume(
 /// Deprecated alias of queue.cancel_backfill; returns how many pending jobs it deleted.
 #[pg_extern(name = "backfill_cancel", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn deprecated_backfill_cancel(
+fn queue_backfill_cancel(
     name: Option<&str>,
 ) -> Result<i64> {
     let _acting = crate::security::enter()?;

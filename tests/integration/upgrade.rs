@@ -76,11 +76,17 @@ fn upgrading_from_0_1_0_keeps_every_job_and_matches_a_fresh_install() {
     assert_eq!(before.len(), 8);
     let max_id: i64 = c.query_one("SELECT max(id) FROM queue.jobs", &[]).unwrap().get(0);
 
-    // The chain: 0.1.0 -> 0.2.0, where a 0.2.0 object is made (a schedule that will not fire
-    // during the test), then -> the current version.
+    // The chain: 0.1.0 -> 0.2.0, where a 0.2.0 object is made as 0.2.0 stored it (a schedule that
+    // will not fire during the test; this library's functions refuse until the update), then ->
+    // the current version.
     c.batch_execute("ALTER EXTENSION queue_ext UPDATE TO '0.2.0'").unwrap();
     assert_eq!(jobs(&mut c), before, "0.1.0 -> 0.2.0 changed the jobs");
-    c.batch_execute("SELECT queue.schedule('yearly', '0 0 1 1 *', 'mail', '{\"kind\": \"yearly\"}');").unwrap();
+    c.batch_execute(
+        "INSERT INTO queue.schedules (name, cron, queue, payload, next_fire_at, next_run_at, owner)
+              VALUES ('yearly', '0 0 1 1 *', 'mail', '{\"kind\": \"yearly\"}', date_trunc('year', now()) + interval '1 year',
+                      date_trunc('year', now()) + interval '1 year', current_user::regrole);",
+    )
+    .unwrap();
     let schedules_before: Vec<String> = c
         .query("SELECT format('%s|%s|%s|%s|%s', name, cron, queue, payload, next_fire_at) FROM queue.schedules", &[])
         .unwrap()
@@ -175,7 +181,7 @@ fn objects(c: &mut Client) -> Vec<String> {
         "SELECT 'schedule ' || format('%s|%s|%s|%s|%s', name, cron, queue, payload, next_fire_at) FROM queue.schedules
          UNION ALL SELECT 'refresh ' || format('%s|%s|%s|%s', name, queue, source, period) FROM queue.spread_refreshes
          UNION ALL SELECT 'backfill ' || format('%s|%s|%s|%s', name, queue, source, per_second) FROM queue.backfills
-         UNION ALL SELECT 'grant ' || format('%s|%s|%s', queue_id, grantee, privilege) FROM queue.queue_grants
+         UNION ALL SELECT 'grant ' || format('%s|%s|%s', queue_id, grantee, privilege) FROM queue.queue_grants g
          ORDER BY 1",
         &[],
     )
@@ -191,22 +197,45 @@ fn objects(c: &mut Client) -> Vec<String> {
 fn upgrading_a_0_2_0_install_keeps_its_jobs_and_objects_and_matches_a_fresh_install() {
     let (db, mut c) = database_at("upgrade020", "0.2.0");
     let role = format!("{}_producer", db.name);
+    // This library's functions answer with what to do until the update has run.
+    let err = c.batch_execute("SELECT queue.create_queue('nope')").unwrap_err();
+    let e = err.as_db_error().unwrap();
+    assert_eq!(e.code().code(), "55000", "{err}");
+    assert_eq!(e.hint(), Some("run ALTER EXTENSION queue_ext UPDATE"));
+    // What 0.2.0's functions would have written: two queues, jobs ready, running (claimed under
+    // one token), scheduled with a dedupe key, a schedule, a paused spread refresh, a paused
+    // backfill and a grant.
+    let token = Uuid::new_v4();
     c.batch_execute(&format!(
         "CREATE TABLE accounts (id bigint PRIMARY KEY);
          INSERT INTO accounts SELECT generate_series(1, 50);
          CREATE INDEX ON accounts (queue.slot_fraction((id)::text));
-         SELECT queue.create_queue('mail');
-         SELECT queue.create_queue('sync', max_running => 4);
-         SELECT count(*) FROM queue.enqueue_many('mail', ARRAY(SELECT jsonb_build_object('n', g) FROM generate_series(1, 6) g));
-         SELECT queue.enqueue('mail', '{{\"later\": true}}', run_at => now() + interval '1 day', dedupe_key => 'k-later');
-         SELECT count(*) FROM queue.claim('mail', 'w', batch => 2);
-         SELECT queue.schedule('yearly', '0 0 1 1 *', 'mail', '{{\"kind\": \"yearly\"}}');
-         SELECT queue.spread_refresh('accounts', 'sync', 'accounts', 'id', '1 day', '{{\"op\": \"sync\"}}');
-         SELECT queue.pause_spread_refresh('accounts');
-         SELECT queue.backfill_start('reindex', 'sync', 'accounts', batch_size => 10, per_second => 0.001);
-         SELECT queue.backfill_pause('reindex');
+         INSERT INTO queue.queues (name) VALUES ('mail');
+         INSERT INTO queue.queues (name, max_running) VALUES ('sync', 4);
+         INSERT INTO queue.running (queue_id, attempts, max_attempts, run_at, enqueued_at, payload, first_claimed_at,
+                                    claimed_at, locked_by, lease_token, lease_expires_at, claimed_by)
+              SELECT q.id, 1, 25, now(), now(), jsonb_build_object('n', g), now(), now(), 'w', '{token}',
+                     now() + interval '1 hour', (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                FROM queue.queues q, generate_series(1, 2) g WHERE q.name = 'mail';
+         INSERT INTO queue.ready (queue_id, max_attempts, run_at, enqueued_at, payload)
+              SELECT q.id, 25, now(), now(), jsonb_build_object('n', g) FROM queue.queues q, generate_series(3, 6) g
+               WHERE q.name = 'mail';
+         WITH j AS (INSERT INTO queue.scheduled (queue_id, max_attempts, run_at, enqueued_at, payload, dedupe_key)
+                         SELECT id, 25, now() + interval '1 day', now(), '{{\"later\": true}}', 'k-later'
+                           FROM queue.queues WHERE name = 'mail' RETURNING id, queue_id)
+         INSERT INTO queue.dedupe (queue_id, dedupe_key, job_id) SELECT queue_id, 'k-later', id FROM j;
+         INSERT INTO queue.schedules (name, cron, queue, payload, next_fire_at, next_run_at, owner)
+              VALUES ('yearly', '0 0 1 1 *', 'mail', '{{\"kind\": \"yearly\"}}', date_trunc('year', now()) + interval '1 year',
+                      date_trunc('year', now()) + interval '1 year', current_user::regrole);
+         INSERT INTO queue.refreshes (name, queue, source, key_column, period, payload, paused, enqueued_until, owner)
+              VALUES ('accounts', 'sync', 'accounts', 'id', '1 day', '{{\"op\": \"sync\"}}', true, now(), current_user::regrole);
+         INSERT INTO queue.backfill_runs (name, queue, source, key_column, batch_size, per_second, lookahead, group_key,
+                                          state, owner)
+              VALUES ('reindex', 'sync', 'accounts', 'id', 10, 0.001, '10 seconds', 'backfill:reindex', 'paused',
+                      current_user::regrole);
          CREATE ROLE {role} IN ROLE queue_producer;
-         SELECT queue.grant('mail', '{role}', 'produce');"
+         INSERT INTO queue.queue_grants (queue_id, grantee, privilege)
+              SELECT id, '{role}', 'produce' FROM queue.queues WHERE name = 'mail';"
     ))
     .unwrap();
     let (jobs_before, objects_before) = (jobs(&mut c), objects(&mut c));
@@ -233,6 +262,20 @@ fn upgrading_a_0_2_0_install_keeps_its_jobs_and_objects_and_matches_a_fresh_inst
     let err = c.query_one("SELECT queue.enqueue('sync', '{}')", &[]).unwrap_err();
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42501"), "{err}");
     c.batch_execute("RESET ROLE").unwrap();
+    // Code written for 0.2.0 keeps working: every renamed function answers under its old name.
+    c.batch_execute(
+        "SELECT queue.pause('sync'); SELECT queue.resume('sync');
+         SELECT queue.backfill_resume('reindex'); SELECT queue.backfill_pause('reindex');
+         SELECT queue.backfill_alter('reindex', per_second => 0.002);
+         SELECT queue.backfill_cancel('reindex');
+         SELECT queue.unschedule('yearly');
+         SELECT queue.drop_spread_refresh('accounts');",
+    )
+    .unwrap();
+    let next: Option<std::time::SystemTime> =
+        c.query_one("SELECT queue.schedule('again', '0 0 1 1 *', 'mail')", &[]).unwrap().get(0);
+    assert!(next.is_some());
+    assert!(!c.query_one("SELECT queue.unschedule('never-made')", &[]).unwrap().get::<_, bool>(0));
     await_worker_ticks(&mut c, 2);
     assert_matches_a_fresh_install(&mut c);
     c.batch_execute(&format!("DROP ROLE {role}")).ok();
