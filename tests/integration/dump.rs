@@ -70,7 +70,7 @@ fn pg_dump_and_restore_keep_queues_jobs_and_schedules() {
     assert_eq!(
         count(
             &mut r,
-            "SELECT count(*) FROM queue.rate_schedules s JOIN queue.queues q ON q.id = s.queue_id WHERE q.name = $1",
+            "SELECT count(*) FROM queue.rate_schedules WHERE queue = $1",
             &[&q]
         ),
         1

@@ -90,13 +90,14 @@ fn rate_schedule_switches_at_the_configured_boundary() {
         (r.get(0), r.get(1), r.get(2))
     };
     // Monday 23 November 2026; Paris is UTC+1 in winter.
-    assert_eq!(at(&mut c, "2026-11-23 07:59:59.999+00"), (Some(10.0), None, Some(false)));
+    // No off-peak burst set: the one claims use shows (the rate rounded up).
+    assert_eq!(at(&mut c, "2026-11-23 07:59:59.999+00"), (Some(10.0), Some(10), Some(false)));
     assert_eq!(at(&mut c, "2026-11-23 08:00:00+00"), (Some(100.0), Some(20), Some(true)));
     assert_eq!(at(&mut c, "2026-11-23 15:59:59.999+00"), (Some(100.0), Some(20), Some(true)));
-    assert_eq!(at(&mut c, "2026-11-23 16:00:00+00"), (Some(10.0), None, Some(false)));
-    assert_eq!(at(&mut c, "2026-11-28 10:00:00+00"), (Some(10.0), None, Some(false)), "Saturday is off-peak");
+    assert_eq!(at(&mut c, "2026-11-23 16:00:00+00"), (Some(10.0), Some(10), Some(false)));
+    assert_eq!(at(&mut c, "2026-11-28 10:00:00+00"), (Some(10.0), Some(10), Some(false)), "Saturday is off-peak");
     assert!(c.query_one("SELECT queue.clear_rate_schedule($1)", &[&q]).unwrap().get::<_, bool>(0));
-    assert_eq!(at(&mut c, "2026-11-23 10:00:00+00"), (Some(7.0), None, None));
+    assert_eq!(at(&mut c, "2026-11-23 10:00:00+00"), (Some(7.0), Some(7), None));
 
     // And claims follow the schedule in force now: a peak covering this hour, every day.
     c.execute(
