@@ -14,9 +14,7 @@ use pgrx::prelude::*;
 /// Deprecated alias of queue.pause_queue.
 #[pg_extern(name = "pause", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_pause(
-    name: Option<&str>,
-) -> Result<()> {
+fn queue_pause(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     crate::api::queues::set_paused(name, true)
 }
@@ -24,9 +22,7 @@ fn queue_pause(
 /// Deprecated alias of queue.resume_queue.
 #[pg_extern(name = "resume", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_resume(
-    name: Option<&str>,
-) -> Result<()> {
+fn queue_resume(name: Option<&str>) -> Result<()> {
     let _acting = crate::security::enter()?;
     crate::api::queues::set_paused(name, false)
 }
@@ -49,15 +45,25 @@ fn queue_schedule(
     catch_up: default!(Option<bool>, true),
 ) -> Result<TimestampWithTimeZone> {
     let _acting = crate::security::enter()?;
-    schedules::define_schedule(name, cron, queue, payload, jitter, timezone, priority, group_key, max_attempts, dedupe_key, catch_up)
+    schedules::define_schedule(
+        name,
+        cron,
+        queue,
+        payload,
+        jitter,
+        timezone,
+        priority,
+        group_key,
+        max_attempts,
+        dedupe_key,
+        catch_up,
+    )
 }
 
 /// Deprecated alias of queue.drop_schedule(name, if_exists => true); false when there was none.
 #[pg_extern(name = "unschedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_unschedule(
-    name: Option<&str>,
-) -> Result<bool> {
+fn queue_unschedule(name: Option<&str>) -> Result<bool> {
     let _acting = crate::security::enter()?;
     schedules::remove_schedule(name)
 }
@@ -79,7 +85,18 @@ fn queue_spread_refresh(
     max_attempts: default!(Option<i32>, NULL),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
-    refresh::define_spread_refresh(name, queue, source, key_column, period, payload, batch, priority, group_key, max_attempts)
+    refresh::define_spread_refresh(
+        name,
+        queue,
+        source,
+        key_column,
+        period,
+        payload,
+        batch,
+        priority,
+        group_key,
+        max_attempts,
+    )
 }
 
 /// Deprecated alias of queue.start_backfill.
@@ -106,7 +123,25 @@ fn queue_backfill_start(
     peak_hours: default!(Option<&str>, NULL),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
-    backfill::define_backfill(name, queue, source, batch_size, per_second, key_column, lookahead, max_outstanding, payload, priority, group_key, max_attempts, peak_per_second, off_peak_per_second, timezone, peak_days, peak_hours)
+    backfill::define_backfill(
+        name,
+        queue,
+        source,
+        batch_size,
+        per_second,
+        key_column,
+        lookahead,
+        max_outstanding,
+        payload,
+        priority,
+        group_key,
+        max_attempts,
+        peak_per_second,
+        off_peak_per_second,
+        timezone,
+        peak_days,
+        peak_hours,
+    )
 }
 
 /// Deprecated alias of queue.alter_backfill.
@@ -127,15 +162,25 @@ fn queue_backfill_alter(
     reset: default!(Option<Vec<Option<String>>>, NULL),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
-    backfill::retune_backfill(name, batch_size, per_second, lookahead, max_outstanding, peak_per_second, off_peak_per_second, timezone, peak_days, peak_hours, reset)
+    backfill::retune_backfill(
+        name,
+        batch_size,
+        per_second,
+        lookahead,
+        max_outstanding,
+        peak_per_second,
+        off_peak_per_second,
+        timezone,
+        peak_days,
+        peak_hours,
+        reset,
+    )
 }
 
 /// Deprecated alias of queue.pause_backfill; false when the backfill was not running.
 #[pg_extern(name = "backfill_pause", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_backfill_pause(
-    name: Option<&str>,
-) -> Result<bool> {
+fn queue_backfill_pause(name: Option<&str>) -> Result<bool> {
     let _acting = crate::security::enter()?;
     backfill::park_backfill(name)
 }
@@ -143,9 +188,7 @@ fn queue_backfill_pause(
 /// Deprecated alias of queue.resume_backfill; false when the backfill was not paused.
 #[pg_extern(name = "backfill_resume", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_backfill_resume(
-    name: Option<&str>,
-) -> Result<bool> {
+fn queue_backfill_resume(name: Option<&str>) -> Result<bool> {
     let _acting = crate::security::enter()?;
     backfill::unpark_backfill(name)
 }
@@ -153,9 +196,7 @@ fn queue_backfill_resume(
 /// Deprecated alias of queue.cancel_backfill; returns how many pending jobs it deleted.
 #[pg_extern(name = "backfill_cancel", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_backfill_cancel(
-    name: Option<&str>,
-) -> Result<i64> {
+fn queue_backfill_cancel(name: Option<&str>) -> Result<i64> {
     let _acting = crate::security::enter()?;
     backfill::end_backfill(name)
 }

@@ -430,7 +430,25 @@ fn queue_start_backfill(
     peak_hours: default!(Option<&str>, NULL),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
-    define_backfill(name, queue, source, batch_size, per_second, key_column, lookahead, max_outstanding, payload, priority, group_key, max_attempts, peak_per_second, off_peak_per_second, timezone, peak_days, peak_hours)
+    define_backfill(
+        name,
+        queue,
+        source,
+        batch_size,
+        per_second,
+        key_column,
+        lookahead,
+        max_outstanding,
+        payload,
+        priority,
+        group_key,
+        max_attempts,
+        peak_per_second,
+        off_peak_per_second,
+        timezone,
+        peak_days,
+        peak_hours,
+    )
 }
 /// Retune backfill `name` while it runs (see retune_backfill).
 #[pg_extern(name = "alter_backfill", volatile)]
@@ -450,7 +468,19 @@ fn queue_alter_backfill(
     reset: default!(Option<Vec<Option<String>>>, NULL),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
-    retune_backfill(name, batch_size, per_second, lookahead, max_outstanding, peak_per_second, off_peak_per_second, timezone, peak_days, peak_hours, reset)
+    retune_backfill(
+        name,
+        batch_size,
+        per_second,
+        lookahead,
+        max_outstanding,
+        peak_per_second,
+        off_peak_per_second,
+        timezone,
+        peak_days,
+        peak_hours,
+        reset,
+    )
 }
 /// Stop backfill `name` at once (see park_backfill); one that is not running is left as it is.
 #[pg_extern(name = "pause_backfill", volatile)]

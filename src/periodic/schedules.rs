@@ -138,7 +138,20 @@ fn queue_create_schedule(
     catch_up: default!(Option<bool>, true),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
-    define_schedule(name, cron, queue, payload, jitter, timezone, priority, group_key, max_attempts, dedupe_key, catch_up).map(|_| ())
+    define_schedule(
+        name,
+        cron,
+        queue,
+        payload,
+        jitter,
+        timezone,
+        priority,
+        group_key,
+        max_attempts,
+        dedupe_key,
+        catch_up,
+    )
+    .map(|_| ())
 }
 /// Remove schedule `name`; false when there is none (the 0.2.0 `unschedule`'s answer). Jobs it
 /// enqueued stay.

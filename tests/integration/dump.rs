@@ -67,14 +67,7 @@ fn pg_dump_and_restore_keep_queues_jobs_and_schedules() {
         ),
         1
     );
-    assert_eq!(
-        count(
-            &mut r,
-            "SELECT count(*) FROM queue.rate_schedules WHERE queue = $1",
-            &[&q]
-        ),
-        1
-    );
+    assert_eq!(count(&mut r, "SELECT count(*) FROM queue.rate_schedules WHERE queue = $1", &[&q]), 1);
     assert_eq!(
         count(
             &mut r,

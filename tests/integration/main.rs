@@ -3,6 +3,7 @@
 
 mod common;
 
+mod api;
 mod backfill;
 mod concurrency;
 mod dump;
