@@ -13,8 +13,8 @@ const PERIOD_SECONDS: i64 = 20;
 
 pub fn run(c: &mut Client) {
     c.batch_execute(&format!(
-        "SELECT queue.drop_spread_refresh('users');
-         SELECT queue.unschedule('report');
+        "SELECT queue.drop_spread_refresh('users', if_exists => true);
+         SELECT queue.drop_schedule('report', if_exists => true);
          SELECT queue.drop_queue(name, force => true) FROM queue.queues WHERE name IN ('{QUEUE}', 'reports');
          SELECT queue.create_queue('{QUEUE}');
          SELECT queue.create_queue('reports');
@@ -28,16 +28,16 @@ pub fn run(c: &mut Client) {
     .unwrap();
     println!("\nAct 2: spreading load over time.");
     println!("{USERS} users must each be synced once every {PERIOD_SECONDS} s. One call sets that up:");
-    println!("  SELECT queue.spread_refresh('users', '{QUEUE}', 'users', 'id', '{PERIOD_SECONDS} seconds');");
+    println!("  SELECT queue.create_spread_refresh('users', '{QUEUE}', 'users', 'id', '{PERIOD_SECONDS} seconds');");
     println!("Each user's job comes at the user's slot in the period, the same phase every period, so the");
     println!(
         "jobs arrive evenly (about {} a second) instead of {USERS} at once. A cron schedule fires too:",
         USERS / PERIOD_SECONDS
     );
-    println!("  SELECT queue.schedule('report', '5 seconds', 'reports', '{{\"report\": \"sync status\"}}');\n");
+    println!("  SELECT queue.create_schedule('report', '5 seconds', 'reports', '{{\"report\": \"sync status\"}}');\n");
     c.batch_execute(&format!(
-        "SELECT queue.spread_refresh('users', '{QUEUE}', 'users', 'id', '{PERIOD_SECONDS} seconds', '{{\"op\": \"sync\"}}');
-         SELECT queue.schedule('report', '5 seconds', 'reports', '{{\"report\": \"sync status\"}}');"
+        "SELECT queue.create_spread_refresh('users', '{QUEUE}', 'users', 'id', '{PERIOD_SECONDS} seconds', '{{\"op\": \"sync\"}}');
+         SELECT queue.create_schedule('report', '5 seconds', 'reports', '{{\"report\": \"sync status\"}}');"
     ))
     .unwrap();
     let t0: chrono::DateTime<chrono::Utc> =
