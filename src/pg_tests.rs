@@ -162,7 +162,11 @@ mod tests {
         }
         assert_eq!(state(id), "running");
         assert!(one::<bool>(&format!("SELECT queue.complete({id}, '{second}')")).unwrap());
-        assert!(!one::<bool>(&format!("SELECT queue.complete({id}, '{second}')")).unwrap(), "completed twice");
+        let finished = one::<String>(&format!("SELECT finished_at::text FROM queue.done WHERE id = {id}"));
+        // Repeated with the token that completed it, complete answers true again and changes nothing.
+        assert!(one::<bool>(&format!("SELECT queue.complete({id}, '{second}')")).unwrap(), "a repeated complete");
+        assert_eq!(one::<i64>(&format!("SELECT count(*) FROM queue.done WHERE id = {id}")), Some(1), "completed twice");
+        assert_eq!(one::<String>(&format!("SELECT finished_at::text FROM queue.done WHERE id = {id}")), finished);
     }
 
     #[pg_test]
