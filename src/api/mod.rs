@@ -9,5 +9,6 @@ pub mod grants;
 pub mod manage;
 pub mod produce;
 pub mod queues;
+mod queues_compat;
 pub mod rates;
 pub mod trigger;

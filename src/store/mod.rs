@@ -42,6 +42,7 @@ pub const PROMOTE: &str = include_str!("sql/promote.sql");
 pub const STATS_ROWS: &str = include_str!("sql/stats_rows.sql");
 pub const PROMOTE_ALL: &str = include_str!("sql/promote_all.sql");
 pub const PRUNE: &str = include_str!("sql/prune.sql");
+pub const PRUNE_DEAD: &str = include_str!("sql/prune_dead.sql");
 pub const PURGE: &str = include_str!("sql/purge.sql");
 pub const PURGEABLE: &str = include_str!("sql/purgeable.sql");
 pub const RECOUNT_DEAD: &str = include_str!("sql/recount_dead.sql");
