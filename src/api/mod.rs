@@ -6,6 +6,8 @@
 pub mod claim;
 pub mod consume;
 pub mod grants;
+pub mod job_alter;
+pub mod jobs_bulk;
 pub mod manage;
 pub mod produce;
 pub mod queues;
