@@ -92,6 +92,7 @@ COMMENT ON FUNCTION queue._worker_state IS
 ALTER TABLE queue.queues ADD COLUMN dead_retention interval CHECK (dead_retention >= '0');
 COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them; 0 keeps no history (a completed job is deleted at once). Dead jobs are kept for dead_retention.';
 COMMENT ON COLUMN queue.queues.dead_retention IS 'How long dead jobs are kept before the background worker deletes them; NULL (the default) keeps them until retried or purged.';
+COMMENT ON TABLE queue.dead IS 'Jobs whose attempts ran out (the dead letters): kept until queue.retry sends them back or queue.purge_jobs deletes them, or for their queue''s dead_retention. Read jobs through queue.jobs.';
 DROP FUNCTION queue.create_queue(text, interval, integer, interval, interval, boolean, double precision, integer, integer, integer, boolean, interval, boolean);
 DROP FUNCTION queue.alter_queue(text, interval, integer, interval, interval, boolean, double precision, integer, integer, integer, boolean, interval, text[]);
 
