@@ -97,8 +97,9 @@ BEGIN
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
                             'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
                             'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
-                            'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount') THEN 'queue_admin'
-            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
+                            'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount',
+                            'purge_jobs', 'retry_jobs', 'move_jobs') THEN 'queue_admin'
+            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger', 'cancel_jobs', 'alter_job') THEN 'queue_producer'
             -- Run for whoever creates a trigger on queue.enqueue_trigger (a producer).
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin, queue_producer'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
@@ -160,6 +161,16 @@ COMMENT ON FUNCTION queue.release IS 'Give a claimed job back without counting a
 COMMENT ON FUNCTION queue.cancel IS 'Cancel a pending or running job (needs produce on its queue); false when it already finished.';
 COMMENT ON FUNCTION queue.retry(bigint) IS 'Send a dead or cancelled job back to pending with attempts reset; false when it is neither.';
 COMMENT ON FUNCTION queue.retry(text, text) IS 'Send every dead (or cancelled) job of a queue back to pending; returns how many.';
+COMMENT ON FUNCTION queue.purge_jobs IS
+    'Delete at most max_jobs finished jobs (done, cancelled, dead; state narrows) of a queue that finished more than older_than ago, oldest first, filtered by group_key, dedupe_key and id range (NULL: any); returns how many. Call again while it returns max_jobs. Needs admin.';
+COMMENT ON FUNCTION queue.cancel_jobs IS
+    'Cancel at most max_jobs pending and running jobs (state narrows) of a queue, filtered by group_key, dedupe_key, older_than (enqueued) and id range (NULL: any), as cancel does each; returns how many. Call again while it returns max_jobs. Needs produce.';
+COMMENT ON FUNCTION queue.retry_jobs IS
+    'Send at most max_jobs dead (or cancelled) jobs of a queue back to pending with attempts reset, filtered by group_key, dedupe_key, older_than (finished) and id range (NULL: any); a job whose dedupe key a live job holds stays, and of a batch sharing a key only the newest comes back. Returns how many. Needs admin.';
+COMMENT ON FUNCTION queue.move_jobs IS
+    'Move at most max_jobs pending jobs of a queue to to_queue (same ids, payloads, timing and attempts), filtered by group_key, dedupe_key, older_than (enqueued) and id range (NULL: any); a job whose dedupe key a live job of to_queue holds stays. Returns how many; call again while it returns max_jobs. Needs admin on the queue and produce on to_queue.';
+COMMENT ON FUNCTION queue.alter_job IS
+    'Change a job''s run_at and priority while it is pending, its payload (a JSON object) while it is not running; NULL keeps each. False when the job is not in a state that takes the change, or does not exist. Needs produce on its queue.';
 COMMENT ON FUNCTION queue.release_expired_leases IS
     'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs. An admin restricted by queue.grant releases its own queues'' leases only.';
 COMMENT ON FUNCTION queue.retry_delay IS

@@ -8,7 +8,7 @@
 --                 ▼                         │ fail / release / lease expiry with a delay
 --              running ─────────────────────┘
 --                 │ complete / cancel ──▶ done (kept for the queue's retention; none when it is 0)
---                 │ last attempt fails ──▶ dead (kept until retried or the queue is dropped)
+--                 │ last attempt fails ──▶ dead (kept until retried or purged, or for the queue's dead_retention)
 --
 -- Every table shares the first columns below, in this order, so that a move is
 -- INSERT INTO b SELECT <job columns> FROM (DELETE FROM a ... RETURNING *). Groups are stored as ''
@@ -88,7 +88,7 @@ CREATE TABLE queue.dead (
 );
 ALTER TABLE queue.dead ADD CONSTRAINT dead_pkey PRIMARY KEY (id);
 CREATE INDEX dead_queue_idx ON queue.dead (queue_id, finished_at);
-COMMENT ON TABLE queue.dead IS 'Jobs whose attempts ran out (the dead letters): kept until queue.retry sends them back. Read jobs through queue.jobs.';
+COMMENT ON TABLE queue.dead IS 'Jobs whose attempts ran out (the dead letters): kept until queue.retry sends them back or queue.purge_jobs deletes them, or for their queue''s dead_retention. Read jobs through queue.jobs.';
 
 -- Dedupe: one row per live (pending or running) job with a dedupe key. Concurrent producers race
 -- on its primary key; a job that finishes deletes its row, which frees the key.

@@ -92,6 +92,17 @@ $fn$;
 COMMENT ON FUNCTION queue_internal.backfill_rate_at IS
     'Internal: the rate a backfill runs at at an instant (its on-peak / off-peak schedule applied).';
 
+-- Managing jobs (issue 17: purge_jobs, cancel_jobs, retry_jobs, move_jobs, alter_job) ----------
+-- Dead letters get a retention of their own, applied by the background worker (NULL: kept until
+-- retried or purged). create_queue and alter_queue take it as a last argument: the 0.2.0
+-- signatures go, and the definitions below make the new ones.
+ALTER TABLE queue.queues ADD COLUMN dead_retention interval CHECK (dead_retention >= '0');
+COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them; 0 keeps no history (a completed job is deleted at once). Dead jobs are kept for dead_retention.';
+COMMENT ON COLUMN queue.queues.dead_retention IS 'How long dead jobs are kept before the background worker deletes them; NULL (the default) keeps them until retried or purged.';
+COMMENT ON TABLE queue.dead IS 'Jobs whose attempts ran out (the dead letters): kept until queue.retry sends them back or queue.purge_jobs deletes them, or for their queue''s dead_retention. Read jobs through queue.jobs.';
+DROP FUNCTION queue.create_queue(text, interval, integer, interval, interval, boolean, double precision, integer, integer, integer, boolean, interval, boolean);
+DROP FUNCTION queue.alter_queue(text, interval, integer, interval, interval, boolean, double precision, integer, integer, integer, boolean, interval, text[]);
+
 -- queue.queues shows the burst claims use when burst is left NULL.
 ALTER TABLE queue.queues ADD COLUMN effective_burst integer GENERATED ALWAYS AS
     (CASE WHEN rate_per_second IS NOT NULL THEN greatest(1, coalesce(burst, ceil(rate_per_second)))::integer END) STORED;
@@ -253,6 +264,17 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_alter_backfill_wrapper';
 
+CREATE OR REPLACE FUNCTION "alter_job"(
+	"id" bigint, /* Option < i64 > */
+	"run_at" timestamp with time zone DEFAULT NULL, /* Option < TimestampWithTimeZone > */
+	"priority" INT DEFAULT NULL, /* Option < i32 > */
+	"payload" jsonb DEFAULT NULL /* Option < Jsonb > */
+) RETURNS bool /* Result < bool > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_alter_job_wrapper';
+
 CREATE OR REPLACE FUNCTION "alter_queue"(
 	"name" TEXT, /* Option < & str > */
 	"lease" interval DEFAULT NULL, /* Option < Interval > */
@@ -266,12 +288,13 @@ CREATE OR REPLACE FUNCTION "alter_queue"(
 	"max_running_per_group" INT DEFAULT NULL, /* Option < i32 > */
 	"group_backoff" bool DEFAULT NULL, /* Option < bool > */
 	"retention" interval DEFAULT NULL, /* Option < Interval > */
-	"reset" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+	"reset" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"dead_retention" interval DEFAULT NULL /* Option < Interval > */
 ) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_alter_queue_wrapper';
+AS 'MODULE_PATHNAME', 'queue_alter_queue_v3_wrapper';
 
 CREATE OR REPLACE FUNCTION "backfill_alter"(
 	"name" TEXT, /* Option < & str > */
@@ -373,6 +396,21 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_cancel_backfill_wrapper';
 
+CREATE OR REPLACE FUNCTION "cancel_jobs"(
+	"queue" TEXT, /* Option < & str > */
+	"state" TEXT DEFAULT NULL, /* Option < & str > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"older_than" interval DEFAULT NULL, /* Option < Interval > */
+	"min_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_jobs" INT DEFAULT 10000 /* Option < i32 > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_cancel_jobs_wrapper';
+
 CREATE OR REPLACE FUNCTION "check_enqueue_trigger"(
 	"trigger_oid" oid /* Option < pg_sys :: Oid > */
 ) RETURNS VOID /* QResult < () > */
@@ -434,12 +472,13 @@ CREATE OR REPLACE FUNCTION "create_queue"(
 	"max_running_per_group" INT DEFAULT NULL, /* Option < i32 > */
 	"group_backoff" bool DEFAULT NULL, /* Option < bool > */
 	"retention" interval DEFAULT NULL, /* Option < Interval > */
-	"if_not_exists" bool DEFAULT false /* Option < bool > */
+	"if_not_exists" bool DEFAULT false, /* Option < bool > */
+	"dead_retention" interval DEFAULT NULL /* Option < Interval > */
 ) RETURNS VOID /* Result < () > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_create_queue_wrapper';
+AS 'MODULE_PATHNAME', 'queue_create_queue_v3_wrapper';
 
 CREATE OR REPLACE FUNCTION "create_schedule"(
 	"name" TEXT, /* Option < & str > */
@@ -614,6 +653,21 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_metrics_wrapper';
 
+CREATE OR REPLACE FUNCTION "move_jobs"(
+	"queue" TEXT, /* Option < & str > */
+	"to_queue" TEXT, /* Option < & str > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"older_than" interval DEFAULT NULL, /* Option < Interval > */
+	"min_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_jobs" INT DEFAULT 10000 /* Option < i32 > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_move_jobs_wrapper';
+
 CREATE OR REPLACE FUNCTION "next_slot"(
 	"key" TEXT, /* & str */
 	"period" interval, /* Interval */
@@ -673,6 +727,21 @@ CREATE OR REPLACE FUNCTION "poll_delay"(
 IMMUTABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'poll_delay_wrapper';
+
+CREATE OR REPLACE FUNCTION "purge_jobs"(
+	"queue" TEXT, /* Option < & str > */
+	"older_than" interval, /* Option < Interval > */
+	"state" TEXT DEFAULT NULL, /* Option < & str > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"min_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_jobs" INT DEFAULT 10000 /* Option < i32 > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_purge_jobs_wrapper';
 
 CREATE OR REPLACE FUNCTION "recount"() RETURNS bigint /* Result < i64 > */
 STRICT VOLATILE 
@@ -764,6 +833,21 @@ CREATE OR REPLACE FUNCTION "retry_delay"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'retry_delay_wrapper';
+
+CREATE OR REPLACE FUNCTION "retry_jobs"(
+	"queue" TEXT, /* Option < & str > */
+	"state" TEXT DEFAULT 'dead', /* Option < & str > */
+	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
+	"older_than" interval DEFAULT NULL, /* Option < Interval > */
+	"min_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_id" bigint DEFAULT NULL, /* Option < i64 > */
+	"max_jobs" INT DEFAULT 10000 /* Option < i32 > */
+) RETURNS bigint /* Result < i64 > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_retry_jobs_wrapper';
 
 CREATE OR REPLACE FUNCTION "revoke"(
 	"queue" TEXT, /* Option < & str > */
@@ -897,6 +981,12 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
+CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
+
 CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
 	"pid" INT /* Option < i32 > */
 ) RETURNS TEXT /* String */
@@ -914,11 +1004,26 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
-STRICT VOLATILE  
+CREATE OR REPLACE FUNCTION queue_internal."stats"(
+	"queue_id" INT /* i32 */
+) RETURNS TABLE (
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL SAFE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
+AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
 
 CREATE OR REPLACE FUNCTION queue_internal."stats_all"() RETURNS TABLE (
 	"queue" TEXT,  /* String */
@@ -943,32 +1048,11 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
+CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
 STRICT VOLATILE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."stats"(
-	"queue_id" INT /* i32 */
-) RETURNS TABLE (
-	"ready" bigint,  /* Option < i64 > */
-	"scheduled" bigint,  /* Option < i64 > */
-	"running" bigint,  /* Option < i64 > */
-	"dead" bigint,  /* Option < i64 > */
-	"done_last_minute" bigint,  /* i64 */
-	"done_last_hour" bigint,  /* i64 */
-	"throughput" double precision,  /* f64 */
-	"failures_last_hour" bigint,  /* i64 */
-	"retries_last_hour" bigint,  /* i64 */
-	"mean_wait" interval,  /* Option < Interval > */
-	"mean_run" interval,  /* Option < Interval > */
-	"counted" bool  /* bool */
-)
-STRICT VOLATILE PARALLEL SAFE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
 
 -- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
@@ -1154,8 +1238,9 @@ BEGIN
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
                             'spread_refresh', 'drop_spread_refresh', 'pause_spread_refresh',
                             'resume_spread_refresh', 'backfill_start', 'backfill_pause', 'backfill_resume',
-                            'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount') THEN 'queue_admin'
-            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger') THEN 'queue_producer'
+                            'backfill_cancel', 'backfill_alter', 'backfill_rate', 'recount',
+                            'purge_jobs', 'retry_jobs', 'move_jobs') THEN 'queue_admin'
+            WHEN f.name IN ('enqueue', 'enqueue_many', 'cancel', 'enqueue_trigger', 'cancel_jobs', 'alter_job') THEN 'queue_producer'
             -- Run for whoever creates a trigger on queue.enqueue_trigger (a producer).
             WHEN f.name IN ('check_enqueue_trigger', 'enqueue_trigger_ddl') THEN 'queue_admin, queue_producer'
             WHEN f.name IN ('claim', 'complete', 'complete_many', 'fail', 'heartbeat', 'release') THEN 'queue_worker'
@@ -1217,6 +1302,16 @@ COMMENT ON FUNCTION queue.release IS 'Give a claimed job back without counting a
 COMMENT ON FUNCTION queue.cancel IS 'Cancel a pending or running job (needs produce on its queue); false when it already finished.';
 COMMENT ON FUNCTION queue.retry(bigint) IS 'Send a dead or cancelled job back to pending with attempts reset; false when it is neither.';
 COMMENT ON FUNCTION queue.retry(text, text) IS 'Send every dead (or cancelled) job of a queue back to pending; returns how many.';
+COMMENT ON FUNCTION queue.purge_jobs IS
+    'Delete at most max_jobs finished jobs (done, cancelled, dead; state narrows) of a queue that finished more than older_than ago, oldest first, filtered by group_key, dedupe_key and id range (NULL: any); returns how many. Call again while it returns max_jobs. Needs admin.';
+COMMENT ON FUNCTION queue.cancel_jobs IS
+    'Cancel at most max_jobs pending and running jobs (state narrows) of a queue, filtered by group_key, dedupe_key, older_than (enqueued) and id range (NULL: any), as cancel does each; returns how many. Call again while it returns max_jobs. Needs produce.';
+COMMENT ON FUNCTION queue.retry_jobs IS
+    'Send at most max_jobs dead (or cancelled) jobs of a queue back to pending with attempts reset, filtered by group_key, dedupe_key, older_than (finished) and id range (NULL: any); a job whose dedupe key a live job holds stays, and of a batch sharing a key only the newest comes back. Returns how many. Needs admin.';
+COMMENT ON FUNCTION queue.move_jobs IS
+    'Move at most max_jobs pending jobs of a queue to to_queue (same ids, payloads, timing and attempts), filtered by group_key, dedupe_key, older_than (enqueued) and id range (NULL: any); a job whose dedupe key a live job of to_queue holds stays. Returns how many; call again while it returns max_jobs. Needs admin on the queue and produce on to_queue.';
+COMMENT ON FUNCTION queue.alter_job IS
+    'Change a job''s run_at and priority while it is pending, its payload (a JSON object) while it is not running; NULL keeps each. False when the job is not in a state that takes the change, or does not exist. Needs produce on its queue.';
 COMMENT ON FUNCTION queue.release_expired_leases IS
     'Return jobs whose lease expired to pending with backoff (last_error ''lease expired''), or dead when attempts are used up. Run by the background worker each tick, and by a claim for its queue when no worker runs. An admin restricted by queue.grant releases its own queues'' leases only.';
 COMMENT ON FUNCTION queue.retry_delay IS

@@ -23,6 +23,7 @@ CREATE TABLE queue.queues (
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
     id                    integer NOT NULL DEFAULT nextval('queue.queues_id_seq') CONSTRAINT queues_id_key UNIQUE,
+    dead_retention        interval CHECK (dead_retention >= '0'),
     -- What a claim's token bucket holds (src/api/claim.rs, capacity): shown, since burst may be NULL.
     effective_burst       integer GENERATED ALWAYS AS
                               (CASE WHEN rate_per_second IS NOT NULL
@@ -43,7 +44,8 @@ COMMENT ON COLUMN queue.queues.effective_burst IS 'The token-bucket size claims 
 COMMENT ON COLUMN queue.queues.max_running IS 'Cap on jobs running at once in this queue; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.max_running_per_group IS 'Cap on jobs running at once per group_key; NULL means no cap.';
 COMMENT ON COLUMN queue.queues.group_backoff IS 'Defer a group after consecutive failures (circuit breaker); a success resets it.';
-COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them; 0 keeps no history (a completed job is deleted at once). Dead jobs are kept until retried.';
+COMMENT ON COLUMN queue.queues.retention IS 'How long done and cancelled jobs are kept before the background worker deletes them; 0 keeps no history (a completed job is deleted at once). Dead jobs are kept for dead_retention.';
+COMMENT ON COLUMN queue.queues.dead_retention IS 'How long dead jobs are kept before the background worker deletes them; NULL (the default) keeps them until retried or purged.';
 COMMENT ON COLUMN queue.queues.paused IS 'A paused queue hands out no jobs; producers may still enqueue.';
 
 -- Dropped queues: the background worker deletes their jobs in bounded batches, then the tombstone.

@@ -66,6 +66,12 @@ pub fn prune_finished(client: &mut SpiClient<'_>, limit: i64, bounds: &mut Prune
     Ok(row.get::<i64>(1).map_err(internal)?.unwrap_or(0))
 }
 
+/// Delete dead jobs past their queue's dead_retention (queues that set one); returns how many,
+/// at most `limit`.
+pub fn prune_dead(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {
+    Ok(exec_one::<i64>(client, store::PRUNE_DEAD, &[limit.into()])?.unwrap_or(0))
+}
+
 /// Delete jobs of dropped queues, at most `limit` per table and queue, then the tombstones of
 /// queues found empty long enough; returns the rows deleted.
 pub fn purge_dropped(client: &mut SpiClient<'_>, limit: i64) -> Result<i64> {

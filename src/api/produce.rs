@@ -90,7 +90,7 @@ thread_local! {
 
 /// A job scheduled sooner than the background worker's next tick: wake the worker when this
 /// transaction commits, so that it promotes (and announces) the job on time.
-fn wake_worker_at_commit(run_at: TimestampWithTimeZone) {
+pub(crate) fn wake_worker_at_commit(run_at: TimestampWithTimeZone) {
     if !crate::shmem::available() {
         return;
     }

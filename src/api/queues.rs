@@ -26,6 +26,7 @@ struct SettingsChange {
     max_running_per_group: Option<i32>,
     group_backoff: Option<bool>,
     retention: Option<Interval>,
+    dead_retention: Option<Interval>,
 }
 
 /// A queue's full settings, as stored.
@@ -65,6 +66,7 @@ const RESETTABLE: &[&str] = &[
     "max_running_per_group",
     "group_backoff",
     "retention",
+    "dead_retention",
 ];
 
 impl Settings {
@@ -199,9 +201,15 @@ fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Ve
             reset(client, name, &r)?;
             current = load(client, name)?;
         }
+        // Read and written apart from the others, only when given: 0.2.0's SQL objects, which
+        // this library serves until ALTER EXTENSION UPDATE, have no such column.
+        let dead_retention = change.dead_retention.map(|d| non_negative_interval(d, "dead_retention")).transpose()?;
         let merged = current.apply(change);
         merged.validate()?;
         save(client, name, &merged)?;
+        if let Some(d) = dead_retention {
+            exec(client, "UPDATE queue.queues SET dead_retention = $2 WHERE name = $1", &[name.into(), d.into()])?;
+        }
         // Claims hold back every group listed in queue.group_state: with group backoff off, the
         // groups backing off now are freed at once, not when their eligible_at comes.
         if !merged.group_backoff {
@@ -215,11 +223,12 @@ fn change_settings(name: &str, change: SettingsChange, reset_settings: Option<Ve
     })
 }
 
-/// Create a queue. Settings left NULL take the defaults shown in `queue.queues`.
+/// Create a queue. Settings left NULL take the defaults shown in `queue.queues`. (Its symbol is
+/// new in 0.3.0, with the new argument: 0.2.0's SQL calls queues_compat.rs.)
 #[pg_extern(name = "create_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn queue_create_queue(
+pub(crate) fn queue_create_queue_v3(
     name: Option<&str>,
     lease: default!(Option<Interval>, NULL),
     max_attempts: default!(Option<i32>, NULL),
@@ -233,6 +242,8 @@ fn queue_create_queue(
     group_backoff: default!(Option<bool>, NULL),
     retention: default!(Option<Interval>, NULL),
     if_not_exists: default!(Option<bool>, false),
+    // Last, after the arguments of 0.2.0, so that their positions stay.
+    dead_retention: default!(Option<Interval>, NULL),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
@@ -268,16 +279,18 @@ fn queue_create_queue(
         max_running_per_group,
         group_backoff,
         retention,
+        dead_retention,
     };
     change_settings(name, change, None)
 }
 
 /// Change a queue's settings. NULL leaves a setting unchanged; `reset` lists settings to return to
-/// their defaults (for the limits, that is "no limit").
+/// their defaults (for the limits, that is "no limit"). (Its symbol is new in 0.3.0, with the new
+/// argument: 0.2.0's SQL calls queues_compat.rs.)
 #[pg_extern(name = "alter_queue", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
-fn queue_alter_queue(
+pub(crate) fn queue_alter_queue_v3(
     name: Option<&str>,
     lease: default!(Option<Interval>, NULL),
     max_attempts: default!(Option<i32>, NULL),
@@ -291,6 +304,8 @@ fn queue_alter_queue(
     group_backoff: default!(Option<bool>, NULL),
     retention: default!(Option<Interval>, NULL),
     reset: default!(Option<Vec<Option<String>>>, NULL),
+    // Last, after the arguments of 0.2.0, so that their positions stay.
+    dead_retention: default!(Option<Interval>, NULL),
 ) -> Result<()> {
     let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
@@ -309,6 +324,7 @@ fn queue_alter_queue(
         max_running_per_group,
         group_backoff,
         retention,
+        dead_retention,
     };
     change_settings(name, change, reset)
 }

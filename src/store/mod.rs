@@ -3,6 +3,8 @@
 //! Each is a `&'static str`, so `spi::exec` keeps one prepared plan per statement and backend.
 //! A storage change is confined to this folder, `sql/` at the crate root and the upgrade script.
 
+pub const ALTER_FINISHED: &str = include_str!("sql/alter_finished.sql");
+pub const ALTER_PENDING: &str = include_str!("sql/alter_pending.sql");
 pub const BACKFILL_ALTER: &str = include_str!("sql/backfill_alter.sql");
 pub const BACKFILL_CANCEL: &str = include_str!("sql/backfill_cancel.sql");
 pub const BACKFILL_DUE: &str = include_str!("sql/backfill_due.sql");
@@ -15,6 +17,7 @@ pub const BACKFILL_START: &str = include_str!("sql/backfill_start.sql");
 pub const BACKFILL_STEPPED: &str = include_str!("sql/backfill_stepped.sql");
 pub const BACKFILL_UNPARK: &str = include_str!("sql/backfill_unpark.sql");
 pub const CANCEL: &str = include_str!("sql/cancel.sql");
+pub const CANCEL_JOBS: &str = include_str!("sql/cancel_jobs.sql");
 pub const CLAIM: &str = include_str!("sql/claim.sql");
 pub const CLAIM_DEFAULT: &str = include_str!("sql/claim_default.sql");
 pub const COMPLETE: &str = include_str!("sql/complete.sql");
@@ -38,13 +41,16 @@ pub const JOB_QUEUE: &str = include_str!("sql/job_queue.sql");
 pub const LIVE_DUPLICATE_OF: &str = include_str!("sql/live_duplicate_of.sql");
 pub const LIVE_JOBS: &str = include_str!("sql/live_jobs.sql");
 pub const METRICS_RUNNING: &str = include_str!("sql/metrics_running.sql");
+pub const MOVE_JOBS: &str = include_str!("sql/move_jobs.sql");
 pub const NEXT_DUE: &str = include_str!("sql/next_due.sql");
 pub const PROMOTE: &str = include_str!("sql/promote.sql");
 pub const STATS_ROWS: &str = include_str!("sql/stats_rows.sql");
 pub const PROMOTE_ALL: &str = include_str!("sql/promote_all.sql");
 pub const PRUNE: &str = include_str!("sql/prune.sql");
+pub const PRUNE_DEAD: &str = include_str!("sql/prune_dead.sql");
 pub const PURGE: &str = include_str!("sql/purge.sql");
 pub const PURGEABLE: &str = include_str!("sql/purgeable.sql");
+pub const PURGE_JOBS: &str = include_str!("sql/purge_jobs.sql");
 pub const RECOUNT_DEAD: &str = include_str!("sql/recount_dead.sql");
 pub const RECOUNT_READY: &str = include_str!("sql/recount_ready.sql");
 pub const RECOUNT_RUNNING: &str = include_str!("sql/recount_running.sql");
@@ -54,6 +60,7 @@ pub const REFRESH_ENQUEUE: &str = include_str!("sql/refresh_enqueue.sql");
 pub const REFRESH_STEPPED: &str = include_str!("sql/refresh_stepped.sql");
 pub const REFRESH_UPSERT: &str = include_str!("sql/refresh_upsert.sql");
 pub const RELEASE: &str = include_str!("sql/release.sql");
+pub const RETRY_JOBS: &str = include_str!("sql/retry_jobs.sql");
 pub const RETRY_ONE: &str = include_str!("sql/retry_one.sql");
 pub const RETRY_QUEUE: &str = include_str!("sql/retry_queue.sql");
 pub const SCHEDULE_FIRED: &str = include_str!("sql/schedule_fired.sql");

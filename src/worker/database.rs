@@ -443,6 +443,23 @@ impl Worker {
                 }
             }
         }
+        // Dead letters past their queue's dead_retention, in the same budget: one probe of
+        // dead_queue_idx per queue that sets one, and nothing for the others. One batch at least
+        // per tick, so that a busy history never starves it.
+        loop {
+            match as_maintainer(move |c| maintenance::prune_dead(c, limit)) {
+                Ok(n) => {
+                    report.jobs_pruned += n;
+                    if n < limit || started.elapsed() >= budget || self.stop_requested() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+        }
     }
 
     fn record(&mut self, report: &TickReport) {
