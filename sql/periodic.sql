@@ -67,7 +67,7 @@ CREATE TABLE queue.refreshes (
 COMMENT ON TABLE queue.refreshes IS
     'Internal: the spread refreshes and where each got to; read them through queue.spread_refreshes.';
 
-CREATE VIEW queue.spread_refreshes AS
+CREATE VIEW queue.spread_refreshes WITH (security_barrier) AS
 SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.paused,
        CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_per_period,
        r.enqueued_this_period, r.enqueued_last_period, r.jobs_enqueued, r.keys_skipped,
@@ -146,7 +146,7 @@ COMMENT ON FUNCTION queue_internal.backfill_rate_at IS
 -- enqueued, a backfill is done only when none is pending, running or dead; a dead range makes it
 -- failed, and a retried one (queue.retry) makes it draining again, even after the worker
 -- recorded it done.
-CREATE VIEW queue.backfills AS
+CREATE VIEW queue.backfills WITH (security_barrier) AS
 SELECT b.name, b.queue, b.source, b.key_column,
        CASE WHEN b.state NOT IN ('draining', 'done') THEN b.state
             WHEN j.pending + j.running > 0 THEN 'draining'

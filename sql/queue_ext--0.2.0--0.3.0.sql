@@ -137,19 +137,19 @@ CREATE FUNCTION queue_internal."sees"("queue_id" INT, "payloads" bool) RETURNS b
 STRICT STABLE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
-CREATE VIEW queue.grants AS
+CREATE VIEW queue.grants WITH (security_barrier) AS
 SELECT q.name AS queue, g.grantee::text AS role, g.privilege, g.granted_at
   FROM queue.queue_grants g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.grants IS
     'Per-queue grants made with queue.grant (the reader sees its queues'' only): a role holding any grant for a privilege may use it on those queues only.';
 
-CREATE VIEW queue.groups AS
+CREATE VIEW queue.groups WITH (security_barrier) AS
 SELECT q.name AS queue, g.group_key, g.consecutive_failures, g.eligible_at
   FROM queue.group_state g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.groups IS
     'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at; a completed job of the group ends it.';
 
-CREATE VIEW queue.rate_schedules AS
+CREATE VIEW queue.rate_schedules WITH (security_barrier) AS
 SELECT q.name AS queue, s.timezone, s.peak_days, s.peak_start, s.peak_end, s.peak_rate, s.peak_burst,
        s.off_peak_rate, s.off_peak_burst
   FROM queue.queue_rate_schedules s JOIN queue.queues q ON q.id = s.queue_id AND queue_internal.sees(q.id, true);
@@ -981,29 +981,6 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
-STRICT VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
-	"pid" INT /* Option < i32 > */
-) RETURNS TEXT /* String */
-VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."sees"(
-	"queue_id" INT, /* i32 */
-	"payloads" bool /* bool */
-) RETURNS bool /* Result < bool > */
-STRICT STABLE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
-
 CREATE OR REPLACE FUNCTION queue_internal."stats"(
 	"queue_id" INT /* i32 */
 ) RETURNS TABLE (
@@ -1024,6 +1001,35 @@ STRICT VOLATILE PARALLEL SAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
+	"pid" INT /* Option < i32 > */
+) RETURNS TEXT /* String */
+VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."sees"(
+	"queue_id" INT, /* i32 */
+	"payloads" bool /* bool */
+) RETURNS bool /* Result < bool > */
+STRICT STABLE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
 
 CREATE OR REPLACE FUNCTION queue_internal."stats_all"() RETURNS TABLE (
 	"queue" TEXT,  /* String */
@@ -1048,62 +1054,58 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
-STRICT VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
-
 -- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
 
 -- Views: every reader sees only its queues (and queue.stats reads queue_internal.stats_all()) -----------
-CREATE OR REPLACE VIEW queue.grants AS
+CREATE OR REPLACE VIEW queue.grants WITH (security_barrier) AS
 SELECT q.name AS queue, g.grantee::text AS role, g.privilege, g.granted_at
   FROM queue.queue_grants g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.grants IS
     'Per-queue grants made with queue.grant (the reader sees its queues'' only): a role holding any grant for a privilege may use it on those queues only.';
 
-CREATE OR REPLACE VIEW queue.groups AS
+CREATE OR REPLACE VIEW queue.groups WITH (security_barrier) AS
 SELECT q.name AS queue, g.group_key, g.consecutive_failures, g.eligible_at
   FROM queue.group_state g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.groups IS
     'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at; a completed job of the group ends it.';
 
-CREATE OR REPLACE VIEW queue.rate_schedules AS
+CREATE OR REPLACE VIEW queue.rate_schedules WITH (security_barrier) AS
 SELECT q.name AS queue, s.timezone, s.peak_days, s.peak_start, s.peak_end, s.peak_rate, s.peak_burst,
        s.off_peak_rate, s.off_peak_burst
   FROM queue.queue_rate_schedules s JOIN queue.queues q ON q.id = s.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.rate_schedules IS
     'Rate schedules set by queue.set_rate_schedule: peak_rate (and peak_burst) from peak_start to peak_end o''clock on peak_days (ISO weekdays, 1 = Monday) in timezone, off_peak_rate otherwise; NULL rates are unlimited.';
 
-CREATE OR REPLACE VIEW queue.jobs AS
-SELECT j.id, q.name AS queue, 'pending'::queue.job_state AS state, j.payload, j.priority, j.run_at,
-       nullif(j.group_key, '') AS group_key, j.dedupe_key, j.attempts, j.max_attempts,
-       NULL::uuid AS lease_token, NULL::timestamptz AS lease_expires_at, j.locked_by, j.last_error,
-       j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
-  FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
-UNION ALL
-SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
-       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
-       j.claimed_at, NULL
-  FROM queue.scheduled j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
-UNION ALL
-SELECT j.id, q.name, 'running', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
-       j.attempts, j.max_attempts,
-       CASE WHEN pg_catalog.pg_has_role(j.claimed_by, 'USAGE') THEN j.lease_token END,
-       j.lease_expires_at, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL
-  FROM queue.running j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
-UNION ALL
-SELECT j.id, q.name, j.state, j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
-       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
-       j.claimed_at, j.finished_at
-  FROM queue.done j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
-UNION ALL
-SELECT j.id, q.name, 'dead', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
-       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
-       j.claimed_at, j.finished_at
-  FROM queue.dead j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true);
+CREATE OR REPLACE VIEW queue.jobs WITH (security_barrier) AS
+SELECT * FROM (
+    SELECT j.id, q.name AS queue, 'pending'::queue.job_state AS state, j.payload, j.priority, j.run_at,
+           nullif(j.group_key, '') AS group_key, j.dedupe_key, j.attempts, j.max_attempts,
+           NULL::uuid AS lease_token, NULL::timestamptz AS lease_expires_at, j.locked_by, j.last_error,
+           j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
+      FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
+    UNION ALL
+    SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+           j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+           j.claimed_at, NULL
+      FROM queue.scheduled j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
+    UNION ALL
+    SELECT j.id, q.name, 'running', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+           j.attempts, j.max_attempts,
+           CASE WHEN pg_catalog.pg_has_role(j.claimed_by, 'USAGE') THEN j.lease_token END,
+           j.lease_expires_at, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL
+      FROM queue.running j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
+    UNION ALL
+    SELECT j.id, q.name, j.state, j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+           j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+           j.claimed_at, j.finished_at
+      FROM queue.done j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
+    UNION ALL
+    SELECT j.id, q.name, 'dead', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+           j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+           j.claimed_at, j.finished_at
+      FROM queue.dead j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
+) AS jobs;
 COMMENT ON VIEW queue.jobs IS
     'Every job of every existing queue the reader sees (a role restricted by queue.grant sees its queues only), live and finished, whichever table holds it. lease_token shows only to the role that claimed the job. Write jobs only through the queue.* functions.';
 COMMENT ON COLUMN queue.jobs.priority IS 'Higher runs first.';
@@ -1133,7 +1135,7 @@ COMMENT ON COLUMN queue.stats.mean_run IS 'Mean time from claim to completion of
 COMMENT ON COLUMN queue.stats.rate_limit IS 'Jobs per second the queue hands out at most now (its rate schedule applied); NULL without a limit.';
 COMMENT ON COLUMN queue.stats.counted IS 'false until the job counts are known (the background worker counts them after a server restart).';
 
-CREATE OR REPLACE VIEW queue.workers AS
+CREATE OR REPLACE VIEW queue.workers WITH (security_barrier) AS
 SELECT q.name AS queue, r.locked_by AS worker, count(*) AS leases,
        pg_catalog.now() - min(r.claimed_at) AS oldest_lease_age,
        max(greatest(r.claimed_at, r.lease_expires_at - q.lease)) AS last_seen,
@@ -1144,7 +1146,7 @@ SELECT q.name AS queue, r.locked_by AS worker, count(*) AS leases,
 COMMENT ON VIEW queue.workers IS
     'Workers holding leases, per queue (worker is the claim''s worker argument, NULL when none was given): how many, the oldest lease''s age, when last seen (latest claim, or heartbeat with the queue''s lease) and the next expiry.';
 
-CREATE OR REPLACE VIEW queue.spread_refreshes AS
+CREATE OR REPLACE VIEW queue.spread_refreshes WITH (security_barrier) AS
 SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.paused,
        CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_per_period,
        r.enqueued_this_period, r.enqueued_last_period, r.jobs_enqueued, r.keys_skipped,
@@ -1157,7 +1159,7 @@ SELECT r.name, r.queue, r.source, r.key_column, r.period, r.payload, r.batch, r.
 COMMENT ON VIEW queue.spread_refreshes IS
     'Spread refreshes (queue.create_spread_refresh): source table and key, period, rows per period (the planner''s estimate), jobs enqueued this period and the last, keys skipped because their previous job was still pending or running, lag (how far the worker is behind the slots), and next_due, the slot from which keys are still to be enqueued.';
 
-CREATE OR REPLACE VIEW queue.backfills AS
+CREATE OR REPLACE VIEW queue.backfills WITH (security_barrier) AS
 SELECT b.name, b.queue, b.source, b.key_column,
        CASE WHEN b.state NOT IN ('draining', 'done') THEN b.state
             WHEN j.pending + j.running > 0 THEN 'draining'

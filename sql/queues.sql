@@ -157,19 +157,19 @@ COMMENT ON FUNCTION queue_internal.rate_in_effect IS
 
 -- What the queue roles read of grants, group backoff and rate schedules: views that name a queue
 -- by its name (the tables key it by an internal id) and show each reader only the queues it sees.
-CREATE VIEW queue.grants AS
+CREATE VIEW queue.grants WITH (security_barrier) AS
 SELECT q.name AS queue, g.grantee::text AS role, g.privilege, g.granted_at
   FROM queue.queue_grants g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.grants IS
     'Per-queue grants made with queue.grant (the reader sees its queues'' only): a role holding any grant for a privilege may use it on those queues only.';
 
-CREATE VIEW queue.groups AS
+CREATE VIEW queue.groups WITH (security_barrier) AS
 SELECT q.name AS queue, g.group_key, g.consecutive_failures, g.eligible_at
   FROM queue.group_state g JOIN queue.queues q ON q.id = g.queue_id AND queue_internal.sees(q.id, true);
 COMMENT ON VIEW queue.groups IS
     'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at; a completed job of the group ends it.';
 
-CREATE VIEW queue.rate_schedules AS
+CREATE VIEW queue.rate_schedules WITH (security_barrier) AS
 SELECT q.name AS queue, s.timezone, s.peak_days, s.peak_start, s.peak_end, s.peak_rate, s.peak_burst,
        s.off_peak_rate, s.off_peak_burst
   FROM queue.queue_rate_schedules s JOIN queue.queues q ON q.id = s.queue_id AND queue_internal.sees(q.id, true);

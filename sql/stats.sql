@@ -49,7 +49,7 @@ COMMENT ON COLUMN queue.stats.counted IS 'false until the job counts are known (
 
 -- The workers that hold leases, as named by claim's worker argument. Reads queue.running only,
 -- whose size is bounded by the workers' concurrency.
-CREATE VIEW queue.workers AS
+CREATE VIEW queue.workers WITH (security_barrier) AS
 SELECT q.name AS queue, r.locked_by AS worker, count(*) AS leases,
        pg_catalog.now() - min(r.claimed_at) AS oldest_lease_age,
        max(greatest(r.claimed_at, r.lease_expires_at - q.lease)) AS last_seen,

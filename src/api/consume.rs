@@ -68,9 +68,10 @@ pub(crate) fn complete_jobs(
     if done.len() < ids.len() {
         // A complete repeated under the same token (its first reply was lost) is not a stale
         // token: the job is done, and the caller is told so again.
+        let completed: std::collections::HashSet<i64> = done.iter().copied().collect();
         let (missing, missing_tokens): (Vec<i64>, Vec<Uuid>) =
-            ids.iter().zip(&tokens).filter(|(id, _)| !done.contains(id)).map(|(id, t)| (*id, *t)).unzip();
-        for row in exec(client, store::COMPLETED_BEFORE, &[missing.into(), missing_tokens.into()])? {
+            ids.iter().zip(&tokens).filter(|(id, _)| !completed.contains(id)).map(|(id, t)| (*id, *t)).unzip();
+        for row in exec(client, store::COMPLETED_BEFORE, &[missing.into(), missing_tokens.into(), consumer.into()])? {
             done.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
         }
     }

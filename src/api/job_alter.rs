@@ -39,14 +39,22 @@ fn queue_alter_job(
         if rows.is_empty() {
             return Ok(false);
         }
-        let row = rows.first();
+        let row = first_row(rows)?;
+        // A job of a queue the caller does not see is answered as unknown: its queue is not named.
+        if !row.get::<bool>(4).map_err(internal)?.unwrap_or(false) {
+            return Ok(false);
+        }
         let queue: String = row.get(1).map_err(internal)?.expect("queue name");
         require(row.get::<bool>(2).map_err(internal)?.unwrap_or(false), &queue, Privilege::Produce)?;
         let queue_id = row.get::<i32>(3).map_err(internal)?.expect("queue id");
         // The job leaves its place in queue.ready: if this rolls back it is back where claims
         // may have moved past.
         crate::heads::holding(queue_id);
-        let rows = exec(client, store::ALTER_PENDING, &[id.into(), run_at.into(), priority.into(), payload.into()])?;
+        let rows = exec(
+            client,
+            store::ALTER_PENDING,
+            &[id.into(), run_at.into(), priority.into(), payload.into(), queue_id.into()],
+        )?;
         if !rows.is_empty() {
             let row = first_row(rows)?;
             let ready = row.get::<bool>(2).map_err(internal)?.expect("ready");
@@ -63,6 +71,6 @@ fn queue_alter_job(
         if run_at.is_some() || priority.is_some() {
             return Ok(false);
         }
-        Ok(exec_one::<i64>(client, store::ALTER_FINISHED, &[id.into(), payload.into()])?.is_some())
+        Ok(exec_one::<i64>(client, store::ALTER_FINISHED, &[id.into(), payload.into(), queue_id.into()])?.is_some())
     })
 }

@@ -16,7 +16,11 @@ fn job_queue(client: &mut SpiClient<'_>, id: i64, privilege: Privilege) -> Resul
     if rows.is_empty() {
         return Ok(None);
     }
-    let row = rows.first();
+    let row = crate::heads::first_row(rows)?;
+    // A job of a queue the caller does not see is answered as unknown: its queue is not named.
+    if !row.get::<bool>(4).map_err(internal)?.unwrap_or(false) {
+        return Ok(None);
+    }
     let queue: String = row.get(1).map_err(internal)?.expect("queue name");
     require(row.get::<bool>(2).map_err(internal)?.unwrap_or(false), &queue, privilege)?;
     Ok(Some(row.get::<i32>(3).map_err(internal)?.expect("queue id")))
@@ -34,7 +38,7 @@ fn queue_cancel(id: Option<i64>) -> Result<bool> {
         // A cancel that rolls back brings the job back to where claims may have moved past.
         crate::heads::holding(queue_id);
         let _counted = crate::stats::because(crate::stats::Reason::Cancel);
-        Ok(exec_one::<i64>(client, store::CANCEL, &[id.into()])?.is_some())
+        Ok(exec_one::<i64>(client, store::CANCEL, &[id.into(), queue_id.into()])?.is_some())
     })
 }
 

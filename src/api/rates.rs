@@ -151,6 +151,11 @@ fn queue_effective_rate(
     let queue = queue_name(queue)?;
     let at = at.ok_or(QueueError::NullValue("at"))?;
     let row = Spi::connect_mut(|client| {
+        let info = crate::catalog::queue(client, queue)?.0.ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
+        // A queue's settings are for the roles that see it (as queue.queues shows them).
+        if !crate::visibility::sees(info.id, true)? {
+            return Err(QueueError::Denied { queue: queue.to_owned(), privilege: "read" }.into());
+        }
         let rows = exec(client, store::EFFECTIVE_RATE, &[queue.into(), at.into()])?;
         if rows.is_empty() {
             return Err::<_, pgrx::pg_sys::panic::ErrorReport>(QueueError::UnknownQueue(queue.to_owned()).into());

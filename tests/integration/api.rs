@@ -323,3 +323,57 @@ fn a_restricted_admin_cannot_manage_another_tenants_objects_under_the_new_names(
     )
     .ok();
 }
+
+/// A restricted role's own conditions on a view are never evaluated on another tenant's rows (the
+/// views are security barriers): a failing cast cannot print another tenant's payload, group or
+/// grant in its error message, and a by-id call on a job it does not see answers as for no job.
+#[test]
+fn a_restricted_role_cannot_make_a_view_leak_another_tenants_rows() {
+    let db = TestDb::new("api_leak");
+    let mut su = db.connect();
+    su.batch_execute(
+        "SELECT queue.create_queue('mine'); SELECT queue.create_queue('theirs', rate_per_second => 1);
+         SELECT queue.set_rate_schedule('theirs', 5, 1, timezone => 'Asia/Tokyo');
+         SELECT queue.enqueue('theirs', '{\"secret\": \"s3cr3t-payload\"}', group_key => 's3cr3t-group');
+         SELECT queue.enqueue('mine', '{\"secret\": \"12\"}', group_key => '12');
+         INSERT INTO queue.group_state (queue_id, group_key, consecutive_failures, eligible_at)
+              SELECT id, 's3cr3t-group', 1, now() + interval '1 hour' FROM queue.queues WHERE name = 'theirs';",
+    )
+    .unwrap();
+    let mut tenant = role(&mut su, "api_leaky_tenant", &["queue_producer", "queue_worker"]);
+    su.batch_execute(
+        "SELECT queue.grant('mine', 'api_leaky_tenant', 'produce');
+         SELECT queue.grant('mine', 'api_leaky_tenant', 'consume');",
+    )
+    .unwrap();
+    for sql in [
+        "SELECT * FROM queue.jobs WHERE (payload->>'secret')::int = 0",
+        "SELECT * FROM queue.jobs WHERE group_key::int = 0",
+        "SELECT * FROM queue.groups WHERE group_key::int = 0",
+        "SELECT * FROM queue.rate_schedules WHERE timezone::int = 0",
+        "SELECT * FROM queue.grants WHERE role::int = 0",
+    ] {
+        match tenant.batch_execute(sql) {
+            Ok(()) => {}
+            Err(e) => {
+                let m = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string());
+                assert!(!m.contains("s3cr3t") && !m.contains("Tokyo") && !m.contains("postgres"), "{sql}: {m}");
+            }
+        }
+    }
+    let theirs: i64 = su.query_one("SELECT id FROM queue.jobs WHERE queue = 'theirs'", &[]).unwrap().get(0);
+    for sql in [format!("SELECT queue.cancel({theirs})"), format!("SELECT queue.alter_job({theirs}, priority => 5)")] {
+        assert!(!tenant.query_one(&sql, &[]).unwrap().get::<_, bool>(0), "{sql}");
+    }
+    assert_eq!(sqlstate(&mut tenant, "SELECT * FROM queue.effective_rate('theirs')").as_deref(), Some("42501"));
+    assert_eq!(
+        count(
+            &mut su,
+            "SELECT count(*) FROM queue.jobs WHERE queue = 'theirs' AND state = 'pending' AND priority = 0",
+            &[]
+        ),
+        1
+    );
+    drop(tenant);
+    su.batch_execute("DROP OWNED BY api_leaky_tenant; DROP ROLE api_leaky_tenant").ok();
+}

@@ -41,10 +41,10 @@ SELECT fact FROM (
      WHERE NOT t.tgisinternal
     UNION ALL
     SELECT format('function %s', pg_get_functiondef(p.oid)) FROM pg_proc p
-     WHERE p.pronamespace = 'queue'::regnamespace AND p.prokind IN ('f', 'p')
+     WHERE p.pronamespace IN ('queue'::regnamespace, 'queue_internal'::regnamespace) AND p.prokind IN ('f', 'p')
     UNION ALL
     SELECT format('function acl %s %s', p.oid::regprocedure, p.proacl) FROM pg_proc p
-     WHERE p.pronamespace = 'queue'::regnamespace
+     WHERE p.pronamespace IN ('queue'::regnamespace, 'queue_internal'::regnamespace)
     UNION ALL
     SELECT format('enum %s %s', t.typname, (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
                                               FROM pg_enum e WHERE e.enumtypid = t.oid))
@@ -61,7 +61,7 @@ SELECT fact FROM (
     SELECT format('event trigger %s on %s %s %s', e.evtname, e.evtevent, e.evtfoid::regproc, e.evttags)
       FROM pg_event_trigger e
     UNION ALL
-    SELECT format('schema acl %s', n.nspacl) FROM pg_namespace n WHERE n.nspname = 'queue'
+    SELECT format('schema acl %s %s', n.nspname, n.nspacl) FROM pg_namespace n WHERE n.nspname IN ('queue', 'queue_internal')
     UNION ALL
     SELECT format('row security %s %s %s', r.relname, c.relrowsecurity, c.relforcerowsecurity)
       FROM rels r JOIN pg_class c ON c.oid = r.oid WHERE c.relrowsecurity

@@ -4,12 +4,13 @@
 -- claim that skipped the locked row must find it again at its new key (src/heads.rs). Notifies
 -- when a scheduled job became ready. Returns the job's queue, whether it is ready now, and its
 -- claim key (group key '' for the default group). No row when the job is not pending (running,
--- finished, unknown).
+-- finished, unknown) or no longer in queue $5, the queue the caller's rights were checked on
+-- (move_jobs may have moved it since).
 WITH r AS (
-    DELETE FROM queue.ready WHERE id = $1
+    DELETE FROM queue.ready WHERE id = $1 AND queue_id = $5
     RETURNING id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error, false AS was_scheduled
 ), s AS (
-    DELETE FROM queue.scheduled WHERE id = $1
+    DELETE FROM queue.scheduled WHERE id = $1 AND queue_id = $5
     RETURNING id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error, true AS was_scheduled
 ), g AS (
     SELECT id, queue_id, coalesce($3, priority) AS priority, attempts, max_attempts, coalesce($2, run_at) AS run_at,

@@ -1,9 +1,10 @@
 -- Cancel pending or running job $1: it moves to queue.done as 'cancelled' (a worker holding it
 -- can no longer complete or fail it) and frees its dedupe key. Returns its id; nothing when the
--- job is already finished or does not exist.
-WITH r AS (DELETE FROM queue.ready WHERE id = $1 RETURNING *),
-     s AS (DELETE FROM queue.scheduled WHERE id = $1 RETURNING *),
-     l AS (DELETE FROM queue.running WHERE id = $1 RETURNING id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error),
+-- job is already finished, does not exist, or is no longer in queue $2 (the one the caller's
+-- rights were checked on: move_jobs may have moved it since).
+WITH r AS (DELETE FROM queue.ready WHERE id = $1 AND queue_id = $2 RETURNING *),
+     s AS (DELETE FROM queue.scheduled WHERE id = $1 AND queue_id = $2 RETURNING *),
+     l AS (DELETE FROM queue.running WHERE id = $1 AND queue_id = $2 RETURNING id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error),
 gone AS (
     SELECT * FROM r UNION ALL SELECT * FROM s UNION ALL SELECT * FROM l
 ), kept AS (
