@@ -85,6 +85,11 @@ COMMENT ON FUNCTION queue._worker_state IS
 -- A payload is a JSON object; a NULL priority is the default, 0 (the functions' comments, below,
 -- say so). NULL where a value is required is 22004 naming the argument.
 
+-- An idle database costs nothing, after any burst (idle cost) ----------------------------------------
+-- Lease expiry reads only the expired range of an index, whatever the running table's bloat
+-- (docs/adr/003-idle-cost.md). As sql/jobs.sql makes it.
+CREATE INDEX running_expiry_idx ON queue.running (lease_expires_at, queue_id);
+
 -- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
 CREATE OR REPLACE FUNCTION "_sees"(
 	"queue_id" INT, /* i32 */

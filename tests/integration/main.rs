@@ -11,6 +11,7 @@ mod fuzz;
 mod hostile;
 mod hostile_identity;
 mod hostile_tenants;
+mod idle;
 mod notify;
 mod periodic;
 mod plans;
