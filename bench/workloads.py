@@ -220,7 +220,8 @@ def idle(cluster, pgbench, clients, burst, seconds):
     clean_slate(cluster)
     recreate(cluster, q)
     cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{}}'::jsonb, ARRAY[100]))")
-    time.sleep(2)  # the worker's first ticks (recount) are not idle
+    settle = min(2.0, seconds / 3)  # the worker's first ticks (recount) are not idle
+    time.sleep(settle)
     fresh = idle_cost(cluster, seconds)
     tables = ", ".join(f"queue.{t}" for t in TABLES)
     for start in range(0, burst, 100_000):
@@ -229,7 +230,7 @@ def idle(cluster, pgbench, clients, burst, seconds):
     drain_started = time.time()
     while int(cluster.scalar(f"SELECT count(*) FROM (SELECT FROM queue.ready WHERE queue_id ="
                              f" (SELECT id FROM queue.queues WHERE name = '{q}') LIMIT 1) x")) > 0:
-        pgbench(cluster, DRAIN.format(q=q, b=100), clients, 5, True)
+        pgbench(cluster, DRAIN.format(q=q, b=100), clients, min(5, seconds), True)
     drained_in = time.time() - drain_started
     running = int(cluster.scalar("SELECT count(*) FROM queue.running"))  # pgbench ends whole scripts: 0
     cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{}}'::jsonb, ARRAY[100]))")
@@ -238,7 +239,7 @@ def idle(cluster, pgbench, clients, burst, seconds):
     try:
         cluster.psql(f"VACUUM {tables}")
         sizes = storage(cluster)
-        time.sleep(2)
+        time.sleep(settle)
         after = idle_cost(cluster, seconds)
     finally:
         for t in TABLES:
