@@ -132,7 +132,7 @@ def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def targets(rows, w4_result, w5_result, w6_result=None, w7_result=None, w8_result=None):
+def targets(rows, w4_result, w5_result, w6_result=None, w7_result=None, w8_result=None, idle_result=None):
     """The issue's targets, each with its measured ratio and a plain verdict."""
     out = []
 
@@ -167,6 +167,10 @@ def targets(rows, w4_result, w5_result, w6_result=None, w7_result=None, w8_resul
             if how in w7_result:
                 check(f"W7 ({how}): lowest completions per period during the pin / offered",
                       w7_result[how]["pinned_min_ratio"], 0.5)
+    if idle_result:
+        pct = idle_result["after_burst"]["percent_of_core"]
+        out.append({"target": f"IDLE: worker's share of a core after draining {idle_result['burst']:,} jobs (%)",
+                    "value": pct, "goal": "< 0.1", "met": None if pct is None else pct < 0.1})
     if w8_result:
         for name in ("stats", "metrics"):
             p99 = w8_result[name]["p99_ms"]
@@ -234,6 +238,17 @@ def print_report(rows, extras, verdicts, settings):
         for name in ("stats", "stats_one", "metrics", "count_on_read", "recount"):
             r = w[name]
             print(f"   {name:<10} p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms, max {r['max_ms']:.3f} ms, {r['buffers']} buffers")
+    if extras.get("IDLE"):
+        w = extras["IDLE"]
+        print(f"\nIDLE worker cost, queue idle (100 ready jobs, nothing running), over {w['fresh']['seconds']:.0f} s:"
+              f" fresh database {workloads.fmt_usage(w['fresh'])};"
+              f" after draining {w['burst']:,} jobs (in {w['drained_in_seconds']:.0f} s; tables vacuumed, not truncated:"
+              f" running {w['running_bytes'] / 1e6:.1f} MB, all job tables {w['total_bytes'] / 1e6:.1f} MB)"
+              f" {workloads.fmt_usage(w['after_burst'])}")
+    if extras.get("HB"):
+        w = extras["HB"]
+        print(f"\nHeartbeats of {w['running']:,} running jobs: {w['heartbeats_per_second']:,.0f}/s,"
+              f" {w['wal_bytes_per_heartbeat']:.0f} B WAL each, {100 * w['hot_share']:.0f}% HOT")
     if extras.get("W7"):
         w = extras["W7"]
         print(f"\nW7 held horizon, {w['offered_per_second']} jobs/s offered; {w['before']} s, {w['pin']} s pinned, {w['after']} s after:")
@@ -244,7 +259,8 @@ def print_report(rows, extras, verdicts, settings):
                       f" mean {r['pinned_mean_ratio']:.2f} of the offered rate")
                 for smp in r["samples"]:
                     print(f"      t={smp['t']:>4}s {smp['phase']:<7} {smp['completed_per_second']:>8,.0f} jobs/s"
-                          f" {smp['dead_tuples']:>10,} dead {smp['total_bytes'] / 1e6:>8.1f} MB")
+                          f" {smp['dead_tuples']:>10,} dead {smp['total_bytes'] / 1e6:>8.1f} MB"
+                          f"  worker {workloads.fmt_usage(smp['worker'])}")
     if verdicts:
         print("\nTargets:")
         for v in verdicts:
@@ -269,7 +285,9 @@ def main():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--latency-bin")
     ap.add_argument("--peers", default="pgmq,pgq,graphile_worker,pg_boss")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,COST,SCHED,W8", help="comma-separated subset to run")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,COST,SCHED,W8,IDLE,HB", help="comma-separated subset to run")
+    ap.add_argument("--idle-burst", type=int, default=1_000_000, help="jobs drained before IDLE measures")
+    ap.add_argument("--idle-seconds", type=int, default=60, help="IDLE's measuring window")
     ap.add_argument("--w6-scheduled", type=int, default=1_000_000)
     ap.add_argument("--w6-groups", type=int, default=100_000)
     ap.add_argument("--w7-rate", type=int, default=2000, help="jobs/s offered in W7")
@@ -327,7 +345,13 @@ def main():
                         print(f"rep {rep} W2 (Node workers, 4 concurrent) {peer}: {v:,.0f} jobs/s", flush=True)
 
     extras = {}
+    if "IDLE" in wanted:
+        # Also in --quick (small), so that the suite runs it.
+        extras["IDLE"] = workloads.idle(cluster, pgbench, args.clients, 20_000 if args.quick else args.idle_burst,
+                                        3 if args.quick else args.idle_seconds)
     if not args.quick:
+        if "HB" in wanted:
+            extras["HB"] = workloads.heartbeat_cost(cluster, pgbench, seconds, args.clients)
         if args.latency_bin and "W3" in wanted:
             extras["W3"] = w3(cluster, args.latency_bin, 200, 10)
         if "W4" in wanted:
@@ -348,7 +372,8 @@ def main():
                                         tuple(args.w7_pins.split(",")))
 
     rows = summarize(samples)
-    verdicts = targets(rows, extras.get("W4"), extras.get("W5"), extras.get("W6"), extras.get("W7"), extras.get("W8"))
+    verdicts = targets(rows, extras.get("W4"), extras.get("W5"), extras.get("W6"), extras.get("W7"), extras.get("W8"),
+                       extras.get("IDLE"))
     print_report(rows, extras, verdicts, settings)
     result = {"quick": args.quick, "settings": settings, "elapsed_seconds": time.time() - started,
               "samples": samples, "summary": rows, "extras": extras, "targets": verdicts,

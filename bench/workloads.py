@@ -174,6 +174,82 @@ class Pin:
             self.proc.wait(timeout=60)
 
 
+def worker_usage(cluster):
+    """(pid, CPU seconds used, ticks) of the database's background worker: CPU from
+    /proc/<pid>/schedstat (nanoseconds on a CPU), else utime + stime from /proc/<pid>/stat."""
+    pid, ticks = cluster.scalar("SELECT coalesce(pid, 0) || '|' || ticks FROM queue.worker_status").split("|")
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            cpu = int(f.read().split()[0]) / 1e9
+    except OSError:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(pid), cpu, int(ticks)
+
+
+def usage_between(a, b, seconds):
+    """The worker's cost between two worker_usage() readings: % of a core, CPU ms per tick."""
+    if a[0] != b[0]:
+        return {"seconds": seconds, "percent_of_core": None, "ms_per_tick": None, "ticks": None}  # it restarted
+    cpu, ticks = b[1] - a[1], b[2] - a[2]
+    return {"seconds": round(seconds, 1), "percent_of_core": 100 * cpu / seconds, "ticks": ticks,
+            "ms_per_tick": 1000 * cpu / ticks if ticks else None}
+
+
+def fmt_usage(u):
+    if u["percent_of_core"] is None:
+        return "restarted"
+    per_tick = "" if u["ms_per_tick"] is None else f", {u['ms_per_tick']:.2f} ms/tick"
+    return f"{u['percent_of_core']:.3f}% of a core ({u['ticks']} ticks{per_tick})"
+
+
+def idle_cost(cluster, seconds):
+    """The worker's CPU over `seconds` of a database whose queues are idle."""
+    a, started = worker_usage(cluster), time.time()
+    time.sleep(seconds)
+    return usage_between(a, worker_usage(cluster), time.time() - started)
+
+
+def idle(cluster, pgbench, clients, burst, seconds):
+    """IDLE: what the worker costs a database whose queue is idle (100 ready jobs, nothing running),
+    fresh and after a drain of `burst` jobs (W2's flow, B=100). The job tables are vacuumed without
+    truncation after the burst: they keep the size the burst gave them, empty, as autovacuum leaves
+    them when it cannot take the ACCESS EXCLUSIVE lock truncation needs."""
+    q = "bench_idle"
+    clean_slate(cluster)
+    recreate(cluster, q)
+    cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{}}'::jsonb, ARRAY[100]))")
+    settle = min(2.0, seconds / 3)  # the worker's first ticks (recount) are not idle
+    time.sleep(settle)
+    fresh = idle_cost(cluster, seconds)
+    tables = ", ".join(f"queue.{t}" for t in TABLES)
+    for start in range(0, burst, 100_000):
+        n = min(100_000, burst - start)
+        cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{\"n\": 1}}'::jsonb, ARRAY[{n}]))")
+    drain_started = time.time()
+    while int(cluster.scalar(f"SELECT count(*) FROM (SELECT FROM queue.ready WHERE queue_id ="
+                             f" (SELECT id FROM queue.queues WHERE name = '{q}') LIMIT 1) x")) > 0:
+        pgbench(cluster, DRAIN.format(q=q, b=100), clients, min(5, seconds), True)
+    drained_in = time.time() - drain_started
+    running = int(cluster.scalar("SELECT count(*) FROM queue.running"))  # pgbench ends whole scripts: 0
+    cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{}}'::jsonb, ARRAY[100]))")
+    for t in TABLES:
+        cluster.psql(f"ALTER TABLE queue.{t} SET (vacuum_truncate = false)")
+    try:
+        cluster.psql(f"VACUUM {tables}")
+        sizes = storage(cluster)
+        time.sleep(settle)
+        after = idle_cost(cluster, seconds)
+    finally:
+        for t in TABLES:
+            cluster.psql(f"ALTER TABLE queue.{t} RESET (vacuum_truncate)")
+    recreate(cluster, q)
+    return {"burst": burst, "drained_in_seconds": round(drained_in, 1), "running_jobs": running,
+            "fresh": fresh, "after_burst": after,
+            "running_bytes": sizes["running_bytes"], "total_bytes": sizes["total_bytes"]}
+
+
 def w7(cluster, pgbench, rate, before, pin, after, period, hows=("xid", "snapshot", "slot")):
     """Held horizon: a producer at a fixed offered rate (jobs/s) and a consumer draining as fast as
     it can, `before` seconds unpinned, `pin` seconds with the horizon held, `after` seconds
@@ -198,16 +274,22 @@ def w7(cluster, pgbench, rate, before, pin, after, period, hows=("xid", "snapsho
             started = time.time()
             producer.start()
             consumer.start()
+            # The worker's cost per tick in each period (CPU from /proc, ticks from worker_status).
+            last = [worker_usage(cluster), time.time()]
 
             def sample(phase):
                 done = int(cluster.scalar(
                     f"SELECT count(*) FROM queue.jobs WHERE queue = '{q}' AND state = 'done'"
                     f" AND finished_at > now() - interval '{period} seconds'"))
+                usage, now = worker_usage(cluster), time.time()
+                worker = usage_between(last[0], usage, now - last[1])
+                last[:] = [usage, now]
                 s = {"t": round(time.time() - started), "phase": phase, "completed_per_second": done / period,
-                     **storage(cluster)}
+                     "worker": worker, **storage(cluster)}
                 samples.append(s)
                 print(f"  W7 {how} t={s['t']}s {phase}: {s['completed_per_second']:.0f} jobs/s, "
-                      f"{s['dead_tuples']} dead tuples, {s['total_bytes'] / 1e6:.1f} MB", flush=True)
+                      f"{s['dead_tuples']} dead tuples, {s['total_bytes'] / 1e6:.1f} MB, worker {fmt_usage(worker)}",
+                      flush=True)
 
             def phase(name, seconds):
                 end = time.time() + seconds
@@ -223,11 +305,40 @@ def w7(cluster, pgbench, rate, before, pin, after, period, hows=("xid", "snapsho
             consumer.join()
             lat = latencies_ms(d)
         pinned = [s["completed_per_second"] for s in samples if s["phase"] == "pinned"]
+        ticks = [s["worker"]["ms_per_tick"] for s in samples if s["phase"] == "pinned" and s["worker"]["ms_per_tick"]]
         results[how] = {"samples": samples, "claim_p99_ms": percentile(lat, 99),
+                        "pinned_worker_ms_per_tick_max": max(ticks) if ticks else None,
                         "pinned_min_ratio": (min(pinned) / rate) if pinned else None,
                         "pinned_mean_ratio": (statistics.mean(pinned) / rate) if pinned else None}
     recreate(cluster, q)
     return results
+
+
+def heartbeat_cost(cluster, pgbench, seconds, clients, running=1_000):
+    """HB: what a heartbeat costs: `running` jobs claimed with a long lease, heartbeats of random
+    ones for `seconds` (pgbench, `clients`): heartbeats per second, WAL per heartbeat, and the share
+    of heartbeats that were HOT updates (pg_stat_user_tables)."""
+    q = "bench_hb"
+    clean_slate(cluster)
+    recreate(cluster, q)
+    cluster.psql(f"SELECT count(*) FROM queue.enqueue_many('{q}', array_fill('{{}}'::jsonb, ARRAY[{running}]))")
+    first, tok = cluster.scalar(f"SELECT min(id) || '|' || min(lease_token::text) FROM queue.claim('{q}',"
+                                f" batch => {running}, lease => '1 hour')").split("|")
+    cluster.psql("VACUUM ANALYZE queue.running")
+    cluster.psql("SELECT pg_stat_force_next_flush()")
+    stat = ("SELECT n_tup_upd || '|' || n_tup_hot_upd || '|' || (pg_current_wal_lsn() - '0/0'::pg_lsn)"
+            " FROM pg_stat_user_tables WHERE relid = 'queue.running'::regclass")
+    upd0, hot0, wal0 = (int(x) for x in cluster.scalar(stat).split("|"))
+    script = (f"\\set i random(0, {running - 1})\n"
+              f"SELECT queue.heartbeat({first} + :i, '{tok}');\n")
+    tps, _ = pgbench(cluster, script, clients, seconds, True)
+    cluster.psql("SELECT pg_stat_force_next_flush()")
+    time.sleep(0.5)  # statistics reach the shared counters asynchronously
+    upd1, hot1, wal1 = (int(x) for x in cluster.scalar(stat).split("|"))
+    n = max(1, upd1 - upd0)
+    recreate(cluster, q)
+    return {"running": running, "heartbeats_per_second": tps, "wal_bytes_per_heartbeat": (wal1 - wal0) / n,
+            "hot_share": (hot1 - hot0) / n}
 
 
 def write_cost(cluster, jobs=20_000):

@@ -63,9 +63,12 @@ CREATE TABLE queue.running (
 );
 ALTER TABLE queue.running ADD CONSTRAINT running_pkey PRIMARY KEY (id);
 ALTER TABLE queue.running ALTER COLUMN first_claimed_at SET NOT NULL, ALTER COLUMN claimed_at SET NOT NULL;
--- Caps count running jobs per queue and group; a claim that takes over expired leases reads the
--- queue's running jobs here. lease_expires_at is in no index, so that a heartbeat is a HOT update.
+-- Caps count running jobs per queue and group.
 CREATE INDEX running_queue_idx ON queue.running (queue_id, group_key);
+-- Lease expiry (the background worker each second, a claim when no worker runs) reads only the
+-- expired range, however bloated the table: an idle database costs nothing after a burst. The
+-- price is that a heartbeat is no longer a HOT update (docs/adr/003-idle-cost.md).
+CREATE INDEX running_expiry_idx ON queue.running (lease_expires_at, queue_id);
 COMMENT ON TABLE queue.running IS 'Leased jobs. Read jobs through queue.jobs, which shows a lease token only to the role that claimed it.';
 COMMENT ON COLUMN queue.running.claimed_by IS 'The role that claimed the job: the only one (besides superusers) that queue.jobs shows its lease_token to.';
 

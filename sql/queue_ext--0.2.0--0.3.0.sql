@@ -245,6 +245,11 @@ COMMENT ON FUNCTION queue_internal.worker_state IS
 -- A payload is a JSON object; a NULL priority is the default, 0 (the functions' comments, below,
 -- say so). NULL where a value is required is 22004 naming the argument.
 
+-- An idle database costs nothing, after any burst (idle cost) ----------------------------------------
+-- Lease expiry reads only the expired range of an index, whatever the running table's bloat
+-- (docs/adr/003-idle-cost.md). As sql/jobs.sql makes it.
+CREATE INDEX running_expiry_idx ON queue.running (lease_expires_at, queue_id);
+
 -- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
 CREATE OR REPLACE FUNCTION "alter_backfill"(
 	"name" TEXT, /* Option < & str > */
@@ -981,47 +986,6 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."stats"(
-	"queue_id" INT /* i32 */
-) RETURNS TABLE (
-	"ready" bigint,  /* Option < i64 > */
-	"scheduled" bigint,  /* Option < i64 > */
-	"running" bigint,  /* Option < i64 > */
-	"dead" bigint,  /* Option < i64 > */
-	"done_last_minute" bigint,  /* i64 */
-	"done_last_hour" bigint,  /* i64 */
-	"throughput" double precision,  /* f64 */
-	"failures_last_hour" bigint,  /* i64 */
-	"retries_last_hour" bigint,  /* i64 */
-	"mean_wait" interval,  /* Option < Interval > */
-	"mean_run" interval,  /* Option < Interval > */
-	"counted" bool  /* bool */
-)
-STRICT VOLATILE PARALLEL SAFE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
-STRICT VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
-	"pid" INT /* Option < i32 > */
-) RETURNS TEXT /* String */
-VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
-STRICT VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
-
 CREATE OR REPLACE FUNCTION queue_internal."sees"(
 	"queue_id" INT, /* i32 */
 	"payloads" bool /* bool */
@@ -1053,6 +1017,47 @@ STRICT VOLATILE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats"(
+	"queue_id" INT /* i32 */
+) RETURNS TABLE (
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL SAFE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
+	"pid" INT /* Option < i32 > */
+) RETURNS TEXT /* String */
+VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
 
 -- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;

@@ -9,6 +9,7 @@ use crate::shmem::ClaimKey;
 use crate::spi::{exec, exec_column, exec_one};
 use crate::store;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
+use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
 
 /// Expired leases (of one queue, or of all) back to pending with backoff, or to dead when their
@@ -17,18 +18,61 @@ use pgrx::spi::SpiClient;
 pub fn expire_leases(client: &mut SpiClient<'_>, queue_id: Option<i32>, limit: i64) -> Result<i64> {
     let rows = match queue_id {
         Some(id) => exec(client, store::EXPIRED_QUEUE, &[id.into(), limit.into()])?,
-        None => exec(client, store::EXPIRED_ALL, &[limit.into()])?,
+        None => exec(client, store::EXPIRED_ALL, &[limit.into(), Option::<TimestampWithTimeZone>::None.into()])?,
     };
-    let mut ids = Vec::new();
-    let mut tokens = Vec::new();
+    let (ids, tokens, _) = leases(rows)?;
+    release_expired(client, ids, tokens)
+}
+
+/// The (id, lease_token, lease_expires_at) rows of an expired-leases statement: ids, tokens and
+/// the last row's expiry.
+type Leases = (Vec<i64>, Vec<Uuid>, Option<TimestampWithTimeZone>);
+fn leases(rows: pgrx::spi::SpiTupleTable<'_>) -> Result<Leases> {
+    let (mut ids, mut tokens, mut last) = (Vec::new(), Vec::new(), None);
     for row in rows {
         ids.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
         tokens.push(row.get::<Uuid>(2).map_err(internal)?.expect("lease_token"));
+        last = row.get::<TimestampWithTimeZone>(3).map_err(internal)?;
     }
+    Ok((ids, tokens, last))
+}
+
+/// Release the leases `ids` (tokens `tokens`) that have expired; returns how many were.
+fn release_expired(client: &mut SpiClient<'_>, ids: Vec<i64>, tokens: Vec<Uuid>) -> Result<i64> {
     if ids.is_empty() {
         return Ok(0);
     }
     Ok(fail_jobs(client, ids, tokens, Some("lease expired"), None, true, false, None)?.len() as i64)
+}
+
+/// Where the worker's lease expiry got to: its next step reads leases that expired from there on
+/// (expired_all.sql), and from the first once a minute, for leases committed late (a transaction
+/// that claimed or extended a lease, and committed after the lease it gave had expired).
+#[derive(Default)]
+pub struct LeaseScan {
+    pub from: Option<TimestampWithTimeZone>,
+    pub full_at: Option<std::time::Instant>,
+}
+
+/// [`expire_leases`] of every queue, from `from` on (expired_all.sql): (leases found, released,
+/// where the next batch or step may start). When fewer than `limit` were found, that is this
+/// transaction's now(): every lease it saw expire before then was found. Otherwise it is the last
+/// expiry found (the next batch re-reads only the leases that expired at that instant).
+pub fn expire_leases_from(
+    client: &mut SpiClient<'_>,
+    limit: i64,
+    from: Option<TimestampWithTimeZone>,
+) -> Result<(i64, i64, Option<TimestampWithTimeZone>)> {
+    let (ids, tokens, last) = leases(exec(client, store::EXPIRED_ALL, &[limit.into(), from.into()])?)?;
+    let found = ids.len() as i64;
+    let released = release_expired(client, ids, tokens)?;
+    let reached = if found < limit {
+        // SAFETY: reads the transaction's start, which is what now() returns in its statements.
+        crate::clock::timestamp(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }).ok()
+    } else {
+        last.or(from)
+    };
+    Ok((found, released, reached))
 }
 
 /// What a promotion did: jobs moved, queues notified, and per queue the first default-group key

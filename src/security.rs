@@ -164,10 +164,15 @@ pub fn extension_owner(client: &mut SpiClient<'_>) -> Result<pg_sys::Oid> {
         .ok_or_else(|| QueueError::NotInPrerequisiteState("extension queue_ext is not installed".into()).into())
 }
 
-/// The role the background worker takes for its maintenance statements.
-pub fn maintainer(client: &mut SpiClient<'_>) -> Result<pg_sys::Oid> {
-    exec_one::<pg_sys::Oid>(client, "SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'queue_maintainer'", &[])?
-        .ok_or_else(|| QueueError::NotInPrerequisiteState("role queue_maintainer does not exist".into()).into())
+/// The role the background worker takes for its maintenance statements. A syscache lookup, not
+/// a statement: the worker asks in every transaction, idle ticks included.
+pub fn maintainer(_client: &mut SpiClient<'_>) -> Result<pg_sys::Oid> {
+    // SAFETY: a syscache lookup by name, in a transaction; missing_ok returns InvalidOid.
+    let oid = unsafe { pg_sys::get_role_oid(c"queue_maintainer".as_ptr(), true) };
+    if oid == pg_sys::InvalidOid {
+        return Err(QueueError::NotInPrerequisiteState("role queue_maintainer does not exist".into()).into());
+    }
+    Ok(oid)
 }
 
 /// The per-queue privileges of `queue.grant`.

@@ -50,14 +50,20 @@ pub fn uncounted(client: &mut SpiClient<'_>) -> Result<Vec<(i32, u8)>> {
     if !crate::shmem::available() {
         return Ok(Vec::new());
     }
+    Ok(uncounted_of(exec_column::<i32>(client, "SELECT id FROM queue.queues", &[])?))
+}
+
+/// [`uncounted`] among queues `ids`.
+pub fn uncounted_of(ids: Vec<i32>) -> Vec<(i32, u8)> {
+    if !crate::shmem::available() {
+        return Vec::new();
+    }
     let db = database();
-    let ids = exec_column::<i32>(client, "SELECT id FROM queue.queues", &[])?;
-    Ok(ids
-        .into_iter()
+    ids.into_iter()
         .filter(|id| stats::has_room((db, *id)))
         .map(|id| (id, stats::missing_tables((db, id))))
         .filter(|(_, missing)| *missing != 0)
-        .collect())
+        .collect()
 }
 
 /// Count the rows of `ids` (at most [`QUEUES_PER_COUNT`]) in job table `table` (an index into

@@ -67,4 +67,5 @@ pub const SCHEDULE_FIRED: &str = include_str!("sql/schedule_fired.sql");
 pub const SCHEDULE_UPSERT: &str = include_str!("sql/schedule_upsert.sql");
 pub const SCHEDULES_DUE: &str = include_str!("sql/schedules_due.sql");
 pub const SCHEDULES_LOCK: &str = include_str!("sql/schedules_lock.sql");
+pub const TICK_DUE: &str = include_str!("sql/tick_due.sql");
 pub const TAKE_DEDUPE_KEY: &str = include_str!("sql/take_dedupe_key.sql");

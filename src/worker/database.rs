@@ -9,7 +9,7 @@
 //! search_path to `pg_catalog, pg_temp` for the whole process, and runs every maintenance statement
 //! as the role queue_maintainer, which may touch queue_ext's tables and nothing else.
 
-use super::{in_transaction, in_transaction_coded, report_activity, signals, Failure};
+use super::{due, in_transaction, in_transaction_coded, report_activity, signals, Failure};
 use crate::error::Result;
 use crate::periodic::{backfill, refresh, schedules};
 use crate::security::{as_role, maintainer};
@@ -32,6 +32,9 @@ const ABSENT_RECHECK: Duration = Duration::from_secs(60);
 const FULL_PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Leases are looked at this often at most.
 const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Lease expiry starts from the first lease again this often (leases committed late, expired
+/// before where it got to, are released then).
+const FULL_LEASE_SCAN_EVERY: Duration = Duration::from_secs(60);
 /// A schedule or refresh whose step failed is tried again after this long.
 const FAILED_HOLD_OFF: Duration = Duration::from_secs(10);
 /// The recount of queue depths (after a restart) asks for each job table's lock without waiting,
@@ -112,6 +115,8 @@ struct Worker {
     /// When leases were last looked at: at most once a second, whatever the tick (the running
     /// table is small but churns, and leases last seconds at the least).
     leases_checked: Option<std::time::Instant>,
+    /// Where lease expiry got to, and when it last started from the first lease.
+    lease_scan: maintenance::LeaseScan,
     /// Where retention got to per queue, and when it last started from the heads (prune.sql).
     prune_bounds: maintenance::PruneBounds,
     full_prune: Option<std::time::Instant>,
@@ -243,8 +248,12 @@ impl Worker {
     /// time. Writers to a table wait while it is counted, so its lock is asked for without
     /// waiting, within the step's share of the tick; only when that has failed for
     /// RECOUNT_PATIENCE does the worker wait for it, briefly (src/stats/recount.rs).
-    fn recount(&mut self, report: &mut TickReport) {
-        let uncounted = match as_maintainer(recount::uncounted) {
+    fn recount(&mut self, report: &mut TickReport, queues: Option<Vec<i32>>) {
+        let uncounted = match queues {
+            Some(ids) => Ok(recount::uncounted_of(ids)),
+            None => as_maintainer(recount::uncounted),
+        };
+        let uncounted = match uncounted {
             Ok(uncounted) => uncounted,
             Err(e) => {
                 report.error = Some(format!("recount: {e}"));
@@ -419,6 +428,30 @@ impl Worker {
         }
     }
 
+    /// Release expired leases, a batch per transaction, reading only the leases that expired since
+    /// the last step (maintenance::LeaseScan), and all of them once in FULL_LEASE_SCAN_EVERY.
+    fn expire_leases(&mut self, report: &mut TickReport) {
+        let limit = guc::batch_size();
+        let budget = guc::tick().mul_f64(STEP_BUDGET_OF_TICK);
+        let started = std::time::Instant::now();
+        loop {
+            let from = self.lease_scan.from;
+            match as_maintainer(move |c| maintenance::expire_leases_from(c, limit, from)) {
+                Ok((found, released, reached)) => {
+                    report.leases_released += released;
+                    self.lease_scan.from = reached;
+                    if found < limit || started.elapsed() >= budget || self.stop_requested() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+
     fn prune(&mut self, report: &mut TickReport) {
         if self.full_prune.is_none_or(|t| t.elapsed() >= FULL_PRUNE_EVERY) {
             self.full_prune = Some(std::time::Instant::now());
@@ -536,25 +569,48 @@ impl Worker {
         }
         shmem::worker_tick(self.db, crate::clock::wall_micros());
         let mut report = TickReport::default();
-        self.recount(&mut report);
-        if !self.stop_requested() && self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY) {
-            self.leases_checked = Some(std::time::Instant::now());
-            report.leases_released = self.batches(&mut report, |c, n| maintenance::expire_leases(c, None, n));
+        // Each step runs only when the probe found work for it: an idle tick is this one
+        // transaction (and prune's, and the report's).
+        let check_leases = self.leases_checked.is_none_or(|t| t.elapsed() >= LEASE_CHECK_EVERY);
+        if check_leases && self.lease_scan.full_at.is_none_or(|t| t.elapsed() >= FULL_LEASE_SCAN_EVERY) {
+            self.lease_scan = maintenance::LeaseScan { from: None, full_at: Some(std::time::Instant::now()) };
         }
-        if !self.stop_requested() {
+        let lease_from = self.lease_scan.from;
+        let refresh_until = crate::clock::timestamp(crate::clock::wall_micros() + guc::tick_micros());
+        let due = match refresh_until.map(|until| as_maintainer(move |c| due::probe(c, lease_from, until))) {
+            Ok(Ok(due)) => due,
+            Ok(Err(e)) => {
+                report.error = Some(e);
+                due::Due::everything()
+            }
+            Err(_) => due::Due::everything(),
+        };
+        self.recount(&mut report, due.queues);
+        if !self.stop_requested() && check_leases {
+            self.leases_checked = Some(std::time::Instant::now());
+            if due.leases {
+                self.expire_leases(&mut report);
+            } else if due.now.is_some() {
+                self.lease_scan.from = due.now;
+            }
+        }
+        let periodic = due.schedules || due.refreshes || due.backfills;
+        if !self.stop_requested() && due.schedules {
             self.fire_schedules(&mut report);
         }
-        if !self.stop_requested() {
+        if !self.stop_requested() && due.refreshes {
             self.step_refreshes(&mut report);
         }
-        if !self.stop_requested() {
+        if !self.stop_requested() && due.backfills {
             self.step_backfills(&mut report);
         }
         // After the periodic steps: what they scheduled counts for the worker's next wake-up.
-        if !self.stop_requested() {
+        if !self.stop_requested() && (due.promote || periodic) {
             self.promote(&mut report);
+        } else {
+            self.next_due = due.next_due;
         }
-        if !self.stop_requested() {
+        if !self.stop_requested() && due.purge {
             report.jobs_purged = self.batches(&mut report, maintenance::purge_dropped);
         }
         if !self.stop_requested() {
@@ -604,6 +660,10 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
             (c"jit", c"off"),
             (c"enable_seqscan", c"off"),
             (c"default_transaction_isolation", c"read committed"),
+            // Its commits need not wait for the WAL flush: each of its transactions is redone by
+            // a later tick if a crash loses it, and a client's commit that depends on one flushes
+            // it first. An idle tick then costs no fsync (docs/adr/003-idle-cost.md).
+            (c"synchronous_commit", c"off"),
         ] {
             pg_sys::SetConfigOption(
                 name.as_ptr(),
@@ -634,6 +694,7 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
     let mut worker = Worker {
         db,
         leases_checked: None,
+        lease_scan: Default::default(),
         prune_bounds: Default::default(),
         full_prune: None,
         schedules_held: Default::default(),

@@ -6,6 +6,7 @@
 //! are announced, dropped queues are purged and history is pruned without anyone asking.
 
 mod database;
+mod due;
 mod launcher;
 mod signals;
 

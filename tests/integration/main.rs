@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_identity;
 mod hostile_jobs;
 mod hostile_tenants;
+mod idle;
 mod job_alter;
 mod jobs_bulk;
 mod notify;
