@@ -13,7 +13,8 @@
 -- Every table shares the first columns below, in this order, so that a move is
 -- INSERT INTO b SELECT <job columns> FROM (DELETE FROM a ... RETURNING *). Groups are stored as ''
 -- for jobs without a group_key (the view shows NULL), so that indexes are on plain columns.
--- Jobs name their queue by queue.queues.id. No foreign key on purpose: a per-row check would lock
+-- Jobs name their queue by queue.queues.id (in queue.ready, a paused group's jobs by the id
+-- negated: sql/queues.sql, queue.paused_groups). No foreign key on purpose: a per-row check would lock
 -- the queue row on every enqueue and serialise producers on it. No CHECK constraints either: the
 -- executor re-reads each one for every statement that writes the table, and the queue.* functions
 -- validate every value they write.
@@ -115,6 +116,12 @@ SELECT j.id, q.name AS queue, 'pending'::queue.job_state AS state, j.payload, j.
        NULL::uuid AS lease_token, NULL::timestamptz AS lease_expires_at, j.locked_by, j.last_error,
        j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
   FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
+UNION ALL
+-- Ready jobs of paused groups, parked under their queue's id negated (src/api/groups.rs).
+SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+       j.claimed_at, NULL
+  FROM queue.ready j JOIN queue.queues q ON -q.id = j.queue_id AND queue._sees(q.id, true)
 UNION ALL
 SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,

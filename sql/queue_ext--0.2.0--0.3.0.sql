@@ -85,6 +85,26 @@ COMMENT ON FUNCTION queue._worker_state IS
 -- A payload is a JSON object; a NULL priority is the default, 0 (the functions' comments, below,
 -- say so). NULL where a value is required is 22004 naming the argument.
 
+-- Replace on duplicate, pause_group / resume_group (issue 17, h3) -------------------------------
+-- enqueue and enqueue_many take on_duplicate and debounce: the 0.2.0 signatures go (the new ones
+-- are defined below with their defaults, so every 0.2.0 call keeps working).
+DROP FUNCTION queue.enqueue(text, jsonb, timestamptz, integer, text, text, integer, text, interval);
+DROP FUNCTION queue.enqueue_many(text, jsonb[], timestamptz, integer, text, integer, text[]);
+-- Paused groups (their policy is re-created with the others below). The ready jobs of a paused
+-- group are parked in queue.ready under the queue's id negated: no new job table.
+CREATE TABLE queue.paused_groups (
+    queue_id  integer NOT NULL,
+    group_key text NOT NULL CHECK (group_key <> ''),
+    paused_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (queue_id, group_key)
+);
+COMMENT ON TABLE queue.paused_groups IS
+    'Groups paused by queue.pause_group: claims hand out none of their jobs until queue.resume_group; producers may still enqueue.';
+SELECT pg_catalog.pg_extension_config_dump('queue.paused_groups', '');
+REVOKE ALL ON queue.paused_groups FROM PUBLIC;
+GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
+
 -- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
 CREATE OR REPLACE FUNCTION "_sees"(
 	"queue_id" INT, /* i32 */
@@ -377,7 +397,9 @@ CREATE OR REPLACE FUNCTION "enqueue"(
 	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
 	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
 	"spread_key" TEXT DEFAULT NULL, /* Option < & str > */
-	"spread_period" interval DEFAULT NULL /* Option < Interval > */
+	"spread_period" interval DEFAULT NULL, /* Option < Interval > */
+	"on_duplicate" TEXT DEFAULT 'skip', /* Option < & str > */
+	"debounce" interval DEFAULT NULL /* Option < Interval > */
 ) RETURNS bigint /* Result < i64 > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
@@ -391,7 +413,9 @@ CREATE OR REPLACE FUNCTION "enqueue_many"(
 	"priority" INT DEFAULT 0, /* Option < i32 > */
 	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
 	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
-	"dedupe_keys" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+	"dedupe_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"on_duplicate" TEXT DEFAULT 'skip', /* Option < & str > */
+	"debounce" interval DEFAULT NULL /* Option < Interval > */
 ) RETURNS SETOF bigint /* i64 */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
@@ -482,6 +506,15 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_pause_wrapper';
 
+CREATE OR REPLACE FUNCTION "pause_group"(
+	"group_key" TEXT, /* Option < & str > */
+	"queue" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_group_wrapper';
+
 CREATE OR REPLACE FUNCTION "pause_schedule"(
 	"name" TEXT /* Option < & str > */
 ) RETURNS bool /* Result < bool > */
@@ -540,6 +573,15 @@ VOLATILE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_resume_wrapper';
+
+CREATE OR REPLACE FUNCTION "resume_group"(
+	"group_key" TEXT, /* Option < & str > */
+	"queue" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_group_wrapper';
 
 CREATE OR REPLACE FUNCTION "resume_schedule"(
 	"name" TEXT /* Option < & str > */
@@ -703,6 +745,12 @@ SELECT j.id, q.name AS queue, 'pending'::queue.job_state AS state, j.payload, j.
        j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
   FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue._sees(q.id, true)
 UNION ALL
+-- Ready jobs of paused groups, parked under their queue's id negated (src/api/groups.rs).
+SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+       j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+       j.claimed_at, NULL
+  FROM queue.ready j JOIN queue.queues q ON -q.id = j.queue_id AND queue._sees(q.id, true)
+UNION ALL
 SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
        j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
        j.claimed_at, NULL
@@ -823,6 +871,8 @@ ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue._sees(queue_id, true));
+ALTER TABLE queue.paused_groups ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON queue.paused_groups FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
@@ -831,6 +881,7 @@ CREATE POLICY visible ON queue.schedules FOR SELECT
 COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue._sees).';
 COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
+COMMENT ON POLICY visible ON queue.paused_groups IS 'A role restricted by queue.grant sees only its queues'' paused groups.';
 COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
 
@@ -848,6 +899,7 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
         grantee := CASE
             WHEN f.name IN ('create_queue', 'alter_queue', 'drop_queue', 'pause', 'resume', 'retry',
+                            'pause_group', 'resume_group',
                             'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
                             'release_expired_leases', 'explain_claim', 'shared_queue_slots',
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
@@ -900,10 +952,13 @@ COMMENT ON FUNCTION queue.drop_queue IS
     'Remove a queue and its jobs; refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
 COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
 COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
+COMMENT ON FUNCTION queue.pause_group IS
+    'Stop handing out the jobs of one group (group_key) of a queue; other groups flow and enqueue still works. Survives restarts; see queue.paused_groups.';
+COMMENT ON FUNCTION queue.resume_group IS 'Hand out the jobs of a paused group again.';
 COMMENT ON FUNCTION queue.enqueue IS
-    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
+    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key and a live (pending or running) job holding that key, on_duplicate says what happens: ''skip'' (default) returns that job''s id; ''replace'' gives a pending holder the new payload (debounce: and makes it due at now() + debounce) and returns its id, or, when the holder is running, enqueues a new job behind it that takes the key over; ''raise'' fails with 23505.';
 COMMENT ON FUNCTION queue.enqueue_many IS
-    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload.';
+    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload; on_duplicate and debounce apply to each as in queue.enqueue.';
 COMMENT ON FUNCTION queue.claim IS
     'Lease up to batch ready jobs (priority desc, run_at, id) with FOR UPDATE SKIP LOCKED. complete/complete_token first complete the previous batch in the same transaction.';
 COMMENT ON FUNCTION queue.complete IS 'Mark a claimed job done; false when the lease token no longer holds the job.';
@@ -939,7 +994,7 @@ COMMENT ON FUNCTION queue.histogram IS
 COMMENT ON FUNCTION queue.explain_claim IS
     'EXPLAIN of the generic plans queue.claim runs for a queue (claims always run them): the promotion of its due jobs by scheduled_due_idx, then the claim by ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS
-    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
+    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, on_duplicate=skip|replace|raise and debounce=<interval> (as queue.enqueue''s), spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
 COMMENT ON FUNCTION queue.check_enqueue_trigger IS
     'Check the options of a trigger that runs queue.enqueue_trigger (called at CREATE TRIGGER time).';
 COMMENT ON FUNCTION queue.enqueue_trigger_ddl IS

@@ -5,7 +5,9 @@
 
 pub mod claim;
 pub mod consume;
+pub mod dedupe;
 pub mod grants;
+pub mod groups;
 pub mod manage;
 pub mod produce;
 pub mod queues;

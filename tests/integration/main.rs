@@ -5,10 +5,13 @@ mod common;
 
 mod backfill;
 mod concurrency;
+mod dedupe;
 mod dump;
 mod errors;
 mod fuzz;
+mod groups;
 mod hostile;
+mod hostile_groups;
 mod hostile_identity;
 mod hostile_tenants;
 mod notify;
