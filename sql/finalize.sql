@@ -12,7 +12,7 @@ GRANT USAGE ON SCHEMA queue TO queue_admin, queue_producer, queue_worker, queue_
 REVOKE ALL ON ALL TABLES IN SCHEMA queue FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA queue FROM PUBLIC;
 GRANT SELECT ON queue.queues, queue.jobs, queue.worker_status, queue.group_state, queue.rate_schedules,
-                queue.queue_grants, queue.dropped_queues, queue.paused_groups
+                queue.queue_grants, queue.dropped_queues
    TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT ON queue.schedules, queue.spread_refreshes, queue.backfills TO queue_admin;
 -- Monitoring: the queue roles and pg_monitor (what exporters usually run as) read the figures.
@@ -31,8 +31,6 @@ ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue._sees(queue_id, true));
-ALTER TABLE queue.paused_groups ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.paused_groups FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
@@ -41,9 +39,11 @@ CREATE POLICY visible ON queue.schedules FOR SELECT
 COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue._sees).';
 COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
-COMMENT ON POLICY visible ON queue.paused_groups IS 'A role restricted by queue.grant sees only its queues'' paused groups.';
 COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
+-- queue.paused_groups filters itself (queue._sees); its table, queue.group_pauses, is not readable.
+GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
 
 -- Trigger options are checked when the trigger is created, not only when it first fires. SECURITY
 -- INVOKER: the check is made for the role creating the trigger (it needs produce on the queue). It
@@ -143,7 +143,7 @@ COMMENT ON FUNCTION queue.drop_queue IS
 COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
 COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
 COMMENT ON FUNCTION queue.pause_group IS
-    'Stop handing out the jobs of one group (group_key) of a queue; other groups flow and enqueue still works. Survives restarts; see queue.paused_groups.';
+    'Stop handing out the jobs of one group (group_key) of a queue; other groups flow and enqueue still works. Survives restarts; see the view queue.paused_groups.';
 COMMENT ON FUNCTION queue.resume_group IS 'Hand out the jobs of a paused group again.';
 COMMENT ON FUNCTION queue.enqueue IS
     'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key and a live (pending or running) job holding that key, on_duplicate says what happens: ''skip'' (default) returns that job''s id; ''replace'' gives a pending holder the new payload (debounce: and makes it due at now() + debounce) and returns its id, or, when the holder is running, enqueues a new job behind it that takes the key over; ''raise'' fails with 23505.';

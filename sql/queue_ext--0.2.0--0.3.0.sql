@@ -90,20 +90,20 @@ COMMENT ON FUNCTION queue._worker_state IS
 -- are defined below with their defaults, so every 0.2.0 call keeps working).
 DROP FUNCTION queue.enqueue(text, jsonb, timestamptz, integer, text, text, integer, text, interval);
 DROP FUNCTION queue.enqueue_many(text, jsonb[], timestamptz, integer, text, integer, text[]);
--- Paused groups (their policy is re-created with the others below). The ready jobs of a paused
--- group are parked in queue.ready under the queue's id negated: no new job table.
-CREATE TABLE queue.paused_groups (
+-- Paused groups, read through the view queue.paused_groups (made with the other views below). The
+-- ready jobs of a paused group are parked in queue.ready under the queue's id negated: no new job
+-- table.
+CREATE TABLE queue.group_pauses (
     queue_id  integer NOT NULL,
     group_key text NOT NULL CHECK (group_key <> ''),
     paused_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (queue_id, group_key)
 );
-COMMENT ON TABLE queue.paused_groups IS
-    'Groups paused by queue.pause_group: claims hand out none of their jobs until queue.resume_group; producers may still enqueue.';
-SELECT pg_catalog.pg_extension_config_dump('queue.paused_groups', '');
-REVOKE ALL ON queue.paused_groups FROM PUBLIC;
-GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
-GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
+COMMENT ON TABLE queue.group_pauses IS
+    'Internal: groups paused by queue.pause_group. Read them through queue.paused_groups.';
+SELECT pg_catalog.pg_extension_config_dump('queue.group_pauses', '');
+REVOKE ALL ON queue.group_pauses FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.group_pauses TO queue_maintainer;
 
 -- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
 CREATE OR REPLACE FUNCTION "_sees"(
@@ -781,6 +781,12 @@ COMMENT ON COLUMN queue.jobs.attempts IS 'Number of times the job has been claim
 COMMENT ON COLUMN queue.jobs.lease_token IS 'Fencing token of the current lease, shown only to the role that claimed the job: complete, fail, heartbeat and release must present it.';
 COMMENT ON COLUMN queue.jobs.locked_by IS 'Worker name given to the claim that holds (or last held) the lease.';
 
+CREATE OR REPLACE VIEW queue.paused_groups AS
+SELECT q.name AS queue, p.group_key, p.paused_at
+  FROM queue.group_pauses p JOIN queue.queues q ON q.id = p.queue_id AND queue._sees(q.id, true);
+COMMENT ON VIEW queue.paused_groups IS
+    'Groups paused by queue.pause_group (the reader sees its queues'' only): claims hand out none of their jobs until queue.resume_group; producers may still enqueue.';
+
 CREATE OR REPLACE VIEW queue.stats AS
 SELECT * FROM queue._stats_all();
 COMMENT ON VIEW queue.stats IS
@@ -871,8 +877,6 @@ ALTER TABLE queue.queue_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.queue_grants FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.group_state ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.group_state FOR SELECT USING (queue._sees(queue_id, true));
-ALTER TABLE queue.paused_groups ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON queue.paused_groups FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.rate_schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON queue.rate_schedules FOR SELECT USING (queue._sees(queue_id, true));
 ALTER TABLE queue.schedules ENABLE ROW LEVEL SECURITY;
@@ -881,9 +885,11 @@ CREATE POLICY visible ON queue.schedules FOR SELECT
 COMMENT ON POLICY visible ON queue.queues IS 'A role restricted by queue.grant sees only its queues (queue._sees).';
 COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.grant sees only its queues'' grants.';
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
-COMMENT ON POLICY visible ON queue.paused_groups IS 'A role restricted by queue.grant sees only its queues'' paused groups.';
 COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
+-- queue.paused_groups filters itself (queue._sees); its table, queue.group_pauses, is not readable.
+GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
 
 -- Privileges: every function gets exactly its roles again (finalize.sql) ---------------------
 DO $grants$
@@ -953,7 +959,7 @@ COMMENT ON FUNCTION queue.drop_queue IS
 COMMENT ON FUNCTION queue.pause IS 'Stop handing out jobs from a queue (enqueue still works).';
 COMMENT ON FUNCTION queue.resume IS 'Resume handing out jobs from a paused queue.';
 COMMENT ON FUNCTION queue.pause_group IS
-    'Stop handing out the jobs of one group (group_key) of a queue; other groups flow and enqueue still works. Survives restarts; see queue.paused_groups.';
+    'Stop handing out the jobs of one group (group_key) of a queue; other groups flow and enqueue still works. Survives restarts; see the view queue.paused_groups.';
 COMMENT ON FUNCTION queue.resume_group IS 'Hand out the jobs of a paused group again.';
 COMMENT ON FUNCTION queue.enqueue IS
     'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key and a live (pending or running) job holding that key, on_duplicate says what happens: ''skip'' (default) returns that job''s id; ''replace'' gives a pending holder the new payload (debounce: and makes it due at now() + debounce) and returns its id, or, when the holder is running, enqueues a new job behind it that takes the key over; ''raise'' fails with 23505.';

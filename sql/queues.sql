@@ -82,14 +82,15 @@ COMMENT ON TABLE queue.group_state IS
 -- Paused groups (queue.pause_group): claims hand out none of their jobs. Their ready jobs are
 -- parked in queue.ready under the queue's id negated, where no claim of the queue looks
 -- (src/api/groups.rs); jobs that reach ready later are parked by the first claim that meets them.
-CREATE TABLE queue.paused_groups (
+-- Read through the view queue.paused_groups (sql/jobs.sql).
+CREATE TABLE queue.group_pauses (
     queue_id  integer NOT NULL,
     group_key text NOT NULL CHECK (group_key <> ''),
     paused_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (queue_id, group_key)
 );
-COMMENT ON TABLE queue.paused_groups IS
-    'Groups paused by queue.pause_group: claims hand out none of their jobs until queue.resume_group; producers may still enqueue.';
+COMMENT ON TABLE queue.group_pauses IS
+    'Internal: groups paused by queue.pause_group. Read them through queue.paused_groups.';
 
 -- On-peak / off-peak claim rates. A NULL rate means unlimited in that period.
 CREATE TABLE queue.rate_schedules (
@@ -113,7 +114,7 @@ SELECT pg_catalog.pg_extension_config_dump('queue.queues_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.queue_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.rate_schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.dropped_queues', '');
-SELECT pg_catalog.pg_extension_config_dump('queue.paused_groups', '');
+SELECT pg_catalog.pg_extension_config_dump('queue.group_pauses', '');
 
 -- Internal helpers for the queue.* functions (no role may call them directly). They are plain SQL
 -- so that the planner inlines them into the statements that use them; those statements run with

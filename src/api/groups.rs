@@ -3,7 +3,7 @@
 //!
 //! Claims enumerate a queue's groups by skip scan over queue.ready's claim index, so a paused group
 //! must not be in that index under the queue's id, or every claim would pass over it. Pausing
-//! records the group in queue.paused_groups (it survives restarts) and parks its ready jobs in
+//! records the group in queue.group_pauses (it survives restarts) and parks its ready jobs in
 //! place under the queue's id negated: no claim of the queue reaches them, they stay pending in
 //! queue.jobs and in the statistics (counting.rs counts them for their queue), and cancel and
 //! dedupe find them by id. Jobs reaching ready later (enqueued, promoted, retried, released) are

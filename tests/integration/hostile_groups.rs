@@ -38,6 +38,7 @@ fn only_the_queues_admin_pauses_its_groups_and_sees_them() {
         assert!(m.contains("queue \"theirs\""), "{m}");
     }
     assert_eq!(count(&mut tenant, "SELECT count(*) FROM queue.paused_groups", &[]), 0);
+    refused(&mut tenant, "SELECT count(*) FROM queue.group_pauses");
     assert_eq!(count(&mut tenant, "SELECT count(*) FROM queue.jobs", &[]), 0);
     tenant.batch_execute("SELECT queue.pause_group('g', 'mine'); SELECT queue.resume_group('g', 'mine')").unwrap();
     // Its refused calls changed nothing.

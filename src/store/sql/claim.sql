@@ -9,7 +9,7 @@
 -- equal share of the batch; jobs are handed out round by round (rn), so one tenant with a huge
 -- backlog cannot starve the others. Picked rows move from ready to running in this statement.
 --
--- Paused groups (queue.paused_groups) are skipped; their jobs normally are not in the ring at all:
+-- Paused groups (queue.group_pauses) are skipped; their jobs normally are not in the ring at all:
 -- pause_group parks them under the queue's id negated, and this statement parks any that reached
 -- ready since (src/api/groups.rs).
 --
@@ -49,7 +49,7 @@ visited AS MATERIALIZED (
     SELECT r.g, r.lap, room.room, pz.paused
       FROM ring r
      CROSS JOIN LATERAL (
-           SELECT r.g <> '' AND EXISTS (SELECT FROM queue.paused_groups p
+           SELECT r.g <> '' AND EXISTS (SELECT FROM queue.group_pauses p
                                          WHERE p.queue_id = $1 AND p.group_key = r.g) AS paused) AS pz
      CROSS JOIN LATERAL (
            SELECT CASE WHEN $6::integer IS NULL THEN $3
@@ -59,7 +59,7 @@ visited AS MATERIALIZED (
         OR (room.room > 0
             AND NOT (r.g <> '' AND EXISTS (SELECT FROM queue.group_state b
                                             WHERE b.queue_id = $1 AND b.group_key = r.g AND b.eligible_at > now())))
-     LIMIT $3 + (SELECT count(*) FROM (SELECT FROM queue.paused_groups p WHERE p.queue_id = $1 LIMIT 16) AS p)
+     LIMIT $3 + (SELECT count(*) FROM (SELECT FROM queue.group_pauses p WHERE p.queue_id = $1 LIMIT 16) AS p)
 ),
 eligible AS (
     SELECT g, lap, room FROM visited WHERE NOT paused
@@ -67,7 +67,7 @@ eligible AS (
 to_park AS MATERIALIZED (
     -- A resume_group in progress holds its group's row: its jobs are then left alone (the lock
     -- also keeps a resume from missing jobs parked here: it waits for this claim's commit).
-    SELECT p.group_key FROM queue.paused_groups p
+    SELECT p.group_key FROM queue.group_pauses p
      WHERE p.queue_id = $1 AND p.group_key = ANY (ARRAY(SELECT g FROM visited WHERE paused))
        FOR KEY SHARE SKIP LOCKED
 ),

@@ -2,7 +2,7 @@
 -- where no claim of the queue looks (src/api/groups.rs). Jobs a claim holds at this moment are
 -- waited for (they are running once it commits). Returns how many jobs were parked.
 WITH paused AS (
-    INSERT INTO queue.paused_groups (queue_id, group_key) VALUES ($1, $2)
+    INSERT INTO queue.group_pauses (queue_id, group_key) VALUES ($1, $2)
     ON CONFLICT DO NOTHING
 ), parked AS (
     UPDATE queue.ready j SET queue_id = -$1

@@ -1,5 +1,5 @@
 -- Unpark the jobs of group $2 of queue $1 (resume_group's second statement: the first deleted the
--- group's queue.paused_groups row, so this one's snapshot sees every job a claim parked before
+-- group's queue.group_pauses row, so this one's snapshot sees every job a claim parked before
 -- that). Returns how many jobs became claimable.
 WITH back AS (
     UPDATE queue.ready j SET queue_id = $1
