@@ -42,8 +42,8 @@ COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.gr
 COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
 -- queue.paused_groups filters itself (queue._sees); its table, queue.group_pauses, is not readable.
-GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
+GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
 
 -- Trigger options are checked when the trigger is created, not only when it first fires. SECURITY
 -- INVOKER: the check is made for the role creating the trigger (it needs produce on the queue). It

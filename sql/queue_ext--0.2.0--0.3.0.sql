@@ -888,8 +888,8 @@ COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.gr
 COMMENT ON POLICY visible ON queue.rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
 -- queue.paused_groups filters itself (queue._sees); its table, queue.group_pauses, is not readable.
-GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
+GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
 
 -- Privileges: every function gets exactly its roles again (finalize.sql) ---------------------
 DO $grants$
