@@ -43,6 +43,9 @@ COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.g
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
 COMMENT ON POLICY visible ON queue.queue_rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
+-- queue.paused_groups filters itself (queue_internal.sees); its table, queue.group_pauses, is not readable.
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
+GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
 
 -- Trigger options are checked when the trigger is created, not only when it first fires. SECURITY
 -- INVOKER: the check is made for the role creating the trigger (it needs produce on the queue). It
@@ -92,6 +95,7 @@ BEGIN
                             'alter_backfill', 'pause_backfill', 'resume_backfill', 'cancel_backfill',
                             -- The deprecated 0.2.0 names.
                             'pause', 'resume',
+                            'pause_group', 'resume_group',
                             'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
                             'release_expired_leases', 'explain_claim', 'shared_queue_slots',
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
@@ -145,10 +149,13 @@ COMMENT ON FUNCTION queue.drop_queue IS
     'Remove a queue and its jobs (42704 when there is none, unless if_exists => true); refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
 COMMENT ON FUNCTION queue.pause_queue IS 'Stop handing out jobs from a queue (enqueue still works); pausing a paused queue changes nothing.';
 COMMENT ON FUNCTION queue.resume_queue IS 'Resume handing out jobs from a paused queue.';
+COMMENT ON FUNCTION queue.pause_group IS
+    'Stop handing out the jobs of one group (group_key) of a queue; other groups flow and enqueue still works. Survives restarts; see the view queue.paused_groups.';
+COMMENT ON FUNCTION queue.resume_group IS 'Hand out the jobs of a paused group again.';
 COMMENT ON FUNCTION queue.enqueue IS
-    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
+    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key and a live (pending or running) job holding that key, on_duplicate says what happens: ''skip'' (default) returns that job''s id; ''replace'' gives a pending holder the new payload (debounce: and makes it due at now() + debounce) and returns its id, or, when the holder is running, enqueues a new job behind it that takes the key over; ''raise'' fails with 23505.';
 COMMENT ON FUNCTION queue.enqueue_many IS
-    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload.';
+    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload; on_duplicate and debounce apply to each as in queue.enqueue.';
 COMMENT ON FUNCTION queue.claim IS
     'Lease up to batch ready jobs (priority desc, run_at, id) with FOR UPDATE SKIP LOCKED. complete/complete_token first complete the previous batch in the same transaction.';
 COMMENT ON FUNCTION queue.complete IS 'Mark a claimed job done; false when the lease token no longer holds the job.';
@@ -194,7 +201,7 @@ COMMENT ON FUNCTION queue.histogram IS
 COMMENT ON FUNCTION queue.explain_claim IS
     'EXPLAIN of the generic plans queue.claim runs for a queue (claims always run them): the promotion of its due jobs by scheduled_due_idx, then the claim by ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS
-    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
+    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, on_duplicate=skip|replace|raise and debounce=<interval> (as queue.enqueue''s), spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
 COMMENT ON FUNCTION queue.check_enqueue_trigger IS
     'Check the options of a trigger that runs queue.enqueue_trigger (called at CREATE TRIGGER time).';
 COMMENT ON FUNCTION queue.enqueue_trigger_ddl IS

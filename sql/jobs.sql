@@ -13,7 +13,8 @@
 -- Every table shares the first columns below, in this order, so that a move is
 -- INSERT INTO b SELECT <job columns> FROM (DELETE FROM a ... RETURNING *). Groups are stored as ''
 -- for jobs without a group_key (the view shows NULL), so that indexes are on plain columns.
--- Jobs name their queue by queue.queues.id. No foreign key on purpose: a per-row check would lock
+-- Jobs name their queue by queue.queues.id (in queue.ready, a paused group's jobs by the id
+-- negated: sql/queues.sql, queue.group_pauses). No foreign key on purpose: a per-row check would lock
 -- the queue row on every enqueue and serialise producers on it. No CHECK constraints either: the
 -- executor re-reads each one for every statement that writes the table, and the queue.* functions
 -- validate every value they write.
@@ -125,6 +126,12 @@ SELECT * FROM (
            j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
       FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
     UNION ALL
+    -- Ready jobs of paused groups, parked under their queue's id negated (src/api/groups.rs).
+    SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+           j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+           j.claimed_at, NULL
+      FROM queue.ready j JOIN queue.queues q ON -q.id = j.queue_id AND queue_internal.sees(q.id, true)
+    UNION ALL
     SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
            j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
            j.claimed_at, NULL
@@ -155,6 +162,13 @@ COMMENT ON COLUMN queue.jobs.dedupe_key IS 'While a job with the same (queue, de
 COMMENT ON COLUMN queue.jobs.attempts IS 'Number of times the job has been claimed (a release gives one back).';
 COMMENT ON COLUMN queue.jobs.lease_token IS 'Fencing token of the current lease, shown only to the role that claimed the job: complete, fail, heartbeat and release must present it.';
 COMMENT ON COLUMN queue.jobs.locked_by IS 'Worker name given to the claim that holds (or last held) the lease.';
+
+-- Paused groups, naming their queue (the table keys it by id), for the readers that see the queue.
+CREATE VIEW queue.paused_groups WITH (security_barrier) AS
+SELECT q.name AS queue, p.group_key, p.paused_at
+  FROM queue.group_pauses p JOIN queue.queues q ON q.id = p.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.paused_groups IS
+    'Groups paused by queue.pause_group (the reader sees its queues'' only): claims hand out none of their jobs until queue.resume_group; producers may still enqueue.';
 
 -- pg_dump keeps the jobs.
 SELECT pg_catalog.pg_extension_config_dump('queue.jobs_id_seq', '');

@@ -250,6 +250,26 @@ COMMENT ON FUNCTION queue_internal.worker_state IS
 -- (docs/adr/003-idle-cost.md). As sql/jobs.sql makes it.
 CREATE INDEX running_expiry_idx ON queue.running (lease_expires_at, queue_id);
 
+-- Replace on duplicate, pause_group / resume_group (issue 17, h3) -------------------------------
+-- enqueue and enqueue_many take on_duplicate and debounce: the 0.2.0 signatures go (the new ones
+-- are defined below with their defaults, so every 0.2.0 call keeps working).
+DROP FUNCTION queue.enqueue(text, jsonb, timestamptz, integer, text, text, integer, text, interval);
+DROP FUNCTION queue.enqueue_many(text, jsonb[], timestamptz, integer, text, integer, text[]);
+-- Paused groups, read through the view queue.paused_groups (made with the other views below). The
+-- ready jobs of a paused group are parked in queue.ready under the queue's id negated: no new job
+-- table.
+CREATE TABLE queue.group_pauses (
+    queue_id  integer NOT NULL,
+    group_key text NOT NULL CHECK (group_key <> ''),
+    paused_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (queue_id, group_key)
+);
+COMMENT ON TABLE queue.group_pauses IS
+    'Internal: groups paused by queue.pause_group. Read them through queue.paused_groups.';
+SELECT pg_catalog.pg_extension_config_dump('queue.group_pauses', '');
+REVOKE ALL ON queue.group_pauses FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.group_pauses TO queue_maintainer;
+
 -- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
 CREATE OR REPLACE FUNCTION "alter_backfill"(
 	"name" TEXT, /* Option < & str > */
@@ -570,7 +590,9 @@ CREATE OR REPLACE FUNCTION "enqueue"(
 	"dedupe_key" TEXT DEFAULT NULL, /* Option < & str > */
 	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
 	"spread_key" TEXT DEFAULT NULL, /* Option < & str > */
-	"spread_period" interval DEFAULT NULL /* Option < Interval > */
+	"spread_period" interval DEFAULT NULL, /* Option < Interval > */
+	"on_duplicate" TEXT DEFAULT 'skip', /* Option < & str > */
+	"debounce" interval DEFAULT NULL /* Option < Interval > */
 ) RETURNS bigint /* Result < i64 > */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
@@ -584,7 +606,9 @@ CREATE OR REPLACE FUNCTION "enqueue_many"(
 	"priority" INT DEFAULT 0, /* Option < i32 > */
 	"group_key" TEXT DEFAULT NULL, /* Option < & str > */
 	"max_attempts" INT DEFAULT NULL, /* Option < i32 > */
-	"dedupe_keys" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+	"dedupe_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"on_duplicate" TEXT DEFAULT 'skip', /* Option < & str > */
+	"debounce" interval DEFAULT NULL /* Option < Interval > */
 ) RETURNS SETOF bigint /* i64 */
 VOLATILE 
 SET search_path TO pg_catalog, pg_temp
@@ -698,6 +722,15 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_pause_backfill_wrapper';
 
+CREATE OR REPLACE FUNCTION "pause_group"(
+	"group_key" TEXT, /* Option < & str > */
+	"queue" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_pause_group_wrapper';
+
 CREATE OR REPLACE FUNCTION "pause_queue"(
 	"name" TEXT /* Option < & str > */
 ) RETURNS VOID /* Result < () > */
@@ -787,6 +820,15 @@ VOLATILE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_resume_backfill_wrapper';
+
+CREATE OR REPLACE FUNCTION "resume_group"(
+	"group_key" TEXT, /* Option < & str > */
+	"queue" TEXT /* Option < & str > */
+) RETURNS VOID /* Result < () > */
+VOLATILE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_resume_group_wrapper';
 
 CREATE OR REPLACE FUNCTION "resume_queue"(
 	"name" TEXT /* Option < & str > */
@@ -986,38 +1028,6 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."sees"(
-	"queue_id" INT, /* i32 */
-	"payloads" bool /* bool */
-) RETURNS bool /* Result < bool > */
-STRICT STABLE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."stats_all"() RETURNS TABLE (
-	"queue" TEXT,  /* String */
-	"ready" bigint,  /* Option < i64 > */
-	"scheduled" bigint,  /* Option < i64 > */
-	"running" bigint,  /* Option < i64 > */
-	"dead" bigint,  /* Option < i64 > */
-	"done_last_minute" bigint,  /* i64 */
-	"done_last_hour" bigint,  /* i64 */
-	"throughput" double precision,  /* f64 */
-	"failures_last_hour" bigint,  /* i64 */
-	"retries_last_hour" bigint,  /* i64 */
-	"lag" interval,  /* Option < Interval > */
-	"mean_wait" interval,  /* Option < Interval > */
-	"mean_run" interval,  /* Option < Interval > */
-	"paused" bool,  /* bool */
-	"rate_limit" double precision,  /* Option < f64 > */
-	"counted" bool  /* bool */
-)
-STRICT VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
-
 CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
 STRICT VOLATILE  
 SET search_path TO pg_catalog, pg_temp
@@ -1059,6 +1069,38 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
 
+CREATE OR REPLACE FUNCTION queue_internal."stats_all"() RETURNS TABLE (
+	"queue" TEXT,  /* String */
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"lag" interval,  /* Option < Interval > */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"paused" bool,  /* bool */
+	"rate_limit" double precision,  /* Option < f64 > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."sees"(
+	"queue_id" INT, /* i32 */
+	"payloads" bool /* bool */
+) RETURNS bool /* Result < bool > */
+STRICT STABLE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
+
 -- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
 
@@ -1090,6 +1132,12 @@ SELECT * FROM (
            j.enqueued_at, j.first_claimed_at, j.claimed_at, NULL::timestamptz AS finished_at
       FROM queue.ready j JOIN queue.queues q ON q.id = j.queue_id AND queue_internal.sees(q.id, true)
     UNION ALL
+    -- Ready jobs of paused groups, parked under their queue's id negated (src/api/groups.rs).
+    SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
+           j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
+           j.claimed_at, NULL
+      FROM queue.ready j JOIN queue.queues q ON -q.id = j.queue_id AND queue_internal.sees(q.id, true)
+    UNION ALL
     SELECT j.id, q.name, 'pending', j.payload, j.priority, j.run_at, nullif(j.group_key, ''), j.dedupe_key,
            j.attempts, j.max_attempts, NULL, NULL, j.locked_by, j.last_error, j.enqueued_at, j.first_claimed_at,
            j.claimed_at, NULL
@@ -1120,6 +1168,12 @@ COMMENT ON COLUMN queue.jobs.dedupe_key IS 'While a job with the same (queue, de
 COMMENT ON COLUMN queue.jobs.attempts IS 'Number of times the job has been claimed (a release gives one back).';
 COMMENT ON COLUMN queue.jobs.lease_token IS 'Fencing token of the current lease, shown only to the role that claimed the job: complete, fail, heartbeat and release must present it.';
 COMMENT ON COLUMN queue.jobs.locked_by IS 'Worker name given to the claim that holds (or last held) the lease.';
+
+CREATE OR REPLACE VIEW queue.paused_groups WITH (security_barrier) AS
+SELECT q.name AS queue, p.group_key, p.paused_at
+  FROM queue.group_pauses p JOIN queue.queues q ON q.id = p.queue_id AND queue_internal.sees(q.id, true);
+COMMENT ON VIEW queue.paused_groups IS
+    'Groups paused by queue.pause_group (the reader sees its queues'' only): claims hand out none of their jobs until queue.resume_group; producers may still enqueue.';
 
 CREATE OR REPLACE VIEW queue.stats AS
 SELECT * FROM queue_internal.stats_all();
@@ -1221,6 +1275,9 @@ COMMENT ON POLICY visible ON queue.queue_grants IS 'A role restricted by queue.g
 COMMENT ON POLICY visible ON queue.group_state IS 'A role restricted by queue.grant sees only its queues'' groups.';
 COMMENT ON POLICY visible ON queue.queue_rate_schedules IS 'A role restricted by queue.grant sees only its queues'' rate schedules.';
 COMMENT ON POLICY visible ON queue.schedules IS 'A role restricted by queue.grant sees only its queues'' schedules.';
+-- queue.paused_groups filters itself (queue_internal.sees); its table, queue.group_pauses, is not readable.
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue.paused_groups TO queue_maintainer;
+GRANT SELECT ON queue.paused_groups TO queue_admin, queue_producer, queue_worker;
 
 -- Privileges: every function gets exactly its roles again (finalize.sql) ---------------------
 DO $grants$
@@ -1240,6 +1297,7 @@ BEGIN
                             'alter_backfill', 'pause_backfill', 'resume_backfill', 'cancel_backfill',
                             -- The deprecated 0.2.0 names.
                             'pause', 'resume',
+                            'pause_group', 'resume_group',
                             'set_rate_schedule', 'clear_rate_schedule', 'grant', 'revoke',
                             'release_expired_leases', 'explain_claim', 'shared_queue_slots',
                             'schedule', 'unschedule', 'pause_schedule', 'resume_schedule',
@@ -1293,10 +1351,13 @@ COMMENT ON FUNCTION queue.drop_queue IS
     'Remove a queue and its jobs (42704 when there is none, unless if_exists => true); refuses (55006) while jobs are pending or running unless force => true. The jobs vanish from queue.jobs at once and are purged by the background worker in bounded batches.';
 COMMENT ON FUNCTION queue.pause_queue IS 'Stop handing out jobs from a queue (enqueue still works); pausing a paused queue changes nothing.';
 COMMENT ON FUNCTION queue.resume_queue IS 'Resume handing out jobs from a paused queue.';
+COMMENT ON FUNCTION queue.pause_group IS
+    'Stop handing out the jobs of one group (group_key) of a queue; other groups flow and enqueue still works. Survives restarts; see the view queue.paused_groups.';
+COMMENT ON FUNCTION queue.resume_group IS 'Hand out the jobs of a paused group again.';
 COMMENT ON FUNCTION queue.enqueue IS
-    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key, returns the id of a live job holding that key instead of adding another.';
+    'Add a job; visible to workers when the calling transaction commits. The payload is a JSON object (22023 otherwise); a NULL run_at is now, a NULL priority is 0. With dedupe_key and a live (pending or running) job holding that key, on_duplicate says what happens: ''skip'' (default) returns that job''s id; ''replace'' gives a pending holder the new payload (debounce: and makes it due at now() + debounce) and returns its id, or, when the holder is running, enqueues a new job behind it that takes the key over; ''raise'' fails with 23505.';
 COMMENT ON FUNCTION queue.enqueue_many IS
-    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload.';
+    'Add many jobs in one statement; returns their ids in payload order. Each payload is a JSON object (22023 naming the first that is not); a NULL run_at is now, a NULL priority is 0. dedupe_keys, if given, holds one key (or NULL) per payload; on_duplicate and debounce apply to each as in queue.enqueue.';
 COMMENT ON FUNCTION queue.claim IS
     'Lease up to batch ready jobs (priority desc, run_at, id) with FOR UPDATE SKIP LOCKED. complete/complete_token first complete the previous batch in the same transaction.';
 COMMENT ON FUNCTION queue.complete IS 'Mark a claimed job done; false when the lease token no longer holds the job.';
@@ -1342,7 +1403,7 @@ COMMENT ON FUNCTION queue.histogram IS
 COMMENT ON FUNCTION queue.explain_claim IS
     'EXPLAIN of the generic plans queue.claim runs for a queue (claims always run them): the promotion of its due jobs by scheduled_due_idx, then the claim by ready_claim_idx.';
 COMMENT ON FUNCTION queue.enqueue_trigger IS
-    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
+    'Trigger function: enqueue a job per changed row into the queue named by the first argument. Options: columns=a,b (payload keeps only these), group_key=<column>, dedupe_key=<column>, on_duplicate=skip|replace|raise and debounce=<interval> (as queue.enqueue''s), spread=<column>:<interval>, priority=<n>. FOR EACH ROW, or FOR EACH STATEMENT with REFERENCING NEW/OLD TABLE. Payloads are built with the rights of whoever changes the table.';
 COMMENT ON FUNCTION queue.check_enqueue_trigger IS
     'Check the options of a trigger that runs queue.enqueue_trigger (called at CREATE TRIGGER time).';
 COMMENT ON FUNCTION queue.enqueue_trigger_ddl IS

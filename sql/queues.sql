@@ -86,6 +86,19 @@ CREATE TABLE queue.group_state (
 COMMENT ON TABLE queue.group_state IS
     'Groups backing off after consecutive failures: none of their jobs is claimed before eligible_at. A completed job of the group deletes its row.';
 
+-- Paused groups (queue.pause_group): claims hand out none of their jobs. Their ready jobs are
+-- parked in queue.ready under the queue's id negated, where no claim of the queue looks
+-- (src/api/groups.rs); jobs that reach ready later are parked by the first claim that meets them.
+-- Read through the view queue.paused_groups (sql/jobs.sql).
+CREATE TABLE queue.group_pauses (
+    queue_id  integer NOT NULL,
+    group_key text NOT NULL CHECK (group_key <> ''),
+    paused_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (queue_id, group_key)
+);
+COMMENT ON TABLE queue.group_pauses IS
+    'Internal: groups paused by queue.pause_group. Read them through queue.paused_groups.';
+
 -- On-peak / off-peak claim rates. A NULL rate means unlimited in that period.
 CREATE TABLE queue.queue_rate_schedules (
     queue_id       integer PRIMARY KEY,
@@ -101,12 +114,14 @@ CREATE TABLE queue.queue_rate_schedules (
 COMMENT ON TABLE queue.queue_rate_schedules IS
     'Per-queue rate schedule set by queue.set_rate_schedule: peak hours on peak days in a time zone use peak_rate, other times off_peak_rate.';
 
--- pg_dump keeps queue definitions, grants and rate schedules (group backoff is soft state).
+-- pg_dump keeps queue definitions, grants, rate schedules and paused groups (group backoff is soft
+-- state).
 SELECT pg_catalog.pg_extension_config_dump('queue.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.queues_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.queue_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.queue_rate_schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('queue.dropped_queues', '');
+SELECT pg_catalog.pg_extension_config_dump('queue.group_pauses', '');
 
 -- Internal helpers for the queue.* functions (no role may call them directly). They are plain SQL
 -- so that the planner inlines them into the statements that use them; those statements run with

@@ -4,7 +4,7 @@
 use crate::error::QueueError;
 use crate::validate::queue_name;
 
-pub const OPTIONS: &str = "columns, group_key, dedupe_key, priority, spread";
+pub const OPTIONS: &str = "columns, group_key, dedupe_key, on_duplicate, debounce, priority, spread";
 
 #[derive(Debug, Default, PartialEq)]
 pub struct TriggerOptions {
@@ -18,6 +18,10 @@ pub struct TriggerOptions {
     pub priority: i32,
     /// `spread=<column>:<interval>`: the job is due at the column value's slot in the period.
     pub spread: Option<(String, String)>,
+    /// What a live duplicate does: 'skip' (default), 'replace' or 'raise' (src/api/dedupe.rs).
+    pub on_duplicate: Option<String>,
+    /// `debounce=<interval>` (with on_duplicate=replace), parsed when the trigger is checked.
+    pub debounce: Option<String>,
 }
 
 fn option_error(arg: &str, why: impl std::fmt::Display) -> QueueError {
@@ -67,6 +71,19 @@ impl TriggerOptions {
                     opts.priority =
                         value.trim().parse().map_err(|_| option_error(arg, "priority must be an integer"))?;
                 }
+                "on_duplicate" => {
+                    let mode = value.trim();
+                    if !matches!(mode, "skip" | "replace" | "raise") {
+                        return Err(option_error(arg, "on_duplicate must be skip, replace or raise"));
+                    }
+                    opts.on_duplicate = Some(mode.to_owned());
+                }
+                "debounce" => {
+                    if value.trim().is_empty() {
+                        return Err(option_error(arg, "the debounce interval is empty"));
+                    }
+                    opts.debounce = Some(value.trim().to_owned());
+                }
                 "spread" => {
                     let Some((column, period)) = value.split_once(':') else {
                         return Err(option_error(
@@ -87,6 +104,13 @@ impl TriggerOptions {
                 }
             }
             seen.push(key);
+        }
+        // Checked once every option is known, whatever their order.
+        if opts.on_duplicate.is_some() && opts.dedupe_key.is_none() {
+            return Err(QueueError::invalid("enqueue_trigger option on_duplicate needs the dedupe_key option"));
+        }
+        if opts.debounce.is_some() && opts.on_duplicate.as_deref() != Some("replace") {
+            return Err(QueueError::invalid("enqueue_trigger option debounce needs on_duplicate=replace"));
         }
         Ok(opts)
     }
@@ -149,6 +173,16 @@ mod unit {
         assert!(msg(&["q", "priority=1", "priority=2"]).contains("given twice"));
         assert!(msg(&["q", "spread=id"]).contains("spread must be <column>:<interval>"));
         assert!(msg(&["q", "spread=id:"]).contains("the spread interval is empty"));
+        assert!(
+            msg(&["q", "dedupe_key=id", "on_duplicate=merge"]).contains("on_duplicate must be skip, replace or raise")
+        );
+        assert!(msg(&["q", "on_duplicate=replace"]).contains("needs the dedupe_key option"));
+        assert!(msg(&["q", "dedupe_key=id", "debounce=1 minute"]).contains("debounce needs on_duplicate=replace"));
+        assert!(
+            msg(&["q", "dedupe_key=id", "on_duplicate=replace", "debounce= "]).contains("debounce interval is empty")
+        );
+        let o = parse(&["q", "debounce=5 seconds", "on_duplicate=replace", "dedupe_key=id"]).unwrap();
+        assert_eq!((o.on_duplicate.as_deref(), o.debounce.as_deref()), (Some("replace"), Some("5 seconds")));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 
 pub mod claim;
 pub mod consume;
+pub mod dedupe;
 pub mod deprecated;
 pub mod grants;
+pub mod groups;
 pub mod job_alter;
 pub mod jobs_bulk;
 pub mod manage;

@@ -4,6 +4,7 @@
 //! The queue's settings come from the backend's cache (catalog.rs), so an enqueue runs one
 //! statement: the INSERT.
 
+use crate::api::dedupe::OnDuplicate;
 use crate::catalog::{self, QueueInfo};
 use crate::clock;
 use crate::datum::{Jsonb, JsonbArray};
@@ -45,15 +46,15 @@ impl JobOptions {
     }
 
     /// Due now (at or before the transaction's start)? Then the job goes straight to ready.
-    fn due_now(&self) -> bool {
+    pub(crate) fn due_now(&self) -> bool {
         self.run_at.is_none_or(|t| t <= clock::transaction_now())
     }
 
-    fn run_at(&self) -> TimestampWithTimeZone {
+    pub(crate) fn run_at(&self) -> TimestampWithTimeZone {
         self.run_at.unwrap_or_else(clock::transaction_now)
     }
 
-    fn args<'a>(&'a self, queue: &QueueInfo, payload: DatumWithOid<'a>) -> Vec<DatumWithOid<'a>> {
+    pub(crate) fn args<'a>(&'a self, queue: &QueueInfo, payload: DatumWithOid<'a>) -> Vec<DatumWithOid<'a>> {
         vec![
             queue.id.into(),
             payload,
@@ -105,26 +106,28 @@ pub(crate) fn wake_worker_at_commit(run_at: TimestampWithTimeZone) {
     }
 }
 
-/// Insert one job, or return the live job holding its dedupe key.
+/// Insert one job, or deal with the live job holding its dedupe key as `on_dup` says.
 pub(crate) fn insert_one(
     client: &mut SpiClient<'_>,
     queue: &str,
     payload: Jsonb,
     opts: &JobOptions,
     dedupe_key: Option<&str>,
+    on_dup: OnDuplicate,
 ) -> Result<i64> {
     let info = producing_into(client, queue)?;
-    insert_into(client, &info, payload, opts, dedupe_key)
+    insert_into(client, &info, payload, opts, dedupe_key, on_dup)
 }
 
-/// Insert one job into a queue looked up (and permitted) already, or return the live job holding
-/// its dedupe key.
+/// Insert one job into a queue looked up (and permitted) already, or deal with the live job
+/// holding its dedupe key as `on_dup` says (src/api/dedupe.rs).
 pub(crate) fn insert_into(
     client: &mut SpiClient<'_>,
     info: &QueueInfo,
     payload: Jsonb,
     opts: &JobOptions,
     dedupe_key: Option<&str>,
+    on_dup: OnDuplicate,
 ) -> Result<i64> {
     let due = opts.due_now();
     let statement = if due {
@@ -146,22 +149,7 @@ pub(crate) fn insert_into(
         Ok(id)
     };
     let Some(dedupe_key) = dedupe_key else { return insert(client, None) };
-    // A job holding the key may finish between our attempt to take the key and our lookup; then
-    // the key is free again and the next round takes it. Three rounds only fail under a
-    // pathological churn of that key.
-    for _ in 0..3 {
-        if let Some(id) = exec_one::<i64>(client, store::TAKE_DEDUPE_KEY, &[info.id.into(), dedupe_key.into()])? {
-            return insert(client, Some(id));
-        }
-        if let Some(id) = exec_one::<i64>(client, store::DEDUPE_HOLDER, &[info.id.into(), dedupe_key.into()])? {
-            return Ok(id);
-        }
-    }
-    Err(QueueError::DedupeConflict(format!(
-        "could not enqueue with dedupe_key \"{}\": jobs holding that key kept finishing and reappearing",
-        dedupe_key.escape_default()
-    ))
-    .into())
+    crate::api::dedupe::enqueue_keyed(client, info, payload, opts, dedupe_key, on_dup, &insert)
 }
 
 /// With spread_key and spread_period the job is due at the key's slot in the period, at or after
@@ -198,14 +186,20 @@ fn queue_enqueue(
     max_attempts: default!(Option<i32>, NULL),
     spread_key: default!(Option<&str>, NULL),
     spread_period: default!(Option<Interval>, NULL),
+    on_duplicate: default!(Option<&str>, "'skip'"),
+    debounce: default!(Option<Interval>, NULL),
 ) -> Result<i64> {
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let payload = json_object(required(payload, "payload")?, "payload")?;
     let run_at = spread_run_at(run_at, key(spread_key, "spread_key")?.as_deref(), spread_period)?;
-    let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
+    let mut opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
     let dedupe_key = key(dedupe_key, "dedupe_key")?;
-    Spi::connect_mut(|client| insert_one(client, queue, payload, &opts, dedupe_key.as_deref()))
+    let on_dup = OnDuplicate::parse(on_duplicate, debounce)?;
+    Spi::connect_mut(|client| {
+        on_dup.debounced(client, &mut opts)?;
+        insert_one(client, queue, payload, &opts, dedupe_key.as_deref(), on_dup)
+    })
 }
 
 /// Add many jobs in one statement; returns their ids in payload order. With `dedupe_keys` (one per
@@ -221,6 +215,8 @@ fn queue_enqueue_many(
     group_key: default!(Option<&str>, NULL),
     max_attempts: default!(Option<i32>, NULL),
     dedupe_keys: default!(Option<Vec<Option<String>>>, NULL),
+    on_duplicate: default!(Option<&str>, "'skip'"),
+    debounce: default!(Option<Interval>, NULL),
 ) -> Result<SetOfIterator<'static, i64>> {
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
@@ -234,7 +230,11 @@ fn queue_enqueue_many(
     if let Some((i, t)) = payloads.first_non_object() {
         return Err(QueueError::invalid(format!("payloads[{i}] must be a JSON object, got {}", t.as_str())).into());
     }
-    let opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
+    let mut opts = JobOptions::new(run_at, priority, group_key, max_attempts)?;
+    let on_dup = OnDuplicate::parse(on_duplicate, debounce)?;
+    if on_dup != OnDuplicate::Skip && dedupe_keys.is_none() {
+        return Err(QueueError::invalid("on_duplicate other than 'skip' needs dedupe_keys").into());
+    }
     let ids = match dedupe_keys {
         None => Spi::connect_mut(|client| {
             let info = producing_into(client, queue)?;
@@ -270,11 +270,12 @@ fn queue_enqueue_many(
             // Deduplicated batches go row by row: each key needs the conflict handling of enqueue.
             Spi::connect_mut(|client| {
                 producing_into(client, queue)?;
+                on_dup.debounced(client, &mut opts)?;
                 let elements = exec_column::<Jsonb>(client, UNNEST_PAYLOADS, &[payloads.into()])?;
                 elements
                     .into_iter()
                     .zip(keys.iter())
-                    .map(|(p, k)| insert_one(client, queue, p, &opts, k.as_deref()))
+                    .map(|(p, k)| insert_one(client, queue, p, &opts, k.as_deref(), on_dup))
                     .collect::<Result<Vec<i64>>>()
             })?
         }

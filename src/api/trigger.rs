@@ -13,6 +13,7 @@
 //! takes the extension owner's rights only for its own INSERT of the finished job (security.rs).
 //! The caller's per-queue grants are checked by that INSERT like any enqueue's.
 
+use crate::api::dedupe::OnDuplicate;
 use crate::api::produce::{insert_one, JobOptions};
 use crate::datum::{Jsonb, RowDatum};
 // Not `Result`: #[pg_trigger]'s expansion needs the prelude's two-parameter Result in scope.
@@ -55,13 +56,35 @@ struct Firing {
     op: &'static str,
     /// The spread option's period, parsed.
     spread_period: Option<Interval>,
+    /// The on_duplicate and debounce options, parsed.
+    on_duplicate: OnDuplicate,
 }
 
 /// Parse the spread option's interval, naming the option when Postgres cannot read it.
 fn spread_period(opts: &TriggerOptions) -> QResult<Option<Interval>> {
     let Some((column, text)) = &opts.spread else { return Ok(None) };
     let option = format!("spread={column}:{text}");
-    let text = text.clone();
+    let period = interval_option(&option, text)?;
+    crate::spread::period_micros(period, &format!("enqueue_trigger option \"{option}\": the period"))?;
+    Ok(Some(period))
+}
+
+/// The on_duplicate and debounce options (debounce parsed like spread's period).
+fn on_duplicate(opts: &TriggerOptions) -> QResult<OnDuplicate> {
+    let debounce = match &opts.debounce {
+        Some(text) => {
+            let option = format!("debounce={text}");
+            let d = interval_option(&option, text)?;
+            Some(crate::validate::positive_interval(d, &format!("enqueue_trigger option \"{option}\": debounce"))?)
+        }
+        None => None,
+    };
+    OnDuplicate::parse(Some(opts.on_duplicate.as_deref().unwrap_or("skip")), debounce)
+}
+
+/// An option's interval, naming the option when Postgres cannot read it.
+fn interval_option(option: &str, text: &str) -> QResult<Interval> {
+    let text = text.to_owned();
     // interval_in raises on bad input; we only translate that error and raise ours at once.
     let parsed = PgTryBuilder::new(move || {
         Ok(Spi::get_one_with_args::<Interval>("SELECT $1::interval", &[text.as_str().into()]).ok().flatten())
@@ -69,10 +92,7 @@ fn spread_period(opts: &TriggerOptions) -> QResult<Option<Interval>> {
     .catch_others(|e| Err(crate::error::caught_message(e)))
     .execute()
     .map_err(|why| QueueError::invalid(format!("enqueue_trigger option \"{option}\": {why}")))?;
-    let period =
-        parsed.ok_or_else(|| QueueError::invalid(format!("enqueue_trigger option \"{option}\": not an interval")))?;
-    crate::spread::period_micros(period, &format!("enqueue_trigger option \"{option}\": the period"))?;
-    Ok(Some(period))
+    Ok(parsed.ok_or_else(|| QueueError::invalid(format!("enqueue_trigger option \"{option}\": not an interval")))?)
 }
 
 fn trigger_error(e: pgrx::trigger_support::PgTriggerError) -> ErrorReport {
@@ -131,10 +151,11 @@ fn enqueue_change(
         }
         _ => None,
     };
-    let opts = JobOptions { run_at, priority: f.opts.priority, group_key, max_attempts: None };
+    let mut opts = JobOptions { run_at, priority: f.opts.priority, group_key, max_attempts: None };
     // The invoker acts (its produce grant is checked); the owner's rights write the job.
     let _acting = crate::security::enter()?;
-    insert_one(client, &f.opts.queue, payload, &opts, dedupe_key.as_deref())
+    f.on_duplicate.debounced(client, &mut opts)?;
+    insert_one(client, &f.opts.queue, payload, &opts, dedupe_key.as_deref(), f.on_duplicate)
 }
 
 fn fire_row(trigger: &PgTrigger<'_>, f: &Firing) -> QResult<()> {
@@ -247,7 +268,8 @@ fn fire(trigger: &PgTrigger<'_>) -> QResult<()> {
         PgTriggerOperation::Truncate => "TRUNCATE",
     };
     let spread_period = spread_period(&opts)?;
-    let firing = Firing { opts, table, op, spread_period };
+    let on_duplicate = on_duplicate(&opts)?;
+    let firing = Firing { opts, table, op, spread_period, on_duplicate };
     match trigger.level() {
         PgTriggerLevel::Row => fire_row(trigger, &firing),
         PgTriggerLevel::Statement => fire_statement(trigger, &firing),
@@ -291,6 +313,7 @@ fn queue_check_enqueue_trigger(trigger_oid: Option<pg_sys::Oid>) -> QResult<()> 
     })?;
     let opts = TriggerOptions::parse(&args)?;
     spread_period(&opts)?;
+    on_duplicate(&opts)?;
     // Whoever creates the trigger must be allowed to produce into the queue (when it exists yet:
     // a missing queue is reported when the trigger fires).
     if let Some(allowed) = Spi::connect_mut(|client| may(client, &opts.queue, Privilege::Produce))? {

@@ -360,7 +360,8 @@ fn fire_one(client: &mut SpiClient<'_>, s: &Due) -> Result<Outcome> {
     };
     let run_at = from_utc(last + offset)?;
     let opts = JobOptions::new(Some(run_at), Some(s.priority), s.group_key.as_deref(), s.max_attempts)?;
-    let job = insert_into(client, &info, s.payload, &opts, s.dedupe_key.as_deref())?;
+    let job =
+        insert_into(client, &info, s.payload, &opts, s.dedupe_key.as_deref(), crate::api::dedupe::OnDuplicate::Skip)?;
     outcome.fired_at = Some((from_utc(last)?, run_at, job));
     outcome.fires = 1;
     outcome.misses = count - 1;

@@ -274,7 +274,9 @@ pub(crate) fn queue_count_jobs<'a>(
     // SAFETY: the transition table of this trigger call, with the relation's descriptor.
     unsafe {
         scan_rows(store, desc, upto, |values, nulls| {
-            let queue_id = values[(cols.queue_id - 1) as usize].value() as i32;
+            // A job of a paused group is parked in queue.ready under its queue's id negated
+            // (src/api/groups.rs): it still counts for its queue.
+            let queue_id = (values[(cols.queue_id - 1) as usize].value() as i32).abs();
             let d = per_queue.entry(queue_id).or_default();
             d.depth[depth] += sign;
             if wants_wait {

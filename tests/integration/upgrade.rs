@@ -286,9 +286,11 @@ fn upgrading_a_0_2_0_install_keeps_its_jobs_and_objects_and_matches_a_fresh_inst
 /// an old version (to upgrade from it) and every step of the upgrade chain need them.
 #[test]
 fn the_library_has_every_symbol_any_script_names() {
+    // The server's own pg_config: the tests may run against another installation than Debian's.
+    let pg_config =
+        std::env::var("QUEUE_EXT_TEST_PGBIN").map_or("/usr/bin/pg_config".to_owned(), |b| format!("{b}/pg_config"));
     let pkglibdir =
-        String::from_utf8(std::process::Command::new("/usr/bin/pg_config").arg("--pkglibdir").output().unwrap().stdout)
-            .unwrap();
+        String::from_utf8(std::process::Command::new(pg_config).arg("--pkglibdir").output().unwrap().stdout).unwrap();
     let so = format!("{}/queue_ext.so", pkglibdir.trim());
     let nm = std::process::Command::new("nm").args(["-D", "--defined-only", &so]).output().expect("nm");
     let exported = String::from_utf8_lossy(&nm.stdout).into_owned();

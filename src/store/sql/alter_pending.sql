@@ -7,13 +7,13 @@
 -- finished, unknown) or no longer in queue $5, the queue the caller's rights were checked on
 -- (move_jobs may have moved it since).
 WITH r AS (
-    DELETE FROM queue.ready WHERE id = $1 AND queue_id = $5
+    DELETE FROM queue.ready WHERE id = $1 AND queue_id IN ($5, -$5)
     RETURNING id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error, false AS was_scheduled
 ), s AS (
     DELETE FROM queue.scheduled WHERE id = $1 AND queue_id = $5
     RETURNING id, queue_id, priority, attempts, max_attempts, run_at, enqueued_at, group_key, payload, dedupe_key, first_claimed_at, claimed_at, locked_by, last_error, true AS was_scheduled
 ), g AS (
-    SELECT id, queue_id, coalesce($3, priority) AS priority, attempts, max_attempts, coalesce($2, run_at) AS run_at,
+    SELECT id, abs(queue_id) AS queue_id, coalesce($3, priority) AS priority, attempts, max_attempts, coalesce($2, run_at) AS run_at,
            enqueued_at, group_key, coalesce($4, payload) AS payload, dedupe_key, first_claimed_at, claimed_at,
            locked_by, last_error, was_scheduled
       FROM (SELECT * FROM r UNION ALL SELECT * FROM s) AS x

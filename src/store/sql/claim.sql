@@ -9,6 +9,10 @@
 -- equal share of the batch; jobs are handed out round by round (rn), so one tenant with a huge
 -- backlog cannot starve the others. Picked rows move from ready to running in this statement.
 --
+-- Paused groups (queue.group_pauses) are skipped; their jobs normally are not in the ring at all:
+-- pause_group parks them under the queue's id negated, and this statement parks any that reached
+-- ready since (src/api/groups.rs).
+--
 -- A probe walks over the index entries of jobs claimed since the last vacuum at the head of the
 -- group it lands in. So the default group ('') is looked for only when named groups exist (its
 -- share of the batch depends on it); a queue without group keys takes it as given and pays that
@@ -38,17 +42,41 @@ ring AS (
     UNION ALL
     SELECT g, 2 AS lap FROM up_to_cursor WHERE g IS NOT NULL AND g <= $5
 ),
-eligible AS MATERIALIZED (
-    SELECT r.g, r.lap, room.room
+visited AS MATERIALIZED (
+    -- The ring's groups that can take jobs now, and the paused groups met on the way (jobs that
+    -- reached ready after the group was paused), which this claim parks. Up to 16 of those are
+    -- passed on top of the batch; a queue without paused groups visits exactly as many as before.
+    SELECT r.g, r.lap, room.room, pz.paused
       FROM ring r
+     CROSS JOIN LATERAL (
+           SELECT r.g <> '' AND EXISTS (SELECT FROM queue.group_pauses p
+                                         WHERE p.queue_id = $1 AND p.group_key = r.g) AS paused) AS pz
      CROSS JOIN LATERAL (
            SELECT CASE WHEN $6::integer IS NULL THEN $3
                        ELSE $6 - (SELECT count(*) FROM queue.running x WHERE x.queue_id = $1 AND x.group_key = r.g)
                   END AS room) AS room
-     WHERE room.room > 0
-       AND NOT (r.g <> '' AND EXISTS (SELECT FROM queue.group_state b
-                                       WHERE b.queue_id = $1 AND b.group_key = r.g AND b.eligible_at > now()))
-     LIMIT $3
+     WHERE pz.paused
+        OR (room.room > 0
+            AND NOT (r.g <> '' AND EXISTS (SELECT FROM queue.group_state b
+                                            WHERE b.queue_id = $1 AND b.group_key = r.g AND b.eligible_at > now())))
+     LIMIT $3 + (SELECT count(*) FROM (SELECT FROM queue.group_pauses p WHERE p.queue_id = $1 LIMIT 16) AS p)
+),
+eligible AS (
+    SELECT g, lap, room FROM visited WHERE NOT paused
+),
+to_park AS MATERIALIZED (
+    -- A resume_group in progress holds its group's row: its jobs are then left alone (the lock
+    -- also keeps a resume from missing jobs parked here: it waits for this claim's commit).
+    SELECT p.group_key FROM queue.group_pauses p
+     WHERE p.queue_id = $1 AND p.group_key = ANY (ARRAY(SELECT g FROM visited WHERE paused))
+       FOR KEY SHARE SKIP LOCKED
+),
+parked AS (
+    -- Bounded per claim; each job is parked once, so the cost is paid once per job.
+    UPDATE queue.ready j SET queue_id = -$1
+     WHERE j.id = ANY (ARRAY(SELECT x.id FROM queue.ready x
+                              WHERE x.queue_id = $1 AND x.group_key = ANY (ARRAY(SELECT group_key FROM to_park))
+                              LIMIT 1000 FOR UPDATE SKIP LOCKED))
 ),
 share AS (
     SELECT ceil($3::numeric / greatest(count(*), 1))::bigint AS per_group FROM eligible

@@ -14,6 +14,16 @@ WITH picked AS (
             AND NOT EXISTS (SELECT FROM queue.dedupe t WHERE t.queue_id = $2 AND t.dedupe_key = j.dedupe_key)
           ORDER BY j.group_key, -(j.priority::bigint), j.run_at, j.id LIMIT $8)
         UNION ALL
+        -- Ready jobs of paused groups, parked under the queue's id negated (src/api/groups.rs): they
+        -- arrive in $2 as ready jobs (a claim there parks them again if the group is paused there).
+        (SELECT j.id FROM queue.ready j
+          WHERE j.queue_id = -$1
+            AND ($3::text IS NULL OR j.group_key = $3) AND ($4::text IS NULL OR j.dedupe_key = $4)
+            AND ($5::interval IS NULL OR j.enqueued_at < now() - $5)
+            AND ($6::bigint IS NULL OR j.id >= $6) AND ($7::bigint IS NULL OR j.id <= $7)
+            AND NOT EXISTS (SELECT FROM queue.dedupe t WHERE t.queue_id = $2 AND t.dedupe_key = j.dedupe_key)
+          ORDER BY j.group_key, -(j.priority::bigint), j.run_at, j.id LIMIT $8)
+        UNION ALL
         (SELECT j.id FROM queue.scheduled j
           WHERE j.queue_id = $1
             AND ($3::text IS NULL OR j.group_key = $3) AND ($4::text IS NULL OR j.dedupe_key = $4)

@@ -1,7 +1,8 @@
 -- Delete up to $2 jobs of dropped queue $1 from each job table (and its dedupe keys). The first
 -- pass that finds nothing left stamps the tombstone's empty_since; a job a late transaction adds
--- clears it again. Returns the number of rows deleted.
-WITH r AS (DELETE FROM queue.ready WHERE ctid = ANY (ARRAY(SELECT ctid FROM queue.ready WHERE queue_id = $1 LIMIT $2)) RETURNING 1),
+-- clears it again. Jobs of paused groups are in queue.ready under -$1 (src/api/groups.rs).
+-- Returns the number of rows deleted.
+WITH r AS (DELETE FROM queue.ready WHERE ctid = ANY (ARRAY(SELECT ctid FROM queue.ready WHERE queue_id IN ($1, -$1) LIMIT $2)) RETURNING 1),
      s AS (DELETE FROM queue.scheduled WHERE ctid = ANY (ARRAY(SELECT ctid FROM queue.scheduled WHERE queue_id = $1 LIMIT $2)) RETURNING 1),
      l AS (DELETE FROM queue.running WHERE ctid = ANY (ARRAY(SELECT ctid FROM queue.running WHERE queue_id = $1 LIMIT $2)) RETURNING 1),
      f AS (DELETE FROM queue.done WHERE ctid = ANY (ARRAY(SELECT ctid FROM queue.done WHERE queue_id = $1 LIMIT $2)) RETURNING 1),
