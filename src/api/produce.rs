@@ -221,7 +221,7 @@ fn queue_enqueue_many(
     group_key: default!(Option<&str>, NULL),
     max_attempts: default!(Option<i32>, NULL),
     dedupe_keys: default!(Option<Vec<Option<String>>>, NULL),
-) -> Result<SetOfIterator<'static, i64>> {
+) -> Result<crate::srf::SetOfIterator<i64>> {
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let (payloads, shape) = required(payloads, "payloads")?.detoasted_shape();
@@ -279,7 +279,7 @@ fn queue_enqueue_many(
             })?
         }
     };
-    Ok(SetOfIterator::new(ids))
+    Ok(crate::srf::SetOfIterator(ids))
 }
 
 // Payload datums read here stay valid until the SPI connection closes, after the inserts.

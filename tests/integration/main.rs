@@ -14,6 +14,7 @@ mod hostile_tenants;
 mod notify;
 mod periodic;
 mod plans;
+mod produce;
 mod readme;
 mod roles;
 mod scheduling;
