@@ -1028,38 +1028,14 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
-STRICT VOLATILE  
+CREATE OR REPLACE FUNCTION queue_internal."sees"(
+	"queue_id" INT, /* i32 */
+	"payloads" bool /* bool */
+) RETURNS bool /* Result < bool > */
+STRICT STABLE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
-STRICT VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."stats"(
-	"queue_id" INT /* i32 */
-) RETURNS TABLE (
-	"ready" bigint,  /* Option < i64 > */
-	"scheduled" bigint,  /* Option < i64 > */
-	"running" bigint,  /* Option < i64 > */
-	"dead" bigint,  /* Option < i64 > */
-	"done_last_minute" bigint,  /* i64 */
-	"done_last_hour" bigint,  /* i64 */
-	"throughput" double precision,  /* f64 */
-	"failures_last_hour" bigint,  /* i64 */
-	"retries_last_hour" bigint,  /* i64 */
-	"mean_wait" interval,  /* Option < Interval > */
-	"mean_run" interval,  /* Option < Interval > */
-	"counted" bool  /* bool */
-)
-STRICT VOLATILE PARALLEL SAFE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
 
 CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
 	"pid" INT /* Option < i32 > */
@@ -1092,14 +1068,38 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."sees"(
-	"queue_id" INT, /* i32 */
-	"payloads" bool /* bool */
-) RETURNS bool /* Result < bool > */
-STRICT STABLE  
+CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
+STRICT VOLATILE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
+AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats"(
+	"queue_id" INT /* i32 */
+) RETURNS TABLE (
+	"ready" bigint,  /* Option < i64 > */
+	"scheduled" bigint,  /* Option < i64 > */
+	"running" bigint,  /* Option < i64 > */
+	"dead" bigint,  /* Option < i64 > */
+	"done_last_minute" bigint,  /* i64 */
+	"done_last_hour" bigint,  /* i64 */
+	"throughput" double precision,  /* f64 */
+	"failures_last_hour" bigint,  /* i64 */
+	"retries_last_hour" bigint,  /* i64 */
+	"mean_wait" interval,  /* Option < Interval > */
+	"mean_run" interval,  /* Option < Interval > */
+	"counted" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL SAFE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
 
 -- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;

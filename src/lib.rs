@@ -27,6 +27,7 @@ mod security;
 mod shmem;
 mod spi;
 mod spread;
+mod srf;
 mod stats;
 mod store;
 mod trigger_options;

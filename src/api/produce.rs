@@ -217,7 +217,7 @@ fn queue_enqueue_many(
     dedupe_keys: default!(Option<Vec<Option<String>>>, NULL),
     on_duplicate: default!(Option<&str>, "'skip'"),
     debounce: default!(Option<Interval>, NULL),
-) -> Result<SetOfIterator<'static, i64>> {
+) -> Result<crate::srf::SetOfIterator<i64>> {
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let (payloads, shape) = required(payloads, "payloads")?.detoasted_shape();
@@ -280,7 +280,7 @@ fn queue_enqueue_many(
             })?
         }
     };
-    Ok(SetOfIterator::new(ids))
+    Ok(crate::srf::SetOfIterator(ids))
 }
 
 // Payload datums read here stay valid until the SPI connection closes, after the inserts.

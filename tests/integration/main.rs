@@ -22,6 +22,7 @@ mod jobs_bulk;
 mod notify;
 mod periodic;
 mod plans;
+mod produce;
 mod readme;
 mod roles;
 mod scheduling;
