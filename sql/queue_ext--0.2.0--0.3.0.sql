@@ -250,7 +250,7 @@ COMMENT ON FUNCTION queue_internal.worker_state IS
 -- (docs/adr/003-idle-cost.md). As sql/jobs.sql makes it.
 CREATE INDEX running_expiry_idx ON queue.running (lease_expires_at, queue_id);
 
--- Replace on duplicate, pause_group / resume_group (issue 17, h3) -------------------------------
+-- Replace on duplicate, pause_group / resume_group (issue 17) ------------------------------------
 -- enqueue and enqueue_many take on_duplicate and debounce: the 0.2.0 signatures go (the new ones
 -- are defined below with their defaults, so every 0.2.0 call keeps working).
 DROP FUNCTION queue.enqueue(text, jsonb, timestamptz, integer, text, text, integer, text, interval);
