@@ -9,6 +9,7 @@
 //! superuser.
 
 pub mod backfill;
+mod backfill_step;
 pub mod cron;
 pub mod refresh;
 pub mod schedules;
