@@ -1028,23 +1028,6 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."sees"(
-	"queue_id" INT, /* i32 */
-	"payloads" bool /* bool */
-) RETURNS bool /* Result < bool > */
-STRICT STABLE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
-
-CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
-	"pid" INT /* Option < i32 > */
-) RETURNS TEXT /* String */
-VOLATILE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
-
 CREATE OR REPLACE FUNCTION queue_internal."stats_all"() RETURNS TABLE (
 	"queue" TEXT,  /* String */
 	"ready" bigint,  /* Option < i64 > */
@@ -1068,11 +1051,28 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
 
+CREATE OR REPLACE FUNCTION queue_internal."sees"(
+	"queue_id" INT, /* i32 */
+	"payloads" bool /* bool */
+) RETURNS bool /* Result < bool > */
+STRICT STABLE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
+
 CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
 STRICT VOLATILE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
+	"pid" INT /* Option < i32 > */
+) RETURNS TEXT /* String */
+VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
 
 CREATE OR REPLACE FUNCTION queue_internal."stats"(
 	"queue_id" INT /* i32 */

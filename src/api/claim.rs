@@ -446,7 +446,7 @@ fn queue_claim(
     lease: default!(Option<Interval>, NULL),
     complete: default!(Option<Vec<Option<i64>>>, NULL),
     complete_token: default!(Option<Uuid>, NULL),
-) -> Result<SetOfIterator<'static, pgrx::composite_type!('static, "queue.claimed_job")>> {
+) -> Result<crate::srf::SetOfIterator<pgrx::composite_type!('static, "queue.claimed_job")>> {
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let worker = worker_name(worker)?;
@@ -466,7 +466,7 @@ fn queue_claim(
     })?;
     let desc = claimed_job_desc()?;
     let tuples = jobs.into_iter().map(|j| j.into_tuple(&desc)).collect::<Result<Vec<_>>>()?;
-    Ok(SetOfIterator::new(tuples))
+    Ok(crate::srf::SetOfIterator(tuples))
 }
 
 /// The plans `claim` runs for `queue`: the generic plans of its two claim statements (claims
