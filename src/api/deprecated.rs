@@ -198,5 +198,5 @@ fn queue_backfill_resume(name: Option<&str>) -> Result<bool> {
 #[search_path(pg_catalog, pg_temp)]
 fn queue_backfill_cancel(name: Option<&str>) -> Result<i64> {
     let _acting = crate::security::enter()?;
-    backfill::end_backfill(name)
+    backfill::end_backfill(name, false).map(|removed| removed.unwrap_or(0))
 }

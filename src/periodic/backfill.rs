@@ -225,6 +225,11 @@ pub(crate) fn define_backfill(
 /// The backfill's queue id, group key and state, after checking the caller administers its queue.
 fn lookup(client: &mut SpiClient<'_>, name: &str) -> Result<(i32, String, String)> {
     check_existing(client, LOCK, name)?.ok_or_else(|| unknown(name))?;
+    details(client, name)
+}
+
+/// The queue id, group key and state of backfill `name`, which the caller has locked and checked.
+fn details(client: &mut SpiClient<'_>, name: &str) -> Result<(i32, String, String)> {
     let rows = exec(
         client,
         "SELECT q.id, b.group_key, b.state FROM queue.backfill_runs b JOIN queue.queues q ON q.name = b.queue
@@ -308,11 +313,15 @@ fn notify_queue(client: &mut SpiClient<'_>, queue_id: i32) -> Result<()> {
 }
 
 /// End backfill `name`: nothing more is enqueued, and its pending jobs are deleted (running ones
-/// finish). Returns how many jobs were deleted.
-pub(crate) fn end_backfill(name: Option<&str>) -> Result<i64> {
+/// finish). Returns how many jobs were deleted; None when there is no such backfill and
+/// `if_exists` (42704 without it). The lock that finds it is the one the cancel holds.
+pub(crate) fn end_backfill(name: Option<&str>, if_exists: bool) -> Result<Option<i64>> {
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
-        let (queue_id, group_key, state) = lookup(client, name)?;
+        if check_existing(client, LOCK, name)?.is_none() {
+            return if if_exists { Ok(None) } else { Err(unknown(name).into()) };
+        }
+        let (queue_id, group_key, state) = details(client, name)?;
         let removed = exec_one::<i64>(
             client,
             store::BACKFILL_CANCEL,
@@ -326,7 +335,7 @@ pub(crate) fn end_backfill(name: Option<&str>) -> Result<i64> {
                 &[name.into()],
             )?;
         }
-        Ok(removed)
+        Ok(Some(removed))
     })
 }
 
@@ -505,17 +514,8 @@ fn queue_resume_backfill(name: Option<&str>) -> Result<()> {
 #[search_path(pg_catalog, pg_temp)]
 fn queue_cancel_backfill(name: Option<&str>, if_exists: default!(Option<bool>, false)) -> Result<()> {
     let _acting = crate::security::enter()?;
-    let checked = object_name(name, "backfill name")?;
-    if required(if_exists, "if_exists")?
-        && exec_one_bool("SELECT EXISTS (SELECT FROM queue.backfill_runs WHERE name = $1)", checked)? != Some(true)
-    {
-        return Ok(());
-    }
-    end_backfill(name).map(|_| ())
-}
-
-fn exec_one_bool(sql: &'static str, name: &str) -> Result<Option<bool>> {
-    Spi::connect_mut(|client| exec_one::<bool>(client, sql, &[name.into()]))
+    let if_exists = required(if_exists, "if_exists")?;
+    end_backfill(name, if_exists).map(|_| ())
 }
 
 /// The rate (jobs per second) backfill `name` runs at at instant `at`: a dry run of its peak
