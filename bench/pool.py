@@ -22,9 +22,10 @@ all have the extension:
    queue.ready when due and notifies channel queue_p. There is no promoted_at column: the moment of
    promotion is the commit timestamp of the promoting transaction, the xmin of the job's row in
    queue.ready (nothing else touches that row: nobody claims). Lateness = that commit - run_at.
-   Cross-check: a LISTEN queue_p connection in --listen-dbs of the busy databases records when each
-   notification arrives; notify lateness = arrival - run_at. Missing = still in queue.scheduled
-   --settle seconds after the last job came due.
+   Cross-check: a LISTEN queue_p connection in --listen-dbs of the busy databases (the first busy
+   one and others spread after it) records when each notification arrives; notify lateness =
+   arrival - run_at. Missing = still in queue.scheduled --settle seconds after the last job came
+   due.
 3. Idle CPU. All databases with the extension and two empty queues, nothing due (no schedules, no
    jobs), no client connections, autovacuum off, for --idle-seconds: CPU of the extension = delta
    of the postmaster's cutime+cstime (children it reaped: short-lived workers) + delta of
@@ -295,7 +296,8 @@ class CpuWindow:
             "extension_cpu_seconds": round(ext, 3),
             "extension_cpu_percent": round(100 * ext / seconds, 3),
             "reaped_children_cpu_seconds": round(reaped / CLK_TCK, 3),
-            "live_queue_ext_cpu_seconds": round((live - before) / CLK_TCK, 3),
+            "live_queue_ext_cpu_seconds": round(live / CLK_TCK, 3),
+            "before_window_cpu_of_exited_seconds": round(before / CLK_TCK, 3),
             "postmaster_own_cpu_seconds": round((pm1[1] - self.pm0[1]) / CLK_TCK, 3),
             "server_total_cpu_percent": round(100 * total / seconds, 3),
             "queue_ext_processes_at_start": len(self.ours0),
@@ -493,7 +495,7 @@ class Bench:
         expected = fired = served = 0
         late, visible, first_late = [], [], []
         misses_recorded = 0
-        unserved = []
+        unserved, served_names = [], []
         for db, r in got.items():
             if not r:
                 continue
@@ -504,6 +506,7 @@ class Bench:
             misses_recorded += int(misses1) - started[db][2]
             if rows:
                 served += 1
+                served_names.append(db)
             else:
                 unserved.append(db)
             # The first fire after resume_schedule waits for the worker to learn of the schedule
@@ -520,7 +523,8 @@ class Bench:
             "busy_databases": len(busy),
             "databases_measured": len(got),
             "databases_with_fires": served,
-            "databases_without_fires": unserved if len(unserved) <= 20 else unserved[:20] + ["..."],
+            "databases_with_fires_names": sorted(served_names)[:20],
+            "databases_without_fires": sorted(unserved)[:20] + (["..."] if len(unserved) > 20 else []),
             "expected_fires": expected,
             "fires": fired,
             "missing_fires": expected - fired,
@@ -544,7 +548,9 @@ class Bench:
 
         stop = threading.Event()
         listeners, threads = {}, []
-        for db in spread(busy, a.listen_dbs):
+        # The first busy database and others spread after it.
+        listen = sorted({busy[i * len(busy) // min(a.listen_dbs, len(busy))] for i in range(min(a.listen_dbs, len(busy)))})
+        for db in listen:
             try:
                 c = self.conn(db)
                 c.query("LISTEN queue_p")
@@ -593,7 +599,7 @@ class Bench:
             return [tuple(None if v is None else float(v) for v in row) for row in rows], int(waiting[0][0])
 
         got = self.each(busy, collect)
-        lat, notify_lat, delivery = [], [], []
+        lat, notify_lat, delivery, served_names = [], [], [], []
         jobs = promoted = waiting = direct = served = 0
         for db, r in got.items():
             if not r:
@@ -622,6 +628,7 @@ class Bench:
                             delivery.append(arrival - com)
             if promoted_here:
                 served += 1
+                served_names.append(db)
         return {
             "busy_databases": len(busy),
             "jobs_per_database": per_db,
@@ -631,6 +638,7 @@ class Bench:
             "not_promoted_percent": round(100 * waiting / jobs, 1) if jobs else None,
             "went_straight_to_ready": direct,
             "databases_with_promotions": served,
+            "databases_with_promotions_names": sorted(served_names)[:20],
             "lateness": summary_ms(lat),
             "listened_databases": sorted(listeners),
             "notifications": sum(len(c.notifications) for c in listeners.values()),
@@ -709,10 +717,12 @@ def print_report(result, before):
         print()
         print("idle CPU: every database with the extension, nothing due, no client connections, autovacuum off")
         for label, i in [("now", result["idle"])] + ([("before", before["idle"])] if before and before.get("idle") else []):
-            print(f"{tag(label)} {i['extension_cpu_percent']:.3f} % of one core over {i['seconds']:.0f} s"
-                  f"  (reaped workers {i['reaped_children_cpu_seconds']:.2f} s + live queue_ext processes {i['live_queue_ext_cpu_seconds']:.2f} s;"
-                  f" postmaster itself {i['postmaster_own_cpu_seconds']:.2f} s; queue_ext processes {i['queue_ext_processes_at_start']} at start,"
-                  f" {i['queue_ext_processes_at_end']} at end, {i['queue_ext_pids_seen']} seen; whole server {i['server_total_cpu_percent']:.2f} %)")
+            print(f"{tag(label)} {i['extension_cpu_percent']:.3f} % of one core over {i['seconds']:.0f} s: reaped children"
+                  f" {i['reaped_children_cpu_seconds']:.2f} s + live queue_ext processes {i['live_queue_ext_cpu_seconds']:.2f} s"
+                  f" - {i.get('before_window_cpu_of_exited_seconds', 0):.2f} s (exited ones, before the window)")
+            print(f"{'':7} queue_ext processes: {i['queue_ext_processes_at_start']} at start, {i['queue_ext_processes_at_end']} at end,"
+                  f" {i['queue_ext_pids_seen']} seen; postmaster itself {i['postmaster_own_cpu_seconds']:.2f} s;"
+                  f" whole server {i['server_total_cpu_percent']:.2f} % of one core")
     if result.get("errors"):
         print()
         print(f"{len(result['errors'])} errors (first 5):")
