@@ -15,8 +15,9 @@ all have the extension:
    commit timestamp of the row's xmin. Fires missing = whole seconds in the window minus jobs
    fired for them: a database no worker serves fires nothing, and a fire more than a second late
    catches up once for all the instants it missed (queue.schedules.misses counts the rest).
-   Each database's first fire after resume_schedule is reported apart (first fire): nothing tells
-   the worker that a schedule was resumed, so it may learn of it only at its next tick.
+   Each database's first fire after resume_schedule is reported apart (first fire): with one
+   worker per database (0.2.0) nothing told the worker that a schedule was resumed, so it learnt of
+   it at its next tick; the pool is told at the resume's commit.
 2. Promotion lateness. In the same N databases, jobs delayed to spread instants
    (`queue.enqueue('p', ..., run_at => t)`) go to queue.scheduled; the worker moves each to
    queue.ready when due and notifies channel queue_p. There is no promoted_at column: the moment of

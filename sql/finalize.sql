@@ -113,7 +113,7 @@ BEGIN
             -- Internal: called by the queue.* functions and the worker as the extension owner.
             WHEN f.name = 'wake_launcher' THEN ''
             -- queue.worker_status (read by the queue roles) computes its state with it.
-            WHEN f.name = 'worker_state' THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name IN ('worker_state', 'worker_next_due') THEN 'queue_admin, queue_producer, queue_worker'
             -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
             WHEN f.name = 'backfill_rate_at' THEN 'queue_admin, queue_maintainer'
             -- queue.stats (read by every queue role and pg_monitor) calls these.
@@ -266,7 +266,9 @@ COMMENT ON FUNCTION queue.backfill_cancel IS 'Deprecated (0.2.0 name, kept throu
 COMMENT ON FUNCTION queue_internal.wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
 COMMENT ON FUNCTION queue_internal.worker_state IS
-    'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
+    'Internal: queue.worker_status.state: running, idle, waiting, or not served and why.';
+COMMENT ON FUNCTION queue_internal.worker_next_due IS
+    'Internal: queue.worker_status.next_due_at, from the worker pool''s shared memory.';
 
 -- The background worker of this database starts as soon as this CREATE EXTENSION commits.
 SELECT queue_internal.wake_launcher();

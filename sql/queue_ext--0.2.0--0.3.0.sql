@@ -20,6 +20,9 @@ ALTER FUNCTION queue._stats_reset() SET SCHEMA queue_internal;
 ALTER FUNCTION queue_internal._stats_reset() RENAME TO stats_reset;
 ALTER FUNCTION queue._wake_launcher() SET SCHEMA queue_internal;
 ALTER FUNCTION queue_internal._wake_launcher() RENAME TO wake_launcher;
+-- Once this update commits, the worker pool looks at this database at once (its worker waited for
+-- the library and the database to agree on the version).
+SELECT queue_internal.wake_launcher();
 ALTER FUNCTION queue._count_jobs() SET SCHEMA queue_internal;
 ALTER FUNCTION queue_internal._count_jobs() RENAME TO count_jobs;
 ALTER FUNCTION queue._may(integer, oid, text) SET SCHEMA queue_internal;
@@ -218,24 +221,32 @@ REVOKE SELECT ON queue.worker_report FROM queue_admin, queue_producer, queue_wor
 COMMENT ON TABLE queue.worker_report IS
     'Internal: what the background worker of this database did, written each tick; read it through queue.worker_status.';
 -- As the function definitions below make it (the view needs it first).
-CREATE OR REPLACE FUNCTION queue_internal."worker_state"("pid" INT) RETURNS TEXT VOLATILE
+CREATE OR REPLACE FUNCTION queue_internal."worker_state"() RETURNS TEXT VOLATILE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
-REVOKE ALL ON FUNCTION queue_internal.worker_state(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION queue_internal.worker_state(integer) TO queue_admin, queue_producer, queue_worker;
+REVOKE ALL ON FUNCTION queue_internal.worker_state() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_internal.worker_state() TO queue_admin, queue_producer, queue_worker;
+CREATE OR REPLACE FUNCTION queue_internal."worker_next_due"() RETURNS timestamp with time zone VOLATILE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'queue_worker_next_due_wrapper';
+REVOKE ALL ON FUNCTION queue_internal.worker_next_due() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_internal.worker_next_due() TO queue_admin, queue_producer, queue_worker;
 CREATE VIEW queue.worker_status AS
 SELECT r.singleton, r.pid, r.started_at, r.last_tick_at, r.ticks, r.leases_released, r.jobs_promoted,
        r.notifications_sent, r.jobs_pruned, r.jobs_purged, r.schedules_fired, r.refresh_jobs,
-       r.backfill_jobs, r.last_error, r.last_error_at, queue_internal.worker_state(r.pid) AS state
+       r.backfill_jobs, r.last_error, r.last_error_at, queue_internal.worker_state() AS state,
+       queue_internal.worker_next_due() AS next_due_at
   FROM queue.worker_report r;
 COMMENT ON VIEW queue.worker_status IS
-    'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired, jobs enqueued by spread refreshes and by backfills, its last error, and state: running; not running (the launcher starts one within a second: see the server log if it stays so); or not served and why (database not in queue_ext.databases, or queue_ext not in shared_preload_libraries): then schedules, refreshes and backfills never run and queue.stats shows no depths.';
+    'The background workers'' report for this database (a pool of queue_ext.max_workers serves every database, sending a worker where work is due): the pid and start of the worker that last came, its last round, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired, jobs enqueued by spread refreshes and by backfills, the last error; state: running (a worker is here now), idle (nothing is due), waiting (work is due, a worker is on its way), or not served and why (every worker busy elsewhere for more than 10 seconds, database not in queue_ext.databases, or queue_ext not in shared_preload_libraries); and next_due_at, when something here is next due for a worker.';
 GRANT SELECT ON queue.worker_status TO queue_admin, queue_producer, queue_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue.worker_status TO queue_maintainer;
 COMMENT ON FUNCTION queue_internal.wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
 COMMENT ON FUNCTION queue_internal.worker_state IS
-    'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
+    'Internal: queue.worker_status.state: running, idle, waiting, or not served and why.';
+COMMENT ON FUNCTION queue_internal.worker_next_due IS
+    'Internal: queue.worker_status.next_due_at, from the worker pool''s shared memory.';
 
 -- queue.backfills' state is honest about dead ranges: failed while one is dead, draining again
 -- while a retried one is pending, done only when every range completed (the view is re-created
@@ -1028,6 +1039,15 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'queue_count_jobs_wrapper';
 CREATE OR REPLACE FUNCTION queue."enqueue_trigger"() RETURNS TRIGGER
 LANGUAGE c AS 'MODULE_PATHNAME', 'queue_enqueue_trigger_wrapper';
 
+CREATE OR REPLACE FUNCTION queue_internal."sees"(
+	"queue_id" INT, /* i32 */
+	"payloads" bool /* bool */
+) RETURNS bool /* Result < bool > */
+STRICT STABLE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
+
 CREATE OR REPLACE FUNCTION queue_internal."stats_all"() RETURNS TABLE (
 	"queue" TEXT,  /* String */
 	"ready" bigint,  /* Option < i64 > */
@@ -1051,25 +1071,20 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_all_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."sees"(
-	"queue_id" INT, /* i32 */
-	"payloads" bool /* bool */
-) RETURNS bool /* Result < bool > */
-STRICT STABLE  
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_sees_wrapper';
-
 CREATE OR REPLACE FUNCTION queue_internal."wake_launcher"() RETURNS void
 STRICT VOLATILE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_wake_launcher_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."worker_state"(
-	"pid" INT /* Option < i32 > */
-) RETURNS TEXT /* String */
-VOLATILE  
+CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
+STRICT VOLATILE  
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
+
+CREATE OR REPLACE FUNCTION queue_internal."worker_state"() RETURNS TEXT /* String */
+STRICT VOLATILE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_worker_state_wrapper';
@@ -1095,11 +1110,11 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'queue_stats_of_wrapper';
 
-CREATE OR REPLACE FUNCTION queue_internal."stats_reset"() RETURNS void
+CREATE OR REPLACE FUNCTION queue_internal."worker_next_due"() RETURNS timestamp with time zone /* Option < pgrx :: datum :: TimestampWithTimeZone > */
 STRICT VOLATILE  
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'queue_stats_reset_wrapper';
+AS 'MODULE_PATHNAME', 'queue_worker_next_due_wrapper';
 
 -- CREATE OR REPLACE resets a function's settings: finalize.sql's again.
 ALTER FUNCTION queue.enqueue_trigger() SET search_path = pg_catalog, pg_temp;
@@ -1315,7 +1330,7 @@ BEGIN
             -- Internal: called by the queue.* functions and the worker as the extension owner.
             WHEN f.name = 'wake_launcher' THEN ''
             -- queue.worker_status (read by the queue roles) computes its state with it.
-            WHEN f.name = 'worker_state' THEN 'queue_admin, queue_producer, queue_worker'
+            WHEN f.name IN ('worker_state', 'worker_next_due') THEN 'queue_admin, queue_producer, queue_worker'
             -- queue.backfills (read by queue_admin) and the worker compute backfill rates with them.
             WHEN f.name = 'backfill_rate_at' THEN 'queue_admin, queue_maintainer'
             -- queue.stats (read by every queue role and pg_monitor) calls these.
@@ -1465,4 +1480,6 @@ COMMENT ON FUNCTION queue.backfill_cancel IS 'Deprecated (0.2.0 name, kept throu
 COMMENT ON FUNCTION queue_internal.wake_launcher IS
     'Internal: at commit, lets the launcher start this database''s background worker at once (called by CREATE EXTENSION); warns when no worker will serve the database.';
 COMMENT ON FUNCTION queue_internal.worker_state IS
-    'Internal: queue.worker_status.state for the worker pid recorded there: running, not running, or not served and why.';
+    'Internal: queue.worker_status.state: running, idle, waiting, or not served and why.';
+COMMENT ON FUNCTION queue_internal.worker_next_due IS
+    'Internal: queue.worker_status.next_due_at, from the worker pool''s shared memory.';

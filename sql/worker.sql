@@ -22,12 +22,13 @@ INSERT INTO queue.worker_report DEFAULT VALUES;
 COMMENT ON TABLE queue.worker_report IS
     'Internal: what the background worker of this database did, written each tick; read it through queue.worker_status.';
 
--- state is computed when read (queue_internal.worker_state): a database the worker does not serve says
+-- state and next_due_at are computed when read, from the pool's shared memory: a database the pool does not serve says
 -- so, instead of showing a row of NULLs forever.
 CREATE VIEW queue.worker_status AS
 SELECT r.singleton, r.pid, r.started_at, r.last_tick_at, r.ticks, r.leases_released, r.jobs_promoted,
        r.notifications_sent, r.jobs_pruned, r.jobs_purged, r.schedules_fired, r.refresh_jobs,
-       r.backfill_jobs, r.last_error, r.last_error_at, queue_internal.worker_state(r.pid) AS state
+       r.backfill_jobs, r.last_error, r.last_error_at, queue_internal.worker_state() AS state,
+       queue_internal.worker_next_due() AS next_due_at
   FROM queue.worker_report r;
 COMMENT ON VIEW queue.worker_status IS
-    'The background worker''s report for this database: its pid and start, last tick, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired, jobs enqueued by spread refreshes and by backfills, its last error, and state: running; not running (the launcher starts one within a second: see the server log if it stays so); or not served and why (database not in queue_ext.databases, or queue_ext not in shared_preload_libraries): then schedules, refreshes and backfills never run and queue.stats shows no depths.';
+    'The background workers'' report for this database (a pool of queue_ext.max_workers serves every database, sending a worker where work is due): the pid and start of the worker that last came, its last round, totals of leases released, scheduled jobs promoted when due, notifications sent, finished jobs pruned, jobs of dropped queues purged, cron schedules fired, jobs enqueued by spread refreshes and by backfills, the last error; state: running (a worker is here now), idle (nothing is due), waiting (work is due, a worker is on its way), or not served and why (every worker busy elsewhere for more than 10 seconds, database not in queue_ext.databases, or queue_ext not in shared_preload_libraries); and next_due_at, when something here is next due for a worker.';

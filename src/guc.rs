@@ -9,12 +9,15 @@ static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::ne
 static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static SOURCE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
+static MAX_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+static RESERVED_WORKER_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(2);
+static WORKER_LINGER_MS: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 
 pub fn register() {
     GucRegistry::define_string_guc(
         c"queue_ext.databases",
         c"Databases the queue_ext background workers serve (comma-separated); empty: every database where the extension is installed.",
-        c"A launcher starts one worker per database that allows connections, is not a template and has the extension installed.",
+        c"The launcher dispatches its pool of workers (queue_ext.max_workers) to every database that allows connections, is not a template and has the extension installed.",
         &DATABASES,
         GucContext::Sighup,
         GucFlags::default(),
@@ -57,6 +60,36 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_int_guc(
+        c"queue_ext.max_workers",
+        c"Most background workers queue_ext runs at once for all databases, besides its launcher.",
+        c"The launcher sends a worker to a database only when something there is due, as autovacuum does; each takes a max_worker_processes slot while it runs.",
+        &MAX_WORKERS,
+        1,
+        256,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"queue_ext.reserved_worker_slots",
+        c"Background worker slots (max_worker_processes) the launcher always leaves free for others.",
+        c"Parallel query, logical replication and other extensions take their workers from the same max_worker_processes slots: the launcher starts no worker that would leave fewer free than this.",
+        &RESERVED_WORKER_SLOTS,
+        0,
+        1024,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"queue_ext.worker_linger",
+        c"How long a worker stays in a database after it arrived or last found work there, while no other database waits for one.",
+        c"Staying saves starting a process for work that comes back soon; a worker leaves at once when another database waits, and as soon as this has passed with nothing due within it.",
+        &WORKER_LINGER_MS,
+        0,
+        86_400_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
     // SAFETY: called from _PG_init; warns about misspelt queue_ext.* settings.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"queue_ext".as_ptr()) };
 }
@@ -95,4 +128,19 @@ pub fn batch_size() -> i64 {
 /// How long one read of a user's source may take (queue_ext.source_timeout), in milliseconds.
 pub fn source_timeout_ms() -> i32 {
     SOURCE_TIMEOUT_MS.get().max(10)
+}
+
+/// queue_ext.max_workers: the pool's size.
+pub fn max_workers() -> usize {
+    MAX_WORKERS.get().max(1) as usize
+}
+
+/// queue_ext.reserved_worker_slots: background worker slots left to others.
+pub fn reserved_worker_slots() -> i32 {
+    RESERVED_WORKER_SLOTS.get().max(0)
+}
+
+/// queue_ext.worker_linger.
+pub fn worker_linger() -> Duration {
+    Duration::from_millis(WORKER_LINGER_MS.get().max(0) as u64)
 }

@@ -15,6 +15,7 @@ mod api;
 mod backoff;
 mod catalog;
 mod clock;
+mod compat;
 mod datum;
 mod error;
 mod guc;
@@ -23,6 +24,7 @@ mod legacy;
 mod maintenance;
 mod notify;
 mod periodic;
+mod pool_hints;
 mod security;
 mod shmem;
 mod spi;
@@ -38,7 +40,11 @@ mod worker;
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/queues.sql", name = "queues", requires = ["bootstrap", visibility::queue_sees]);
 extension_sql_file!("../sql/jobs.sql", name = "jobs", requires = ["queues", visibility::queue_sees]);
-extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["bootstrap", worker::queue_worker_state]);
+extension_sql_file!(
+    "../sql/worker.sql",
+    name = "worker",
+    requires = ["bootstrap", worker::queue_worker_state, worker::queue_worker_next_due]
+);
 extension_sql_file!("../sql/periodic.sql", name = "periodic", requires = ["jobs"]);
 extension_sql_file!(
     "../sql/stats.sql",

@@ -91,11 +91,6 @@ pub fn promote_due(client: &mut SpiClient<'_>, limit: i64) -> Result<Promoted> {
     ))
 }
 
-/// When the earliest scheduled job comes due, if any is scheduled.
-pub fn next_due(client: &mut SpiClient<'_>) -> Result<Option<TimestampWithTimeZone>> {
-    exec_one::<TimestampWithTimeZone>(client, store::NEXT_DUE, &[])
-}
-
 /// Where the retention of each queue got to: its scans start there (see prune.sql).
 pub type PruneBounds = std::collections::HashMap<i32, TimestampWithTimeZone>;
 

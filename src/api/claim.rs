@@ -246,10 +246,13 @@ fn in_subtransaction<T>(expected: &[PgSqlErrorCode], f: impl FnOnce() -> Result<
     }
 }
 
-/// When this database's background worker is not running (not preloaded, stopped, or not serving
-/// this database), a claim returns its queue's expired leases to pending itself.
+/// When the worker pool does not keep up with this database (not preloaded, not serving it, or
+/// saturated: work due here has waited too long), a claim returns its queue's expired leases to
+/// pending itself.
 fn take_over_expired_leases(client: &mut SpiClient<'_>, queue_id: i32, limit: i64) -> Result<()> {
-    let healthy = shmem::available() && shmem::worker_is_healthy(guc::tick_micros().saturating_mul(3) + 1_000_000);
+    let within = guc::tick_micros().saturating_mul(3) + 1_000_000;
+    // SAFETY: reads a backend global.
+    let healthy = shmem::available() && shmem::pool::keeps_up(unsafe { pg_sys::MyDatabaseId }.to_u32(), within);
     if !healthy {
         crate::maintenance::expire_leases(client, Some(queue_id), limit)?;
     }
@@ -315,6 +318,10 @@ pub(crate) fn claim_jobs(
         jobs = Some(claim_round_robin(client, queue, &s, worker, want, claimed_at)?);
     }
     let mut jobs = jobs.expect("claimed");
+    // The background worker must come when the first of these leases expires.
+    if let Some(first) = jobs.iter().map(|j| pg_sys::TimestampTz::from(j.lease_expires_at)).min() {
+        crate::pool_hints::due_at_commit(first);
+    }
     if let Some(cap) = bucket {
         shmem::refund_tokens(s.id, want - jobs.len() as i64, cap);
     }

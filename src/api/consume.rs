@@ -12,7 +12,7 @@ use crate::heads::first_row;
 use crate::spi::exec;
 use crate::store;
 use crate::validate::{error_text, non_negative_interval, positive_interval, required};
-use pgrx::datum::{Interval, Uuid};
+use pgrx::datum::{Interval, TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -138,6 +138,9 @@ pub(crate) fn fail_jobs(
         check_refused(&row, 7)?;
         failed.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
         crate::heads::ready_at(&crate::heads::keys_in_row(&row, 2)?);
+        if let Some(first_retry) = row.get::<TimestampWithTimeZone>(8).map_err(internal)? {
+            crate::pool_hints::due_at_commit_ts(first_retry);
+        }
     }
     Ok(failed)
 }
@@ -206,6 +209,10 @@ fn queue_release(id: Option<i64>, lease_token: Option<Uuid>, delay: default!(Opt
         let row = first_row(rows)?;
         check_refused(&row, 7)?;
         crate::heads::ready_at(&crate::heads::keys_in_row(&row, 2)?);
+        if delay.as_micros() > 0 {
+            let delay = delay.as_micros().clamp(0, i64::MAX as i128) as i64;
+            crate::pool_hints::due_at_commit(crate::clock::wall_micros().saturating_add(delay));
+        }
         Ok(true)
     })
 }

@@ -202,6 +202,8 @@ fn queue_retry_jobs(
     max_id: default!(Option<i64>, NULL),
     max_jobs: default!(Option<i32>, 10000),
 ) -> Result<i64> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let state = required(state, "state")?;
@@ -234,6 +236,8 @@ fn queue_move_jobs(
     max_id: default!(Option<i64>, NULL),
     max_jobs: default!(Option<i32>, 10000),
 ) -> Result<i64> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let to_queue = queue_name(Some(required(to_queue, "to_queue")?))?;

@@ -84,25 +84,11 @@ pub(crate) fn notify_ready(queue: &QueueInfo) {
     }
 }
 
-thread_local! {
-    /// The local transaction id that has already asked to wake the worker at its commit.
-    static WAKE_REGISTERED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// A job scheduled sooner than the background worker's next tick: wake the worker when this
-/// transaction commits, so that it promotes (and announces) the job on time.
+/// A job scheduled for later: the background worker promotes (and announces) it when it comes
+/// due, told of it at commit.
 pub(crate) fn wake_worker_at_commit(run_at: TimestampWithTimeZone) {
-    if !crate::shmem::available() {
-        return;
-    }
-    let soon = pg_sys::TimestampTz::from(run_at) - clock::wall_micros() < crate::guc::tick_micros();
-    // SAFETY: reads this backend's PGPROC.
-    let lxid = unsafe { (*pg_sys::MyProc).lxid };
-    if soon && WAKE_REGISTERED.get() != lxid {
-        WAKE_REGISTERED.set(lxid);
-        // SAFETY: reads a backend global.
-        let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
-        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || crate::shmem::wake_worker(db));
+    if pg_sys::TimestampTz::from(run_at) > clock::wall_micros() {
+        crate::pool_hints::due_at_commit_ts(run_at);
     }
 }
 

@@ -307,6 +307,8 @@ pub(crate) fn queue_alter_queue_v3(
     // Last, after the arguments of 0.2.0, so that their positions stay.
     dead_retention: default!(Option<Interval>, NULL),
 ) -> Result<()> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
     if reset.as_ref().is_some_and(|r| r.iter().any(Option::is_none)) {
@@ -340,6 +342,8 @@ fn queue_drop_queue(
     force: default!(Option<bool>, false),
     if_exists: default!(Option<bool>, false),
 ) -> Result<()> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
     let force = required(force, "force")?;

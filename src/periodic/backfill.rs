@@ -165,6 +165,8 @@ pub(crate) fn define_backfill(
     peak_days: Option<&str>,
     peak_hours: Option<&str>,
 ) -> Result<()> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let name = object_name(name, "backfill name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -271,6 +273,8 @@ pub(crate) fn park_backfill(name: Option<&str>) -> Result<bool> {
 /// Continue backfill `name` exactly where it stopped: its parked jobs come back first, at its pace
 /// from now, then the ranges after them. False when it was not paused.
 pub(crate) fn unpark_backfill(name: Option<&str>) -> Result<bool> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -322,12 +326,18 @@ pub(crate) fn end_backfill(name: Option<&str>, if_exists: bool) -> Result<Option
             return if if_exists { Ok(None) } else { Err(unknown(name).into()) };
         }
         let (queue_id, group_key, state) = details(client, name)?;
-        let removed = exec_one::<i64>(
-            client,
-            store::BACKFILL_CANCEL,
-            &[queue_id.into(), group_key.as_str().into(), name.into()],
-        )?
-        .unwrap_or(0);
+        // Twice: a promotion committing while the first pass ran moved jobs from scheduled (where
+        // the pass waited for it, then found them gone) to ready (where its snapshot did not see
+        // them yet); the second pass's snapshot does.
+        let mut removed = 0;
+        for _ in 0..2 {
+            removed += exec_one::<i64>(
+                client,
+                store::BACKFILL_CANCEL,
+                &[queue_id.into(), group_key.as_str().into(), name.into()],
+            )?
+            .unwrap_or(0);
+        }
         if state != "done" {
             exec(
                 client,
@@ -356,6 +366,8 @@ pub(crate) fn retune_backfill(
     peak_hours: Option<&str>,
     reset: Option<Vec<Option<String>>>,
 ) -> Result<()> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let name = object_name(name, "backfill name")?;
     if let Some(b) = batch_size {
         crate::validate::batch_size(b)?;

@@ -68,6 +68,7 @@ pub fn active(client: &mut SpiClient<'_>, held: Vec<String>) -> Result<Vec<Strin
         client,
         "SELECT name FROM queue.backfill_runs
           WHERE state IN ('running', 'draining') AND next_due <= now() + lookahead AND name <> ALL ($1::text[])
+            AND coalesce(last_error_at, '-infinity') < now() - interval '10 seconds'
           ORDER BY last_step_at NULLS FIRST LIMIT 1000",
         &[held.into()],
     )

@@ -127,6 +127,8 @@ pub(crate) fn define_spread_refresh(
     group_key: Option<&str>,
     max_attempts: Option<i32>,
 ) -> Result<()> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let name = object_name(name, "spread refresh name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -221,6 +223,8 @@ fn queue_pause_spread_refresh(name: Option<&str>) -> Result<()> {
 #[pg_extern(name = "resume_spread_refresh", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_resume_spread_refresh(name: Option<&str>) -> Result<()> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     Spi::connect_mut(|client| {
@@ -276,6 +280,7 @@ pub fn behind(
         client,
         "SELECT name FROM queue.refreshes
           WHERE NOT paused AND enqueued_until < $1 AND name <> ALL ($3::text[])
+            AND coalesce(last_error_at, '-infinity') < now() - interval '10 seconds'
           ORDER BY enqueued_until LIMIT $2",
         &[target.into(), limit.into(), held.into()],
     )

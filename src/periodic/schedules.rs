@@ -68,6 +68,8 @@ pub(crate) fn define_schedule(
     dedupe_key: Option<&str>,
     catch_up: Option<bool>,
 ) -> Result<TimestampWithTimeZone> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let name = object_name(name, "schedule name")?;
     let cron = required(cron, "cron")?;
     let timezone = required(timezone, "timezone")?;
@@ -196,6 +198,8 @@ fn queue_pause_schedule(name: Option<&str>) -> Result<()> {
 #[pg_extern(name = "resume_schedule", volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn queue_resume_schedule(name: Option<&str>) -> Result<()> {
+    // The background worker looks at what this changed once it commits.
+    crate::pool_hints::due_now_at_commit();
     let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {

@@ -1,10 +1,10 @@
-//! State shared by every backend, in shared memory: per-queue token buckets and rotation cursors,
-//! and the registry of background workers (which database each serves, when it last ticked, how to
-//! wake it). One LWLock guards it; it is held for a few arithmetic operations, never across a
+//! State shared by every backend, in shared memory: per-queue token buckets, rotation cursors and
+//! claim-start hints here; the pool's view of every database (pool.rs); queue depths (stats.rs). One LWLock guards it; it is held for a few arithmetic operations, never across a
 //! statement or transaction, so claimers never queue on a row lock. All of it is soft state: after
 //! a server restart buckets start full, rotation restarts and the workers register again.
 
 mod head;
+pub mod pool;
 pub mod stats;
 mod table;
 
@@ -17,7 +17,6 @@ use head::HeadHint;
 pub use head::{ClaimKey, HintRead};
 
 const QUEUE_SLOTS: usize = 1024;
-const WORKER_SLOTS: usize = 256;
 const CURSOR_LEN: usize = 128;
 
 /// Queues are per database: the same queue id in two databases is two queues.
@@ -50,45 +49,8 @@ impl Entry for QueueSlot {
     }
 }
 
-/// A background worker serving one database.
-#[derive(Clone, Copy)]
-pub struct WorkerSlot {
-    pub db: u32,
-    pub pid: i32,
-    pub last_tick_us: i64,
-    /// The worker's latch, to wake it before its tick is over (an address in shared memory).
-    latch: usize,
-    /// A DROP DATABASE (or similar) asked the worker of this database to leave: the launcher does
-    /// not start another before this instant.
-    pub hold_off_until_us: i64,
-    /// CREATE EXTENSIONs committed in this database (see [`hold_off_worker_unless_installed`]).
-    installs: u32,
-}
-
-impl WorkerSlot {
-    /// A database no worker has served yet.
-    fn new(db: u32) -> Self {
-        WorkerSlot { db, pid: 0, last_tick_us: 0, latch: 0, hold_off_until_us: 0, installs: 0 }
-    }
-}
-
-impl Entry for WorkerSlot {
-    type Key = u32;
-    fn key(&self) -> u32 {
-        self.db
-    }
-    fn hash(key: &u32) -> u64 {
-        (*key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
-    }
-    fn last_used(&self) -> i64 {
-        self.last_tick_us
-    }
-}
-
 pub struct State {
     queues: Table<QueueSlot, QUEUE_SLOTS>,
-    workers: Table<WorkerSlot, WORKER_SLOTS>,
-    launcher_latch: usize,
     /// Numbers queue slots as they are made (see head.rs: a hint made again is a new one).
     incarnations: u64,
 }
@@ -117,7 +79,8 @@ static AVAILABLE: AtomicBool = AtomicBool::new(false);
 
 /// Called from _PG_init while shared_preload_libraries is being processed.
 pub fn init() {
-    pg_shmem_init!(STATE = State { queues: Table::new(), workers: Table::new(), launcher_latch: 0, incarnations: 0 });
+    pg_shmem_init!(STATE = State { queues: Table::new(), incarnations: 0 });
+    pool::init();
     pg_shmem_init!(QUEUES_GENERATION = AtomicU64::new(0));
     stats::init();
     AVAILABLE.store(true, Ordering::Relaxed);
@@ -240,119 +203,6 @@ pub fn queue_slots_used() -> usize {
 /// Slots the table of queues has: past three quarters of it, the least recently used is evicted.
 pub const fn queue_slots() -> usize {
     QUEUE_SLOTS
-}
-
-// ---- the background workers' registry ----
-
-/// A worker starts serving `db`: false when another live worker serves it already.
-pub fn register_worker(db: u32) -> bool {
-    // SAFETY: MyProcPid and MyLatch are this process's own; BackendPidGetProc reads the proc array.
-    let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
-    let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot::new(db));
-    if w.pid != 0 && w.pid != pid && !unsafe { pg_sys::BackendPidGetProc(w.pid) }.is_null() {
-        return false;
-    }
-    w.pid = pid;
-    w.latch = latch;
-    true
-}
-
-/// A worker announces that it ticks.
-pub fn worker_tick(db: u32, now_us: i64) {
-    // SAFETY: MyProcPid and MyLatch are this process's own.
-    let (pid, latch) = unsafe { (pg_sys::MyProcPid, pg_sys::MyLatch as usize) };
-    let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot::new(db));
-    w.pid = pid;
-    w.latch = latch;
-    w.last_tick_us = now_us;
-}
-
-/// A worker leaves (its database no longer has the extension, or it was asked to stop).
-pub fn worker_gone(db: u32) {
-    // SAFETY: reads this process's pid.
-    let pid = unsafe { pg_sys::MyProcPid };
-    let mut state = STATE.exclusive();
-    if let Some(w) = state.workers.get_mut(&db) {
-        if w.pid == pid {
-            w.pid = 0;
-            w.latch = 0;
-        }
-    }
-}
-
-/// The worker serving `db`, if one is registered.
-pub fn worker_of(db: u32) -> Option<WorkerSlot> {
-    STATE.share().workers.get(&db).filter(|w| w.pid != 0).copied()
-}
-
-/// Has this database's worker ticked within `within_us`? Claims take over its duties when not.
-pub fn worker_is_healthy(within_us: i64) -> bool {
-    let now_us = crate::clock::wall_micros();
-    worker_of(this_database()).is_some_and(|w| now_us - w.last_tick_us <= within_us)
-}
-
-/// Ask the worker of `db` to leave and keep the launcher from starting another until
-/// `hold_off_until_us`; returns its pid, to be signalled.
-pub fn hold_off_worker(db: u32, hold_off_until_us: i64) -> Option<i32> {
-    let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot::new(db));
-    w.hold_off_until_us = hold_off_until_us;
-    (w.pid != 0).then_some(w.pid)
-}
-
-/// Until when the launcher must not start a worker for `db` (0: no hold).
-pub fn hold_off_until(db: u32) -> i64 {
-    STATE.share().workers.get(&db).map_or(0, |w| w.hold_off_until_us)
-}
-
-/// Let the launcher start a worker for `db` again at once (CREATE EXTENSION there committed).
-pub fn clear_hold_off(db: u32) {
-    if let Some(w) = STATE.exclusive().workers.get_mut(&db) {
-        w.hold_off_until_us = 0;
-        w.installs = w.installs.wrapping_add(1);
-    }
-}
-
-/// How many CREATE EXTENSIONs have committed in `db` (as counted by [`clear_hold_off`]).
-pub fn installs(db: u32) -> u32 {
-    STATE.share().workers.get(&db).map_or(0, |w| w.installs)
-}
-
-/// A worker that found no extension holds the launcher off its database, unless a CREATE
-/// EXTENSION committed since it read `seen_installs`: its look may have missed that one, and the
-/// launcher, woken by it while this worker still ran, started no other.
-pub fn hold_off_worker_unless_installed(db: u32, hold_off_until_us: i64, seen_installs: u32) {
-    let mut state = STATE.exclusive();
-    let w = state.workers.get_or_insert(db, || WorkerSlot { installs: seen_installs, ..WorkerSlot::new(db) });
-    if w.installs == seen_installs {
-        w.hold_off_until_us = hold_off_until_us;
-    }
-}
-
-/// Wake this database's worker before its tick is over (a job is due sooner than it planned).
-pub fn wake_worker(db: u32) {
-    let latch = STATE.share().workers.iter().find(|w| w.db == db && w.pid != 0).map(|w| w.latch);
-    if let Some(latch) = latch.filter(|l| *l != 0) {
-        // SAFETY: the latch is a PGPROC's, in shared memory; setting a latch is always safe.
-        unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
-    }
-}
-
-/// The launcher announces itself.
-pub fn launcher_started() {
-    // SAFETY: MyLatch is this process's own shared latch.
-    STATE.exclusive().launcher_latch = unsafe { pg_sys::MyLatch } as usize;
-}
-
-/// Wake the launcher so that it looks for databases to serve at once (after CREATE EXTENSION).
-pub fn wake_launcher() {
-    let latch = STATE.share().launcher_latch;
-    if latch != 0 {
-        // SAFETY: as in wake_worker.
-        unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
-    }
 }
 
 // ---- where claims of a queue's default group may start (head.rs) ----

@@ -183,6 +183,19 @@ fn queue_metrics() -> Result<String> {
             *n as f64,
         );
     }
+    // The worker pool, for this database: how long due work has waited for a worker (a saturated
+    // pool shows here first), and whether one is here now.
+    if let Some(slot) = crate::shmem::available().then(|| crate::shmem::pool::database(database())).flatten() {
+        let waiting = if slot.pid == 0 { (now_us - slot.next_due_us).max(0) as f64 / 1e6 } else { 0.0 };
+        f.header(
+            "queue_ext_worker_waiting_seconds",
+            "gauge",
+            "How long work due in this database has waited for a background worker of the pool (0: none due, or a worker is here).",
+        );
+        f.sample("queue_ext_worker_waiting_seconds", &[], waiting);
+        f.header("queue_ext_worker_present", "gauge", "1 while a background worker of the pool is in this database.");
+        f.sample("queue_ext_worker_present", &[], if slot.pid != 0 { 1.0 } else { 0.0 });
+    }
     Ok(out)
 }
 

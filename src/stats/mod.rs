@@ -122,7 +122,7 @@ fn queue_recount() -> Result<i64> {
             for id in &ids {
                 stats::forget_depths((db, *id));
             }
-            crate::shmem::wake_worker(db);
+            crate::shmem::pool::due_at(db, crate::clock::wall_micros());
         });
     }
     Ok(queues)

@@ -25,8 +25,9 @@ use std::time::Duration;
 /// A batch step repeats until a batch comes back short or this share of the tick has gone: the
 /// worker keeps up with any completion rate (retention) while each transaction stays small.
 const STEP_BUDGET_OF_TICK: f64 = 0.4;
-/// A database without queue_ext is looked at again after this long (or at its CREATE EXTENSION).
-const ABSENT_RECHECK: Duration = Duration::from_secs(60);
+/// A database without queue_ext (or with another version of it) is looked at again after this long,
+/// or at once after its CREATE EXTENSION (or ALTER EXTENSION ... UPDATE).
+const ABSENT_RECHECK: Duration = Duration::from_secs(3600);
 /// Retention starts from the heads of the indexes again this often (rows committed late, with an
 /// older finished_at than where it got to, are pruned then).
 const FULL_PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -130,7 +131,20 @@ struct Worker {
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
+    /// When the earliest scheduled job or cron schedule comes due: the worker sleeps until then
+    /// at most, while it stays.
     next_due: Option<TimestampWithTimeZone>,
+    /// When anything here is next due (pool_due.sql), published to the pool at each round's end.
+    pool_due: i64,
+    /// When leases were last looked at (Postgres microseconds).
+    leases_checked_us: i64,
+    /// When the worker last found work here (or arrived): it lingers queue_ext.worker_linger after.
+    last_work: std::time::Instant,
+    arrived_us: i64,
+    /// When the current round began.
+    round_started_us: i64,
+    /// When retention next has rows to delete (pool_due.sql); None: unknown, look.
+    retention_due: Option<i64>,
 }
 
 fn installed() -> Installed {
@@ -148,8 +162,9 @@ fn installed() -> Installed {
         Ok(Some(v)) => Installed::OtherVersion(v),
         Ok(None) => Installed::No,
         Err(e) => {
+            // Not a reason to stay away for an hour: treated as a version being installed.
             log!("queue_ext worker: could not read pg_extension: {e}");
-            Installed::No
+            Installed::OtherVersion(String::from("unknown"))
         }
     }
 }
@@ -237,10 +252,6 @@ impl Worker {
                     break;
                 }
             }
-        }
-        match as_maintainer(maintenance::next_due) {
-            Ok(due) => self.next_due = due,
-            Err(e) => report.error = Some(e),
         }
     }
 
@@ -508,7 +519,20 @@ impl Worker {
             report.backfill_jobs,
         ];
         let error = report.error.clone();
+        let lease_from = self.lease_scan.from;
+        let refresh_ahead = pgrx::datum::Interval::from_micros(guc::tick_micros());
+        let (prune_ids, prune_from): (Vec<i32>, Vec<TimestampWithTimeZone>) =
+            self.prune_bounds.iter().map(|(q, t)| (*q, *t)).unzip();
         let result = as_maintainer(move |c| {
+            let due = crate::heads::first_row(exec(
+                c,
+                crate::store::POOL_DUE,
+                &[lease_from.into(), refresh_ahead.into(), prune_ids.into(), prune_from.into()],
+            )?)?;
+            let at = |i: usize| -> Result<Option<i64>> {
+                Ok(due.get::<TimestampWithTimeZone>(i).map_err(crate::error::internal)?.map(pg_sys::TimestampTz::from))
+            };
+            let due = (at(1)?, at(2)?, at(3)?, at(4)?);
             // SAFETY: reads this process's pid.
             let pid = unsafe { pg_sys::MyProcPid };
             let row = exec(
@@ -536,15 +560,32 @@ impl Worker {
                     error.into(),
                 ],
             )?;
-            Ok(if row.is_empty() {
+            let started = if row.is_empty() {
                 None
             } else {
                 row.first().get_one::<TimestampWithTimeZone>().map_err(crate::error::internal)?
-            })
+            };
+            Ok((started, due))
         });
         match result {
-            Ok(started) => self.started_at = self.started_at.or(started),
-            Err(e) => log!("queue_ext worker: could not record its status: {e}"),
+            Ok((started, (sleep_due, lease_due, other_due, retention_due))) => {
+                self.retention_due = retention_due;
+                self.started_at = self.started_at.or(started);
+                self.next_due = sleep_due.and_then(|t| crate::clock::timestamp(t).ok());
+                // Leases are looked at once a second at most (LEASE_CHECK_EVERY).
+                let checked = self.leases_checked_us + LEASE_CHECK_EVERY.as_micros() as i64;
+                let lease_due = lease_due.map(|t| t.max(checked));
+                self.pool_due = [sleep_due, lease_due, other_due, retention_due]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(shmem::pool::NEVER);
+            }
+            Err(e) => {
+                log!("queue_ext worker: could not record its status: {e}");
+                // Unknown: come back soon rather than never.
+                self.pool_due = crate::clock::wall_micros() + guc::tick_micros();
+            }
         }
         if let Some(e) = &report.error {
             log!("queue_ext worker: {e}");
@@ -553,6 +594,18 @@ impl Worker {
 
     /// One round of maintenance. False when the worker should leave (no queue_ext here).
     fn tick(&mut self) -> bool {
+        // Before any snapshot of this round: what commits from now on is reported for its end.
+        let round_started = crate::clock::wall_micros();
+        self.round_started_us = round_started;
+        let reported = shmem::pool::round_begins(self.db, round_started);
+        // A lease reported to expire before where lease expiry got to (its claim committed late):
+        // look from there.
+        if let (Some(from), Ok(reported)) = (self.lease_scan.from, crate::clock::timestamp(reported)) {
+            if reported < from {
+                self.lease_scan.from = Some(reported);
+                self.leases_checked = None;
+            }
+        }
         match installed() {
             Installed::No => return false,
             Installed::OtherVersion(v) => {
@@ -563,11 +616,14 @@ impl Worker {
                     );
                     self.skew_logged = true;
                 }
+                // ALTER EXTENSION ... UPDATE sends a worker at once; look again now and then (soon
+                // when pg_extension could not be read).
+                let again = if v == "unknown" { FAILED_HOLD_OFF } else { ABSENT_RECHECK };
+                self.pool_due = crate::clock::wall_micros() + again.as_micros() as i64;
                 return true;
             }
             Installed::Yes => self.skew_logged = false,
         }
-        shmem::worker_tick(self.db, crate::clock::wall_micros());
         let mut report = TickReport::default();
         // Each step runs only when the probe found work for it: an idle tick is this one
         // transaction (and prune's, and the report's).
@@ -588,13 +644,13 @@ impl Worker {
         self.recount(&mut report, due.queues);
         if !self.stop_requested() && check_leases {
             self.leases_checked = Some(std::time::Instant::now());
+            self.leases_checked_us = crate::clock::wall_micros();
             if due.leases {
                 self.expire_leases(&mut report);
             } else if due.now.is_some() {
                 self.lease_scan.from = due.now;
             }
         }
-        let periodic = due.schedules || due.refreshes || due.backfills;
         if !self.stop_requested() && due.schedules {
             self.fire_schedules(&mut report);
         }
@@ -604,24 +660,64 @@ impl Worker {
         if !self.stop_requested() && due.backfills {
             self.step_backfills(&mut report);
         }
-        // After the periodic steps: what they scheduled counts for the worker's next wake-up.
-        if !self.stop_requested() && (due.promote || periodic) {
+        // After the periodic steps: what they scheduled that is due now is promoted at once.
+        if !self.stop_requested() && due.promote {
             self.promote(&mut report);
-        } else {
-            self.next_due = due.next_due;
         }
         if !self.stop_requested() && due.purge {
             report.jobs_purged = self.batches(&mut report, maintenance::purge_dropped);
         }
-        if !self.stop_requested() {
+        // Retention only when it has rows due (as the last round here found, in this process or
+        // the one before it).
+        let retention_due = self.retention_due.is_none_or(|at| at <= crate::clock::wall_micros());
+        if !self.stop_requested() && retention_due {
             self.prune(&mut report);
         }
         self.record(&report);
+        let worked = [
+            report.leases_released,
+            report.jobs_promoted,
+            report.jobs_pruned,
+            report.jobs_purged,
+            report.schedules_fired,
+            report.refresh_jobs,
+            report.backfill_jobs,
+        ]
+        .iter()
+        .any(|n| *n > 0);
+        if worked {
+            self.last_work = std::time::Instant::now();
+        } else {
+            // Due, yet nothing could be done (what is due failed a moment ago and is held back,
+            // or another transaction holds it): not again before the hold is over, or the pool
+            // would send worker after worker for nothing.
+            // (Only for what was due before the round began: what came due during it is done next.)
+            let floor = crate::clock::wall_micros() + FAILED_HOLD_OFF.as_micros() as i64;
+            if self.pool_due < self.round_started_us {
+                self.pool_due = floor;
+            }
+        }
         // Let autovacuum see our deletes: a background worker's statistics are flushed only when
         // it asks (at most once a second; this call waits for nothing).
         // SAFETY: flushes this backend's pending statistics.
         unsafe { pg_sys::pgstat_report_stat(false) };
         true
+    }
+
+    /// Publish when this database next has work and decide whether to stay for it: while no other
+    /// database waits for a worker, a worker stays queue_ext.worker_linger after it last found
+    /// work, and for as long as something is due within that; else it leaves, and the launcher
+    /// sends one back when the published moment comes.
+    fn stays(&mut self, sleep: Duration) -> bool {
+        let now = crate::clock::wall_micros();
+        let retention_due = self.retention_due.unwrap_or(shmem::pool::NEVER);
+        let (due, others_wait) =
+            shmem::pool::round_done(self.db, self.pool_due, retention_due, now + sleep.as_micros() as i64);
+        if self.stop_requested() || others_wait {
+            return false;
+        }
+        let linger = guc::worker_linger();
+        self.last_work.elapsed() < linger || due.saturating_sub(now) <= linger.as_micros() as i64
     }
 
     /// How long to sleep: a tick at most, less when the earliest scheduled job comes due sooner.
@@ -674,8 +770,8 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         }
     }
     let db = db.to_u32();
-    if !shmem::register_worker(db) {
-        // Another worker serves this database already (e.g. the launcher restarted meanwhile).
+    if !shmem::pool::arrive(db) {
+        // Another worker is in this database already (e.g. the launcher restarted meanwhile).
         // SAFETY: a clean exit.
         unsafe { pg_sys::proc_exit(0) };
     }
@@ -689,7 +785,8 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         })
     })
     .unwrap_or_default();
-    log!("queue_ext worker started for database \"{name}\"");
+    // Every visit of the pool starts a process: said at DEBUG1 only.
+    debug1!("queue_ext worker started for database \"{name}\"");
 
     let mut worker = Worker {
         db,
@@ -706,6 +803,12 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         skew_logged: false,
         stopping: false,
         next_due: None,
+        pool_due: 0,
+        leases_checked_us: 0,
+        last_work: std::time::Instant::now(),
+        arrived_us: crate::clock::wall_micros(),
+        round_started_us: 0,
+        retention_due: shmem::pool::database(db).map(|s| s.retention_due_us),
     };
     let mut sleep = Duration::ZERO;
     while !worker.stop_requested() && BackgroundWorker::wait_latch(Some(sleep)) {
@@ -720,25 +823,24 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
             log!("queue_ext worker: database \"{name}\" is no longer in queue_ext.databases; stopping");
             break;
         }
-        // A promoted standby keeps this process; while in recovery there is nothing to do.
+        // A standby has nothing to do: the launcher sends no worker while in recovery.
         // SAFETY: reads shared state.
         if unsafe { pg_sys::RecoveryInProgress() } {
-            sleep = guc::tick();
-            continue;
+            break;
         }
         if database_wanted(db) {
             log!("queue_ext worker: database \"{name}\" is being dropped, renamed, moved or copied; leaving it for a while");
-            shmem::hold_off_worker(db, crate::clock::wall_micros() + MAKE_ROOM_FOR.as_micros() as i64);
+            shmem::pool::hold_off(db, crate::clock::wall_micros() + MAKE_ROOM_FOR.as_micros() as i64);
             break;
         }
         report_activity(pg_sys::BackendState::STATE_RUNNING, c"queue_ext tick");
-        let installs = shmem::installs(db);
-        let stay = worker.tick();
+        let installs = shmem::pool::installs(db);
+        let installed = worker.tick();
         report_activity(pg_sys::BackendState::STATE_IDLE, c"queue_ext tick");
-        if !stay {
-            log!("queue_ext worker: extension queue_ext is not installed in database \"{name}\"; stopping");
+        if !installed {
+            log!("queue_ext worker: extension queue_ext is not installed in database \"{name}\"; leaving it until CREATE EXTENSION");
             shmem::forget_database(db);
-            shmem::hold_off_worker_unless_installed(
+            shmem::pool::hold_off_unless_installed(
                 db,
                 crate::clock::wall_micros() + ABSENT_RECHECK.as_micros() as i64,
                 installs,
@@ -746,9 +848,21 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
             break;
         }
         sleep = worker.sleep();
+        if !worker.stays(sleep) {
+            break;
+        }
     }
-    shmem::worker_gone(db);
-    // SAFETY: flushes statistics and exits; the launcher decides whether a worker comes back.
+    let left_at = crate::clock::wall_micros();
+    shmem::pool::leave(db, left_at);
+    // SAFETY: reads a backend global (when the process started).
+    let started_us = unsafe { pg_sys::MyStartTimestamp };
+    debug1!(
+        "queue_ext worker leaves database \"{name}\" after {} ms ({} ms to connect), next due in {} ms",
+        (left_at - started_us) / 1000,
+        (worker.arrived_us - started_us) / 1000,
+        worker.pool_due.saturating_sub(left_at) / 1000
+    );
+    // SAFETY: flushes statistics and exits; the launcher sends a worker again when work is due.
     unsafe {
         pg_sys::pgstat_report_stat(true);
         pg_sys::proc_exit(0)

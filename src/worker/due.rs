@@ -9,8 +9,7 @@ use crate::store;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::spi::SpiClient;
 
-/// Which steps have work, when the worker has something to do next (the earliest scheduled job or
-/// cron schedule), and the database's queues (None when the probe failed).
+/// Which steps have work, and the database's queues (None when the probe failed).
 pub struct Due {
     pub leases: bool,
     pub schedules: bool,
@@ -18,7 +17,6 @@ pub struct Due {
     pub backfills: bool,
     pub promote: bool,
     pub purge: bool,
-    pub next_due: Option<TimestampWithTimeZone>,
     pub queues: Option<Vec<i32>>,
     /// The probe's now(): when it found no expired lease, none had expired before this.
     pub now: Option<TimestampWithTimeZone>,
@@ -34,7 +32,6 @@ impl Due {
             backfills: true,
             promote: true,
             purge: true,
-            next_due: None,
             queues: None,
             now: None,
         }
@@ -57,8 +54,7 @@ pub fn probe(
         backfills: flag(4)?,
         promote: flag(5)?,
         purge: flag(6)?,
-        next_due: row.get::<TimestampWithTimeZone>(7).map_err(internal)?,
-        queues: Some(row.get::<Vec<i32>>(8).map_err(internal)?.unwrap_or_default()),
-        now: row.get::<TimestampWithTimeZone>(9).map_err(internal)?,
+        queues: Some(row.get::<Vec<i32>>(7).map_err(internal)?.unwrap_or_default()),
+        now: row.get::<TimestampWithTimeZone>(8).map_err(internal)?,
     })
 }

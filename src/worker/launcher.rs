@@ -1,21 +1,23 @@
-//! The launcher: one per server. It connects to no database (it reads the shared catalog
-//! pg_database only, so it never holds up CREATE or DROP DATABASE) and, every second or when woken,
-//! starts a worker for each database to serve that has none: databases that allow connections, are
-//! not templates, and are named by `queue_ext.databases` when that is set. A worker that finds no
-//! queue_ext in its database leaves and the launcher leaves that database alone for a minute, or
-//! until a CREATE EXTENSION there wakes it.
+//! The launcher: one per server, dispatching a bounded pool of workers (queue_ext.max_workers) as
+//! autovacuum's launcher does (docs/adr/006-worker-pool.md). It connects to no database (it reads
+//! the shared catalog pg_database only, so it never holds up CREATE or DROP DATABASE); shared
+//! memory tells it when each database next has work (src/shmem/pool.rs). It sends a worker to a
+//! database only when something there is due, most overdue first, and never takes the last
+//! background worker slots of the server (queue_ext.reserved_worker_slots). It sleeps until the
+//! next due moment; a commit that makes work due sooner, a worker leaving and CREATE EXTENSION
+//! wake it. Databases served: those that allow connections, are not templates, and are named by
+//! `queue_ext.databases` when that is set.
 
 use super::report_activity;
 use crate::{guc, shmem};
 use pgrx::bgworkers::{
-    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, DynamicBackgroundWorker, SignalWakeFlags,
+    BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, BgWorkerStartTime, DynamicBackgroundWorker,
+    SignalWakeFlags,
 };
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgTryBuilder};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-
-const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 pub fn register() {
     BackgroundWorkerBuilder::new("queue_ext launcher")
@@ -66,16 +68,33 @@ fn connectable_databases() -> (Vec<Database>, Vec<u32>) {
     (found, all)
 }
 
+/// pg_database is read again this often (new databases; CREATE EXTENSION asks at once).
+const RESCAN_EVERY: Duration = Duration::from_secs(10);
+/// A database where nothing is known to be due is visited this long after a worker last left it
+/// anyway: a safety net for work nobody reported (rows written into queue_ext's tables by hand).
+const SAFETY_VISIT_EVERY: Duration = Duration::from_secs(3600);
+
 struct Launcher {
+    /// Workers started, by database: until they are gone, each takes a place in the pool.
     workers: HashMap<u32, DynamicBackgroundWorker>,
+    databases: Vec<Database>,
+    all: Vec<u32>,
+    scanned_at: Option<std::time::Instant>,
     /// Configured names already reported as not found, so each is reported once.
     reported_missing: HashSet<String>,
-    /// Databases for which no worker slot was free, reported once until one starts.
-    reported_no_slot: HashSet<u32>,
+    /// Whether "the pool is full" was logged since the pool last had room.
+    reported_full: bool,
+}
+
+/// When the pool should visit a database next (Postgres microseconds): when something there is
+/// due, or the safety visit; never while it is held off (or a worker is in it).
+fn visit_at(slot: &shmem::pool::DbSlot) -> i64 {
+    let safety = if slot.left_at_us == 0 { 0 } else { slot.left_at_us + SAFETY_VISIT_EVERY.as_micros() as i64 };
+    slot.next_due_us.min(safety).max(slot.hold_off_until_us)
 }
 
 impl Launcher {
-    fn look(&mut self) {
+    fn scan(&mut self) {
         let databases = PgTryBuilder::new(|| Some(connectable_databases()))
             .catch_others(|e| {
                 // SAFETY: the scan's transaction failed: abort it, releasing what it held.
@@ -85,6 +104,7 @@ impl Launcher {
             })
             .execute();
         let Some((databases, all)) = databases else { return };
+        self.scanned_at = Some(std::time::Instant::now());
         // What dropped databases left in shared memory goes: nobody else would ever remove it.
         // (A database that only stopped allowing connections keeps its sessions: its stays.)
         shmem::forget_databases_except(&all);
@@ -99,34 +119,76 @@ impl Launcher {
             }
             self.reported_missing.retain(|n| names.contains(n));
         }
+        self.databases =
+            databases.into_iter().filter(|d| wanted.as_ref().is_none_or(|names| names.contains(&d.name))).collect();
+        self.all = all;
+    }
+
+    /// Send workers where work is due, most overdue first, while the pool and the server's
+    /// background worker slots have room. Returns when to look next.
+    fn look(&mut self) -> i64 {
+        if shmem::pool::take_rescan() || self.scanned_at.is_none_or(|t| t.elapsed() >= RESCAN_EVERY) {
+            self.scan();
+        }
+        // Workers that are gone free their places.
+        self.workers.retain(|_, w| matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted)));
+        let oids: Vec<u32> = self.databases.iter().map(|d| d.oid.to_u32()).collect();
+        let slots = shmem::pool::launcher_looks(&oids, &self.all);
         let now_us = crate::clock::wall_micros();
-        for db in databases {
-            if wanted.as_ref().is_some_and(|names| !names.contains(&db.name)) {
+        let mut due: Vec<(i64, usize)> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.pid == 0 && !self.workers.contains_key(&s.db))
+            .map(|(i, s)| (visit_at(s), i))
+            .collect();
+        due.sort_unstable();
+        let mut waiting = 0;
+        let mut wake_at = now_us + RESCAN_EVERY.as_micros() as i64;
+        for (at, i) in due {
+            if at > now_us {
+                wake_at = wake_at.min(at);
+                break;
+            }
+            // Workers in databases (a restarted launcher's predecessor's too), and those started
+            // that have not arrived yet.
+            let arriving = self.workers.keys().filter(|db| !slots.iter().any(|s| s.db == **db && s.pid != 0)).count();
+            let in_pool = (shmem::pool::workers_present() + arriving).max(self.workers.len());
+            if in_pool >= guc::max_workers() || !slots_to_spare(self.starting()) {
+                waiting += 1;
                 continue;
             }
-            let key = db.oid.to_u32();
-            let running = self.workers.get(&key).is_some_and(|w| {
-                matches!(w.pid(), Ok(_) | Err(pgrx::bgworkers::BackgroundWorkerStatus::NotYetStarted))
-            });
-            if running || shmem::hold_off_until(key) > now_us {
-                continue;
-            }
+            let db = &self.databases[i];
             match super::start_database_worker(db.oid, &db.name) {
                 Some(handle) => {
-                    self.reported_no_slot.remove(&key);
-                    self.workers.insert(key, handle);
+                    self.workers.insert(db.oid.to_u32(), handle);
                 }
-                None => {
-                    if self.reported_no_slot.insert(key) {
-                        warning!(
-                            "queue_ext launcher: no background worker slot is free for database \"{}\"; raise max_worker_processes",
-                            db.name
-                        );
-                    }
-                }
+                None => waiting += 1,
             }
         }
+        if waiting > 0 && !self.reported_full {
+            log!(
+                "queue_ext launcher: {waiting} database(s) wait for a worker: all {} of queue_ext.max_workers are busy, or max_worker_processes has no slot to spare beyond queue_ext.reserved_worker_slots",
+                guc::max_workers()
+            );
+        }
+        self.reported_full = waiting > 0;
+        // With databases waiting, the launcher looks again when a worker leaves (it is woken).
+        shmem::pool::launcher_sleeps(waiting, wake_at);
+        wake_at
     }
+
+    /// Workers started that are not running yet: they hold a slot the proc array does not show.
+    fn starting(&self) -> i32 {
+        self.workers.values().filter(|w| matches!(w.pid(), Err(BackgroundWorkerStatus::NotYetStarted))).count() as i32
+    }
+}
+
+/// Would starting one more background worker still leave queue_ext.reserved_worker_slots of
+/// max_worker_processes free for parallel query, logical replication and other extensions?
+fn slots_to_spare(starting: i32) -> bool {
+    // SAFETY: reads a setting.
+    let max = unsafe { pg_sys::max_worker_processes };
+    max - crate::compat::background_workers_running() - starting - 1 >= guc::reserved_worker_slots()
 }
 
 #[pg_guard]
@@ -134,10 +196,16 @@ impl Launcher {
 pub extern "C-unwind" fn queue_ext_launcher_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     BackgroundWorker::connect_worker_to_spi(None, None);
-    shmem::launcher_started();
+    shmem::pool::launcher_started();
     log!("queue_ext launcher started");
-    let mut launcher =
-        Launcher { workers: HashMap::new(), reported_missing: HashSet::new(), reported_no_slot: HashSet::new() };
+    let mut launcher = Launcher {
+        workers: HashMap::new(),
+        databases: Vec::new(),
+        all: Vec::new(),
+        scanned_at: None,
+        reported_missing: HashSet::new(),
+        reported_full: false,
+    };
     loop {
         if BackgroundWorker::sighup_received() {
             // SAFETY: reloading the configuration file is what a SIGHUP asks of any process.
@@ -145,14 +213,17 @@ pub extern "C-unwind" fn queue_ext_launcher_main(_arg: pg_sys::Datum) {
         }
         // A standby has nothing to serve; a promoted one keeps this process and starts serving.
         // SAFETY: reads shared state.
+        let mut sleep = RESCAN_EVERY;
         if !unsafe { pg_sys::RecoveryInProgress() } {
-            report_activity(pg_sys::BackendState::STATE_RUNNING, c"queue_ext launcher: looking for databases");
+            report_activity(pg_sys::BackendState::STATE_RUNNING, c"queue_ext launcher: looking for due work");
             // Worker handles are palloc'd: they must outlive this iteration's memory.
             // SAFETY: TopMemoryContext lives as long as the process; nothing else is allocated there.
-            unsafe { PgMemoryContexts::TopMemoryContext.switch_to(|_| launcher.look()) };
+            let wake_at = unsafe { PgMemoryContexts::TopMemoryContext.switch_to(|_| launcher.look()) };
             report_activity(pg_sys::BackendState::STATE_IDLE, c"queue_ext launcher");
+            let until = (wake_at - crate::clock::wall_micros()).max(0) as u64;
+            sleep = sleep.min(Duration::from_micros(until));
         }
-        if !BackgroundWorker::wait_latch(Some(LOOK_EVERY)) {
+        if !BackgroundWorker::wait_latch(Some(sleep)) {
             break;
         }
     }

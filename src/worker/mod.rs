@@ -90,8 +90,7 @@ fn queue_wake_launcher() {
         // SAFETY: reads a backend global.
         let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
         pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
-            crate::shmem::clear_hold_off(db);
-            crate::shmem::wake_launcher();
+            crate::shmem::pool::installed(db);
         });
     }
 }
@@ -105,20 +104,28 @@ pub(crate) enum NotServed {
     NotPreloaded,
     /// queue_ext.databases (or the deprecated queue_ext.database) does not name this database.
     NotListed { setting: &'static str, names: Vec<String>, database: String },
+    /// Work here has waited for a worker longer than STARVED_AFTER: the pool is saturated (or
+    /// max_worker_processes has no slot to spare).
+    Starved { since_us: i64, database: String },
 }
+
+/// Work due this long without a worker makes a database "not served" (the pool is saturated).
+const STARVED_AFTER_US: i64 = 10_000_000;
 
 /// Whether a background worker serves this database (None) or why not. Needs a transaction.
 pub(crate) fn not_served() -> Option<NotServed> {
     if !crate::shmem::available() {
         return Some(NotServed::NotPreloaded);
     }
-    let names = crate::guc::databases()?;
-    let database = current_database()?;
-    (!names.contains(&database)).then(|| NotServed::NotListed {
-        setting: crate::guc::databases_setting(),
-        names,
-        database,
-    })
+    if let Some(names) = crate::guc::databases() {
+        let database = current_database()?;
+        if !names.contains(&database) {
+            return Some(NotServed::NotListed { setting: crate::guc::databases_setting(), names, database });
+        }
+    }
+    let slot = crate::shmem::pool::database(this_database())?;
+    let overdue = slot.pid == 0 && slot.next_due_us < crate::clock::wall_micros() - STARVED_AFTER_US;
+    overdue.then(|| NotServed::Starved { since_us: slot.next_due_us, database: current_database().unwrap_or_default() })
 }
 
 /// This database's name (a catalog read: in a transaction).
@@ -136,12 +143,13 @@ impl NotServed {
         match self {
             NotServed::NotPreloaded => "not served: queue_ext not in shared_preload_libraries".into(),
             NotServed::NotListed { setting, .. } => format!("not served: database not in {setting}"),
+            NotServed::Starved { .. } => "not served: every queue_ext worker is busy".into(),
         }
     }
 
     fn database(&self) -> String {
         match self {
-            NotServed::NotListed { database, .. } => database.clone(),
+            NotServed::NotListed { database, .. } | NotServed::Starved { database, .. } => database.clone(),
             NotServed::NotPreloaded => current_database().unwrap_or_default(),
         }
     }
@@ -160,6 +168,15 @@ impl NotServed {
                     "ALTER SYSTEM SET queue_ext.databases = '{},{database}'; SELECT pg_reload_conf(); (or empty the setting: every database with the extension is then served)",
                     names.join(",")
                 ),
+            ),
+            NotServed::Starved { since_us, .. } => (
+                format!(
+                    "Work here has been due since {} and no worker could come: all {} of queue_ext.max_workers are busy elsewhere, or max_worker_processes has no slot to spare beyond queue_ext.reserved_worker_slots ({}). Meanwhile cron schedules, spread refreshes, backfills, the announcement of delayed jobs and retention wait, and expired leases wait for a claim to take them over.",
+                    crate::clock::timestamp(*since_us).map(|t| t.to_iso_string()).unwrap_or_default(),
+                    crate::guc::max_workers(),
+                    crate::guc::reserved_worker_slots()
+                ),
+                "Raise queue_ext.max_workers (and max_worker_processes if it has no room), or look for a database whose worker never finishes (queue.worker_status, the server log).".to_owned(),
             ),
         }
     }
@@ -194,21 +211,38 @@ pub(crate) fn warn_if_not_served(what: &str) {
     }
 }
 
-/// queue.worker_status.state: running, not running (the launcher starts one within a second), or
-/// not served and why.
+/// queue.worker_status.state: running (a worker is in this database now), idle (nothing is due:
+/// the pool comes when something is), waiting (work is due, a worker is on its way), or not
+/// served and why.
 #[pg_extern(name = "worker_state", schema = "queue_internal", volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn queue_worker_state(pid: Option<i32>) -> String {
+fn queue_worker_state() -> String {
     if let Some(why) = not_served() {
         return why.state();
     }
-    // SAFETY: BackendPidGetProc takes ProcArrayLock; a PGPROC lives in shared memory for good, so
-    // reading two fields after it is released can at worst see a process that just left.
-    let alive = pid.is_some_and(|pid| unsafe {
-        let proc = pg_sys::BackendPidGetProc(pid);
-        !proc.is_null() && (*proc).isBackgroundWorker && (*proc).databaseId == pg_sys::MyDatabaseId
-    });
-    if alive { "running" } else { "not running" }.to_owned()
+    match crate::shmem::pool::database(this_database()) {
+        Some(s) if s.pid != 0 => "running",
+        Some(s) if s.next_due_us > crate::clock::wall_micros() => "idle",
+        _ => "waiting",
+    }
+    .to_owned()
+}
+
+/// queue.worker_status.next_due_at: when something in this database is next due for the worker,
+/// as the pool knows it (NULL: nothing known; a worker in the database now keeps it current).
+#[pg_extern(name = "worker_next_due", schema = "queue_internal", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn queue_worker_next_due() -> Option<pgrx::datum::TimestampWithTimeZone> {
+    if !crate::shmem::available() {
+        return None;
+    }
+    let s = crate::shmem::pool::database(this_database())?;
+    (s.next_due_us != crate::shmem::pool::NEVER).then(|| crate::clock::timestamp(s.next_due_us).ok()).flatten()
+}
+
+fn this_database() -> u32 {
+    // SAFETY: reads a backend global.
+    unsafe { pg_sys::MyDatabaseId }.to_u32()
 }
 
 /// How many queues (of all databases) have a token bucket or rotation cursor in shared memory, and

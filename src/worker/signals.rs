@@ -94,10 +94,11 @@ unsafe extern "C-unwind" fn on_deadline() {
     }
 }
 
-/// At exit, however it comes (a FATAL skips the main loop's end): leave the registry, and say why
+/// At exit, however it comes (a FATAL skips the main loop's end): leave the database in the pool's
+/// view, and say why
 /// when a source's code made us go.
 unsafe extern "C-unwind" fn on_exit(_code: c_int, db: pg_sys::Datum) {
-    crate::shmem::worker_gone(db.value() as u32);
+    crate::shmem::pool::leave(db.value() as u32, crate::clock::wall_micros());
     if DEADLINE_PASSED.load(Ordering::SeqCst) {
         let what = READING.with(|r| r.borrow().clone());
         pgrx::log!(

@@ -7,8 +7,8 @@
 -- $1 ids, $2 lease tokens, $3 error, $4 retry_in (NULL: the backoff), $5 only leases that have
 -- expired (lease expiry: a heartbeat that came first wins), $6 counts against the group, $7 the
 -- acting role when per-queue grants exist (else NULL).
--- Returns the ids that failed, and per queue the first default-group key made ready (the count
--- of notifications is only there to make them run). When a job is in a queue role $7 may not
+-- Returns the ids that failed, per queue the first default-group key made ready (the count
+-- of notifications is only there to make them run), and when the first retry comes due. When a job is in a queue role $7 may not
 -- consume from, nothing fails and the only row names that queue (its last column).
 WITH held AS MATERIALIZED (
     SELECT DISTINCT r.queue_id FROM queue.running r JOIN unnest($1::bigint[], $2::uuid[]) AS c(id, token)
@@ -71,7 +71,9 @@ SELECT f.id,
        (SELECT array_agg(id ORDER BY queue_id) FROM heads) AS head_id,
        (SELECT count(pg_notify('queue_' || q.name, q.name)) FROM queue.queues q
          WHERE q.notify AND q.id IN (SELECT queue_id FROM to_ready))::text,
-       NULL::text AS refused
+       NULL::text AS refused,
+       -- When the first retry comes due: the background worker is told at commit.
+       (SELECT min(next_run) FROM f WHERE NOT f.dies AND f.next_run > now()) AS first_retry
   FROM f
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, name FROM refused
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, name, NULL FROM refused

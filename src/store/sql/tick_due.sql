@@ -3,8 +3,8 @@
 -- table of settings, with the condition of the step it stands for (expired_all.sql,
 -- schedules_due.sql, refresh.rs's behind, backfill.rs's active, promote_all.sql, dropped_queues.sql).
 -- $1 where lease expiry got to (NULL: the first lease), $2 how far ahead spread refreshes enqueue.
--- Also when the worker has something to do next (next_due.sql), the queues to look up in shared
--- memory for a recount, and now(): no lease had expired before it, when leases shows false.
+-- Also the queues to look up in shared memory for a recount, and now(): no lease had expired
+-- before it, when leases shows false.
 SELECT EXISTS (SELECT FROM queue.running
                 WHERE lease_expires_at >= coalesce($1::timestamptz, '-infinity') AND lease_expires_at < now()),
        EXISTS (SELECT FROM queue.schedules WHERE NOT paused AND next_run_at <= now()),
@@ -12,7 +12,5 @@ SELECT EXISTS (SELECT FROM queue.running
        EXISTS (SELECT FROM queue.backfill_runs WHERE state IN ('running', 'draining') AND next_due <= now() + lookahead),
        EXISTS (SELECT FROM queue.scheduled WHERE queue_id > 0 AND run_at <= now()), -- scheduled_run_at_idx
        EXISTS (SELECT FROM queue.dropped_queues),
-       least((SELECT min(run_at) FROM queue.scheduled WHERE queue_id > 0),
-             (SELECT min(next_run_at) FROM queue.schedules WHERE NOT paused)),
        ARRAY(SELECT id FROM queue.queues),
        now()
