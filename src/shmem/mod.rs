@@ -64,8 +64,7 @@ impl State {
     }
 }
 
-// SAFETY: plain data; the latch addresses point into shared memory, mapped at the same address in
-// every backend.
+// SAFETY: plain data, no pointers.
 unsafe impl PGRXSharedMemory for State {}
 
 // The initial value is built on the postmaster's stack (pg_shmem_init! moves it into shared
