@@ -80,6 +80,7 @@ struct Launcher {
     databases: Vec<Database>,
     all: Vec<u32>,
     scanned_at: Option<std::time::Instant>,
+    scanned_at_least_once: bool,
     /// Configured names already reported as not found, so each is reported once.
     reported_missing: HashSet<String>,
     /// Whether "the pool is full" was logged since the pool last had room.
@@ -119,8 +120,17 @@ impl Launcher {
             }
             self.reported_missing.retain(|n| names.contains(n));
         }
-        self.databases =
+        let databases: Vec<Database> =
             databases.into_iter().filter(|d| wanted.as_ref().is_none_or(|names| names.contains(&d.name))).collect();
+        // A database that joins the list (queue_ext.databases changed) gets a visit at once.
+        if self.scanned_at_least_once {
+            let now_us = crate::clock::wall_micros();
+            for db in databases.iter().filter(|d| !self.databases.iter().any(|old| old.oid == d.oid)) {
+                shmem::pool::due_at(db.oid.to_u32(), now_us);
+            }
+        }
+        self.scanned_at_least_once = true;
+        self.databases = databases;
         self.all = all;
     }
 
@@ -203,6 +213,7 @@ pub extern "C-unwind" fn queue_ext_launcher_main(_arg: pg_sys::Datum) {
         databases: Vec::new(),
         all: Vec::new(),
         scanned_at: None,
+        scanned_at_least_once: false,
         reported_missing: HashSet::new(),
         reported_full: false,
     };
@@ -210,6 +221,8 @@ pub extern "C-unwind" fn queue_ext_launcher_main(_arg: pg_sys::Datum) {
         if BackgroundWorker::sighup_received() {
             // SAFETY: reloading the configuration file is what a SIGHUP asks of any process.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            // queue_ext.databases may have changed: read the list again now.
+            launcher.scanned_at = None;
         }
         // A standby has nothing to serve; a promoted one keeps this process and starts serving.
         // SAFETY: reads shared state.
