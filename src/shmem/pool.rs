@@ -267,13 +267,13 @@ pub fn take_rescan() -> bool {
 }
 
 /// The launcher begins a look: the entries of the databases in `dbs` (made, due at once, when
-/// missing); entries of databases not in `all` (dropped) go. Until [`launcher_sleeps`], every
+/// missing); after a read of pg_database, entries of databases not in `all` (dropped) go. Until [`launcher_sleeps`], every
 /// report of earlier work wakes it again.
-pub fn launcher_looks(dbs: &[u32], all: &[u32]) -> Vec<DbSlot> {
+pub fn launcher_looks(dbs: &[u32], all: Option<&std::collections::HashSet<u32>>) -> Vec<DbSlot> {
     let mut pool = POOL.exclusive();
     pool.launcher_wakes_at_us = NEVER;
     // (An empty list is a failed read of pg_database, not a server without databases.)
-    if !all.is_empty() {
+    if let Some(all) = all.filter(|all| !all.is_empty()) {
         pool.dbs.remove_where(|s| !all.contains(&s.db));
     }
     // A worker that vanished without leaving (it always leaves, even on FATAL: this is a safety net).

@@ -78,7 +78,8 @@ struct Launcher {
     /// Workers started, by database: until they are gone, each takes a place in the pool.
     workers: HashMap<u32, DynamicBackgroundWorker>,
     databases: Vec<Database>,
-    all: Vec<u32>,
+    /// Every database's OID, from a read of pg_database the next look has not used yet.
+    all_scanned: Option<HashSet<u32>>,
     scanned_at: Option<std::time::Instant>,
     scanned_at_least_once: bool,
     /// Configured names already reported as not found, so each is reported once.
@@ -131,7 +132,7 @@ impl Launcher {
         }
         self.scanned_at_least_once = true;
         self.databases = databases;
-        self.all = all;
+        self.all_scanned = Some(all.into_iter().collect());
     }
 
     /// Send workers where work is due, most overdue first, while the pool and the server's
@@ -143,7 +144,8 @@ impl Launcher {
         // Workers that are gone free their places.
         self.workers.retain(|_, w| matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted)));
         let oids: Vec<u32> = self.databases.iter().map(|d| d.oid.to_u32()).collect();
-        let slots = shmem::pool::launcher_looks(&oids, &self.all);
+        let all = std::mem::take(&mut self.all_scanned);
+        let slots = shmem::pool::launcher_looks(&oids, all.as_ref());
         let now_us = crate::clock::wall_micros();
         let mut due: Vec<(i64, usize)> = slots
             .iter()
@@ -154,16 +156,17 @@ impl Launcher {
         due.sort_unstable();
         let mut waiting = 0;
         let mut wake_at = now_us + RESCAN_EVERY.as_micros() as i64;
+        // Workers in databases (a restarted launcher's predecessor's too), and those started that
+        // have not arrived yet; and the server's background worker slots this launcher may take.
+        let arriving = self.workers.keys().filter(|db| !slots.iter().any(|s| s.db == **db && s.pid != 0)).count();
+        let in_pool = (shmem::pool::workers_present() + arriving).max(self.workers.len());
+        let mut room = guc::max_workers().saturating_sub(in_pool).min(spare_slots(self.starting()));
         for (at, i) in due {
             if at > now_us {
                 wake_at = wake_at.min(at);
                 break;
             }
-            // Workers in databases (a restarted launcher's predecessor's too), and those started
-            // that have not arrived yet.
-            let arriving = self.workers.keys().filter(|db| !slots.iter().any(|s| s.db == **db && s.pid != 0)).count();
-            let in_pool = (shmem::pool::workers_present() + arriving).max(self.workers.len());
-            if in_pool >= guc::max_workers() || !slots_to_spare(self.starting()) {
+            if room == 0 {
                 waiting += 1;
                 continue;
             }
@@ -171,6 +174,7 @@ impl Launcher {
             match super::start_database_worker(db.oid, &db.name) {
                 Some(handle) => {
                     self.workers.insert(db.oid.to_u32(), handle);
+                    room -= 1;
                 }
                 None => waiting += 1,
             }
@@ -193,12 +197,13 @@ impl Launcher {
     }
 }
 
-/// Would starting one more background worker still leave queue_ext.reserved_worker_slots of
-/// max_worker_processes free for parallel query, logical replication and other extensions?
-fn slots_to_spare(starting: i32) -> bool {
+/// How many more background workers the launcher may start and still leave
+/// queue_ext.reserved_worker_slots of max_worker_processes free for parallel query, logical
+/// replication and other extensions.
+fn spare_slots(starting: i32) -> usize {
     // SAFETY: reads a setting.
     let max = unsafe { pg_sys::max_worker_processes };
-    max - crate::compat::background_workers_running() - starting - 1 >= guc::reserved_worker_slots()
+    (max - crate::compat::background_workers_running() - starting - guc::reserved_worker_slots()).max(0) as usize
 }
 
 #[pg_guard]
@@ -211,7 +216,7 @@ pub extern "C-unwind" fn queue_ext_launcher_main(_arg: pg_sys::Datum) {
     let mut launcher = Launcher {
         workers: HashMap::new(),
         databases: Vec::new(),
-        all: Vec::new(),
+        all_scanned: None,
         scanned_at: None,
         scanned_at_least_once: false,
         reported_missing: HashSet::new(),
