@@ -177,7 +177,18 @@ fn fifty_databases_share_two_workers_and_every_one_is_served() {
     // over the last five seconds, with the server otherwise quiet.
     std::thread::sleep(Duration::from_secs(5));
     let mut lateness: Vec<f64> = Vec::new();
+    let mut missed = 0;
     for c in clients.iter_mut() {
+        // One-second windows of the last whole seconds without their job: coalesced into the next
+        // fire while the pool was elsewhere (reported, not asserted: a 2-core machine under this
+        // test's load cannot keep every window of fifty databases; docs/adr/006-worker-pool.md).
+        missed += count(
+            c,
+            "SELECT 4 - count(DISTINCT run_at) FROM queue.jobs WHERE queue = 'ticks'
+                AND run_at >= date_trunc('second', now()) - interval '5 seconds'
+                AND run_at < date_trunc('second', now()) - interval '1 second'",
+            &[],
+        );
         for row in c
             .query(
                 "SELECT extract(epoch FROM enqueued_at - run_at)::float8 FROM queue.jobs
@@ -193,7 +204,7 @@ fn fifty_databases_share_two_workers_and_every_one_is_served() {
     assert!(!lateness.is_empty());
     let p99 = lateness[(lateness.len() - 1) * 99 / 100];
     eprintln!(
-        "{DATABASES} databases served within {served_in:?}; cron lateness over the last 5 s: p50 {:.3} s, p99 {p99:.3} s, max {:.3} s ({} fires)",
+        "{DATABASES} databases served within {served_in:?}; cron lateness over the last 5 s: p50 {:.3} s, p99 {p99:.3} s, max {:.3} s ({} fires, {missed} windows missed)",
         lateness[lateness.len() / 2],
         lateness[lateness.len() - 1],
         lateness.len()
