@@ -140,7 +140,10 @@ pub fn due_at(db: u32, at_us: i64) {
     s.next_due_us = s.next_due_us.min(at_us);
     s.lowered_us = s.lowered_us.min(at_us);
     if s.pid != 0 {
-        if at_us < s.wakes_at_us {
+        // Not the worker's own reports (the jobs its steps schedule): its round's end reads them
+        // and it sleeps accordingly; waking itself would only start rounds with nothing to do.
+        // SAFETY: reads this process's pid.
+        if at_us < s.wakes_at_us && s.pid != unsafe { pg_sys::MyProcPid } {
             set_latch(s.latch);
         }
     } else if at_us < launcher.1 {
