@@ -320,7 +320,7 @@ pub(crate) fn claim_jobs(
     let mut jobs = jobs.expect("claimed");
     // The background worker must come when the first of these leases expires.
     if let Some(first) = jobs.iter().map(|j| pg_sys::TimestampTz::from(j.lease_expires_at)).min() {
-        crate::pool_hints::due_at_commit(first);
+        crate::pool_hints::due_at_commit(first, Some(crate::shmem::pool::Work::Leases));
     }
     if let Some(cap) = bucket {
         shmem::refund_tokens(s.id, want - jobs.len() as i64, cap);

@@ -139,7 +139,7 @@ pub(crate) fn fail_jobs(
         failed.push(row.get::<i64>(1).map_err(internal)?.expect("id"));
         crate::heads::ready_at(&crate::heads::keys_in_row(&row, 2)?);
         if let Some(first_retry) = row.get::<TimestampWithTimeZone>(8).map_err(internal)? {
-            crate::pool_hints::due_at_commit_ts(first_retry);
+            crate::pool_hints::due_at_commit_ts(first_retry, Some(crate::shmem::pool::Work::Promote));
         }
     }
     Ok(failed)
@@ -211,7 +211,10 @@ fn queue_release(id: Option<i64>, lease_token: Option<Uuid>, delay: default!(Opt
         crate::heads::ready_at(&crate::heads::keys_in_row(&row, 2)?);
         if delay.as_micros() > 0 {
             let delay = delay.as_micros().clamp(0, i64::MAX as i128) as i64;
-            crate::pool_hints::due_at_commit(crate::clock::wall_micros().saturating_add(delay));
+            crate::pool_hints::due_at_commit(
+                crate::clock::wall_micros().saturating_add(delay),
+                Some(crate::shmem::pool::Work::Promote),
+            );
         }
         Ok(true)
     })

@@ -203,7 +203,7 @@ fn queue_retry_jobs(
     max_jobs: default!(Option<i32>, 10000),
 ) -> Result<i64> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(None);
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let state = required(state, "state")?;
@@ -237,7 +237,7 @@ fn queue_move_jobs(
     max_jobs: default!(Option<i32>, 10000),
 ) -> Result<i64> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(None);
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let to_queue = queue_name(Some(required(to_queue, "to_queue")?))?;

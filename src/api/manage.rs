@@ -48,7 +48,7 @@ fn queue_cancel(id: Option<i64>) -> Result<bool> {
 #[search_path(pg_catalog, pg_temp)]
 fn queue_retry_job(id: Option<i64>) -> Result<bool> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(None);
     let _acting = crate::security::enter()?;
     let id = required(id, "id")?;
     Spi::connect_mut(|client| {
@@ -74,7 +74,7 @@ fn queue_retry_job(id: Option<i64>) -> Result<bool> {
 #[search_path(pg_catalog, pg_temp)]
 fn queue_retry_queue(queue: Option<&str>, state: default!(Option<&str>, "'dead'")) -> Result<i64> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(None);
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     let state = required(state, "state")?;

@@ -88,7 +88,7 @@ pub(crate) fn notify_ready(queue: &QueueInfo) {
 /// due, told of it at commit.
 pub(crate) fn wake_worker_at_commit(run_at: TimestampWithTimeZone) {
     if pg_sys::TimestampTz::from(run_at) > clock::wall_micros() {
-        crate::pool_hints::due_at_commit_ts(run_at);
+        crate::pool_hints::due_at_commit_ts(run_at, Some(crate::shmem::pool::Work::Promote));
     }
 }
 

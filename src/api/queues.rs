@@ -308,7 +308,7 @@ pub(crate) fn queue_alter_queue_v3(
     dead_retention: default!(Option<Interval>, NULL),
 ) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(None);
     let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
     if reset.as_ref().is_some_and(|r| r.iter().any(Option::is_none)) {
@@ -343,7 +343,7 @@ fn queue_drop_queue(
     if_exists: default!(Option<bool>, false),
 ) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Purge));
     let _acting = crate::security::enter()?;
     let name = queue_name(name)?;
     let force = required(force, "force")?;

@@ -85,7 +85,7 @@ fn queue_set_rate_schedule(
     off_peak_burst: default!(Option<i32>, NULL),
 ) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(None);
     let _acting = crate::security::enter()?;
     let queue = queue_name(queue)?;
     check_rate(peak_rate, "peak_rate")?;

@@ -166,7 +166,7 @@ pub(crate) fn define_backfill(
     peak_hours: Option<&str>,
 ) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Backfill));
     let name = object_name(name, "backfill name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -274,7 +274,7 @@ pub(crate) fn park_backfill(name: Option<&str>) -> Result<bool> {
 /// from now, then the ranges after them. False when it was not paused.
 pub(crate) fn unpark_backfill(name: Option<&str>) -> Result<bool> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Backfill));
     let name = object_name(name, "backfill name")?;
     Spi::connect_mut(|client| {
         let (queue_id, group_key, state) = lookup(client, name)?;
@@ -367,7 +367,7 @@ pub(crate) fn retune_backfill(
     reset: Option<Vec<Option<String>>>,
 ) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Backfill));
     let name = object_name(name, "backfill name")?;
     if let Some(b) = batch_size {
         crate::validate::batch_size(b)?;

@@ -56,14 +56,32 @@ pub fn fixed_micros(value: Interval, what: &str) -> std::result::Result<i64, Que
 /// Whether `owner` may still enqueue into `queue`: the role exists, is a queue_admin, and the
 /// queue's grants let it produce. None when the queue does not exist.
 pub fn owner_may_produce(client: &mut SpiClient<'_>, owner: pg_sys::Oid, queue: &str) -> Result<Option<bool>> {
-    exec_one::<bool>(
+    // queue_internal.may plans its subqueries at its first call: only when a grant exists.
+    let grants_allow = exec_one::<bool>(
         client,
-        "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = $2)
-                AND pg_catalog.pg_has_role($2, 'queue_admin', 'USAGE')
-                AND queue_internal.may(q.id, $2, 'produce')
+        "SELECT NOT EXISTS (SELECT FROM queue.queue_grants) OR queue_internal.may(q.id, $2, 'produce')
            FROM queue.queues q WHERE q.name = $1",
         &[queue.into(), owner.into()],
-    )
+    )?;
+    Ok(grants_allow.map(|allow| allow && owner_is_admin(owner)))
+}
+
+/// Whether role `owner` still exists and is a queue_admin, from the syscache: pg_roles is a view
+/// whose plan, made afresh in every process, was a fifth of a pool worker's visit
+/// (docs/adr/006-worker-pool.md). Needs a transaction.
+pub fn owner_is_admin(owner: pg_sys::Oid) -> bool {
+    // SAFETY: syscache lookups, in a transaction.
+    unsafe {
+        let exists = pg_sys::SearchSysCacheExists(
+            pg_sys::SysCacheIdentifier::AUTHOID as i32,
+            pg_sys::Datum::from(owner),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        );
+        let queue_admin = pg_sys::get_role_oid(c"queue_admin".as_ptr(), true);
+        exists && queue_admin != pg_sys::InvalidOid && pg_sys::has_privs_of_role(owner, queue_admin)
+    }
 }
 
 /// The error a definition records when its owner may no longer produce into its queue.

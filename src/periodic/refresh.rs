@@ -128,7 +128,7 @@ pub(crate) fn define_spread_refresh(
     max_attempts: Option<i32>,
 ) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Refresh));
     let name = object_name(name, "spread refresh name")?;
     let queue = queue_name(queue)?;
     let source = required(source, "source")?.oid();
@@ -224,7 +224,7 @@ fn queue_pause_spread_refresh(name: Option<&str>) -> Result<()> {
 #[search_path(pg_catalog, pg_temp)]
 fn queue_resume_spread_refresh(name: Option<&str>) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Refresh));
     let _acting = crate::security::enter()?;
     let name = object_name(name, "spread refresh name")?;
     Spi::connect_mut(|client| {

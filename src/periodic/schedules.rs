@@ -8,7 +8,7 @@
 //! fired (the server was down) fire once (catch_up) or are skipped, and are counted as misses.
 
 use super::cron::Timing;
-use super::{fixed_micros, from_utc, object_name, owner_may_produce, owner_refused, to_utc};
+use super::{fixed_micros, from_utc, object_name, owner_is_admin, owner_refused, to_utc};
 use crate::api::produce::{insert_into, JobOptions};
 use crate::catalog;
 use crate::clock;
@@ -69,7 +69,7 @@ pub(crate) fn define_schedule(
     catch_up: Option<bool>,
 ) -> Result<TimestampWithTimeZone> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Cron));
     let name = object_name(name, "schedule name")?;
     let cron = required(cron, "cron")?;
     let timezone = required(timezone, "timezone")?;
@@ -199,7 +199,7 @@ fn queue_pause_schedule(name: Option<&str>) -> Result<()> {
 #[search_path(pg_catalog, pg_temp)]
 fn queue_resume_schedule(name: Option<&str>) -> Result<()> {
     // The background worker looks at what this changed once it commits.
-    crate::pool_hints::due_now_at_commit();
+    crate::pool_hints::due_now_at_commit(Some(crate::shmem::pool::Work::Cron));
     let _acting = crate::security::enter()?;
     let name = object_name(name, "schedule name")?;
     Spi::connect_mut(|client| {
@@ -262,7 +262,7 @@ pub struct Fired {
     pub handled: i64,
 }
 
-/// A schedule that is due, as schedules_due.sql reads it.
+/// A schedule that is due, as schedules_lock.sql reads it.
 struct Due {
     name: String,
     cron: String,
@@ -277,6 +277,8 @@ struct Due {
     catch_up: bool,
     next_fire_at: TimestampWithTimeZone,
     owner: pg_sys::Oid,
+    /// Whether the queue's grants let the owner produce (None: no such queue).
+    grants_allow: Option<bool>,
 }
 
 /// Where a schedule goes after a step.
@@ -289,9 +291,11 @@ struct Outcome {
     error: Option<String>,
 }
 
-fn read_due(client: &mut SpiClient<'_>, names: &[String]) -> Result<Vec<Due>> {
+/// The schedules due now, locked: among `names` (None: all), leaving out `held`, at most `limit`.
+fn read_due(client: &mut SpiClient<'_>, names: Option<&[String]>, held: &[String], limit: i64) -> Result<Vec<Due>> {
     let mut due = Vec::new();
-    for row in exec(client, store::SCHEDULES_LOCK, &[names.to_vec().into()])? {
+    let args = [names.map(|n| n.to_vec()).into(), held.to_vec().into(), limit.into()];
+    for row in exec(client, store::SCHEDULES_LOCK, &args)? {
         due.push(Due {
             name: row.get(1).map_err(internal)?.expect("name"),
             cron: row.get(2).map_err(internal)?.expect("cron"),
@@ -306,6 +310,7 @@ fn read_due(client: &mut SpiClient<'_>, names: &[String]) -> Result<Vec<Due>> {
             catch_up: row.get(11).map_err(internal)?.expect("catch_up"),
             next_fire_at: row.get(12).map_err(internal)?.expect("next_fire_at"),
             owner: row.get(13).map_err(internal)?.expect("owner"),
+            grants_allow: row.get(14).map_err(internal)?,
         });
     }
     Ok(due)
@@ -353,7 +358,7 @@ fn fire_one(client: &mut SpiClient<'_>, s: &Due) -> Result<Outcome> {
     if late && !s.catch_up {
         return Ok(outcome);
     }
-    if let Some(refused) = owner_refused(&s.queue, owner_may_produce(client, s.owner, &s.queue)?) {
+    if let Some(refused) = owner_refused(&s.queue, s.grants_allow.map(|allow| allow && owner_is_admin(s.owner))) {
         outcome.error = Some(refused);
         return Ok(outcome);
     }
@@ -401,10 +406,11 @@ pub fn due(client: &mut SpiClient<'_>, limit: i64, held: Vec<String>) -> Result<
     crate::spi::exec_column::<String>(client, store::SCHEDULES_DUE, &[limit.into(), held.into()])
 }
 
-/// Fire schedules `names` that are still due, in the caller's transaction.
-pub fn fire(client: &mut SpiClient<'_>, names: &[String]) -> Result<Fired> {
+/// Fire the schedules due now (None: any, at most `limit`, leaving out `held`; or those of `names`
+/// that are still due), in the caller's transaction.
+pub fn fire(client: &mut SpiClient<'_>, names: Option<&[String]>, held: &[String], limit: i64) -> Result<Fired> {
     let mut report = Fired::default();
-    for s in read_due(client, names)? {
+    for s in read_due(client, names, held, limit)? {
         let outcome = fire_one(client, &s)?;
         record(client, &s.name, &outcome)?;
         report.fired += outcome.fires;

@@ -16,23 +16,67 @@ const DB_SLOTS: usize = 4096;
 /// Nothing known to be due.
 pub const NEVER: i64 = i64::MAX;
 
+/// The kinds of work a database has for the worker, each with its own due moment: a worker's round
+/// runs the steps whose moment has come and reads again only the moments of what it did, so that a
+/// visit for one schedule costs that schedule's statements, not a look at every table.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Work {
+    /// Scheduled jobs to promote (queue.scheduled).
+    Promote,
+    /// Cron schedules to fire.
+    Cron,
+    /// Leases to expire.
+    Leases,
+    /// Spread-refresh slots to enqueue.
+    Refresh,
+    /// Backfill steps to take.
+    Backfill,
+    /// Jobs of dropped queues to purge.
+    Purge,
+    /// Done and dead jobs past their retention.
+    Retention,
+}
+
+impl Work {
+    pub const ALL: [Work; KINDS] =
+        [Work::Promote, Work::Cron, Work::Leases, Work::Refresh, Work::Backfill, Work::Purge, Work::Retention];
+}
+
+/// How many kinds of [`Work`] there are.
+pub const KINDS: usize = 7;
+
+/// Due moments by kind of [`Work`] (NEVER: nothing known).
+pub type Dues = [i64; KINDS];
+
+/// A worker reads every kind's moment afresh (and looks for uncounted queues) at least this often
+/// while it visits a database: a bound on what a path that reports nothing leaves waiting. Jobs
+/// that finish report nothing (a report per completion would tax the hot path), so this is also
+/// how soon retention hears of them, within its "10 s at least" (pool_due.sql).
+pub const FULL_LOOK_EVERY_US: i64 = 10_000_000;
+
 /// One database, as the pool sees it.
 #[derive(Clone, Copy)]
 pub struct DbSlot {
     pub db: u32,
-    /// The earliest moment something is known to be due here (Postgres microseconds; NEVER).
+    /// The earliest moment something is known to be due here (Postgres microseconds; NEVER): the
+    /// earliest of `dues`, or the start of a round in progress.
     pub next_due_us: i64,
-    /// The earliest moment a backend reported since the worker in the database began its last
-    /// look (NEVER): merged into what the worker publishes when it leaves, so that no report
-    /// committed while it looked is lost.
-    lowered_us: i64,
+    /// When each kind of work is next due, as the last round found it or a backend reported since.
+    dues: Dues,
+    /// The earliest moment of each kind a backend reported since the worker in the database began
+    /// its round (NEVER): merged into what the round publishes, so that no report committed while
+    /// it looked is lost.
+    lowered: Dues,
+    /// The next round must read every kind's moment (and look for uncounted queues): a report that
+    /// named no kind, a new entry, a worker that vanished mid-round.
+    look_asked: bool,
+    /// When a round last read every kind's moment (0: never).
+    looked_us: i64,
     /// The worker in the database now (0: none), its latch, and when it next wakes by itself.
     pub pid: i32,
     latch: usize,
     wakes_at_us: i64,
     pub last_tick_us: i64,
-    /// When retention next has rows to delete (what the last round found; due at once when new).
-    pub retention_due_us: i64,
     /// When a worker last left the database (0: never since the server started).
     pub left_at_us: i64,
     /// No worker is sent before this instant: DROP DATABASE or the like wants the database to
@@ -45,11 +89,14 @@ pub struct DbSlot {
 impl DbSlot {
     /// A database no worker has visited since the server started: due at once.
     fn new(db: u32) -> Self {
+        let now_us = crate::clock::wall_micros();
         DbSlot {
             db,
-            next_due_us: crate::clock::wall_micros(),
-            retention_due_us: crate::clock::wall_micros(),
-            lowered_us: NEVER,
+            next_due_us: now_us,
+            dues: [now_us; KINDS],
+            lowered: [NEVER; KINDS],
+            look_asked: true,
+            looked_us: 0,
             pid: 0,
             latch: 0,
             wakes_at_us: NEVER,
@@ -123,14 +170,15 @@ fn my_pid_and_latch() -> (i32, usize) {
 
 // ---- backends: work comes due ----
 
-/// Something in `db` is due at `at_us` (a commit made it so): wake the worker in the database when
-/// it would otherwise sleep past it, or the launcher when it would look too late.
-pub fn due_at(db: u32, at_us: i64) {
-    {
+/// Work of kind `work` in `db` is due at `at_us` (a commit made it so; None: of any kind, the next
+/// round looks at everything): wake the worker in the database when it would otherwise sleep past
+/// it, or the launcher when it would look too late.
+pub fn due_at(db: u32, at_us: i64, work: Option<Work>) {
+    if let Some(k) = work.map(|w| w as usize) {
         // Most reports change nothing (a lease that expires after one already known): a shared lock.
         let pool = POOL.share();
         // (While a worker looks, what it publishes next must hear of it too.)
-        if pool.dbs.get(&db).is_some_and(|s| s.next_due_us <= at_us && (s.pid == 0 || s.lowered_us <= at_us)) {
+        if pool.dbs.get(&db).is_some_and(|s| s.dues[k] <= at_us && (s.pid == 0 || s.lowered[k] <= at_us)) {
             return;
         }
     }
@@ -138,7 +186,19 @@ pub fn due_at(db: u32, at_us: i64) {
     let launcher = (pool.launcher_latch, pool.launcher_wakes_at_us);
     let s = entry(&mut pool, db);
     s.next_due_us = s.next_due_us.min(at_us);
-    s.lowered_us = s.lowered_us.min(at_us);
+    match work {
+        Some(w) => {
+            s.dues[w as usize] = s.dues[w as usize].min(at_us);
+            s.lowered[w as usize] = s.lowered[w as usize].min(at_us);
+        }
+        None => {
+            for k in 0..KINDS {
+                s.dues[k] = s.dues[k].min(at_us);
+                s.lowered[k] = s.lowered[k].min(at_us);
+            }
+            s.look_asked = true;
+        }
+    }
     if s.pid != 0 {
         // Not the worker's own reports (the jobs its steps schedule): its round's end reads them
         // and it sleeps accordingly; waking itself would only start rounds with nothing to do.
@@ -162,40 +222,62 @@ pub fn arrive(db: u32) -> bool {
     if s.pid != 0 && s.pid != pid && !unsafe { pg_sys::BackendPidGetProc(s.pid) }.is_null() {
         return false;
     }
+    if s.pid != 0 {
+        // Its predecessor vanished without leaving, perhaps mid-round: what it read is unknown.
+        s.look_asked = true;
+    }
     s.pid = pid;
     s.latch = latch;
     s.wakes_at_us = 0;
     true
 }
 
+/// What a round starts from.
+pub struct Round {
+    /// When each kind of work is due, as the pool knows it.
+    pub dues: Dues,
+    /// Not known well enough: probe every step and read every moment.
+    pub full: bool,
+    /// The earliest lease expiry reported since the last round began (NEVER: none), so that the
+    /// round looks back that far (a lease committed after it had expired).
+    pub leases_reported: i64,
+}
+
 /// The worker in `db` begins a round: reports from now on are kept for [`leave`] and [`round_done`].
-/// Returns the earliest moment reported since the last round began (NEVER: none), so that the
-/// round looks back that far (a lease committed after it had expired).
-pub fn round_begins(db: u32, now_us: i64) -> i64 {
+pub fn round_begins(db: u32, now_us: i64) -> Round {
     let (pid, latch) = my_pid_and_latch();
     let mut pool = POOL.exclusive();
     let s = entry(&mut pool, db);
     s.pid = pid;
     s.latch = latch;
     s.last_tick_us = now_us;
-    let reported = std::mem::replace(&mut s.lowered_us, NEVER);
+    let lowered = std::mem::replace(&mut s.lowered, [NEVER; KINDS]);
     s.wakes_at_us = NEVER;
     // Until the round ends, what it is doing is due: a worker that dies in it is replaced at once.
     s.next_due_us = s.next_due_us.min(now_us);
-    reported
+    let full = std::mem::take(&mut s.look_asked) || now_us - s.looked_us >= FULL_LOOK_EVERY_US;
+    Round { dues: s.dues, full, leases_reported: lowered[Work::Leases as usize] }
 }
 
-/// The worker's round found `next_due_us` to be the next thing due (from a snapshot taken after
-/// [`round_begins`]), and it sleeps until `wakes_at_us` unless woken. Returns the next due moment,
-/// with what backends reported meanwhile, and whether other databases wait for a worker.
-pub fn round_done(db: u32, next_due_us: i64, retention_due_us: i64, wakes_at_us: i64) -> (i64, bool) {
+/// The worker's round read `found` (None: a kind it did not read; from snapshots taken after
+/// [`round_begins`]), having read them all when `full` (the round began at `started_us`); it sleeps
+/// until `wakes_at_us` unless woken. Returns every kind's due moment, with what backends reported
+/// meanwhile, and whether other databases wait for a worker.
+pub fn round_done(db: u32, found: [Option<i64>; KINDS], full: Option<i64>, wakes_at_us: i64) -> (Dues, bool) {
     let mut pool = POOL.exclusive();
     let waiting = pool.waiting > 0;
     let s = entry(&mut pool, db);
-    s.next_due_us = next_due_us.min(s.lowered_us);
-    s.retention_due_us = retention_due_us;
+    for (k, found) in found.iter().enumerate() {
+        if let Some(at) = found {
+            s.dues[k] = at.min(&s.lowered[k]).to_owned();
+        }
+    }
+    if let Some(started_us) = full {
+        s.looked_us = started_us;
+    }
+    s.next_due_us = s.dues.iter().copied().min().unwrap_or(NEVER);
     s.wakes_at_us = wakes_at_us;
-    (s.next_due_us, waiting)
+    (s.dues, waiting)
 }
 
 /// The worker leaves `db` (its work there is done for now, or it was asked to stop).
@@ -233,7 +315,9 @@ pub fn installed(db: u32) {
     let now_us = crate::clock::wall_micros();
     s.hold_off_until_us = 0;
     s.next_due_us = s.next_due_us.min(now_us);
-    s.lowered_us = s.lowered_us.min(now_us);
+    s.dues = [now_us; KINDS];
+    s.lowered = [now_us; KINDS];
+    s.look_asked = true;
     s.installs = s.installs.wrapping_add(1);
     set_latch(if s.pid != 0 { s.latch } else { launcher });
 }
@@ -286,6 +370,7 @@ pub fn launcher_looks(dbs: &[u32], all: Option<&std::collections::HashSet<u32>>)
             s.pid = 0;
             s.latch = 0;
             s.next_due_us = s.next_due_us.min(crate::clock::wall_micros());
+            s.look_asked = true;
         }
     }
     dbs.iter().map(|db| *entry(&mut pool, *db)).collect()

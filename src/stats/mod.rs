@@ -122,7 +122,8 @@ fn queue_recount() -> Result<i64> {
             for id in &ids {
                 stats::forget_depths((db, *id));
             }
-            crate::shmem::pool::due_at(db, crate::clock::wall_micros());
+            // (Any kind: the worker counts depths when it looks at everything.)
+            crate::shmem::pool::due_at(db, crate::clock::wall_micros(), None);
         });
     }
     Ok(queues)

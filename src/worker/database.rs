@@ -13,6 +13,7 @@ use super::{due, in_transaction, in_transaction_coded, report_activity, signals,
 use crate::error::Result;
 use crate::periodic::{backfill, refresh, schedules};
 use crate::security::{as_role, maintainer};
+use crate::shmem::pool::Work;
 use crate::spi::exec;
 use crate::stats::recount;
 use crate::{guc, maintenance, shmem};
@@ -131,11 +132,13 @@ struct Worker {
     started_at: Option<TimestampWithTimeZone>,
     skew_logged: bool,
     stopping: bool,
-    /// When the earliest scheduled job or cron schedule comes due: the worker sleeps until then
-    /// at most, while it stays.
-    next_due: Option<TimestampWithTimeZone>,
-    /// When anything here is next due (pool_due.sql), published to the pool at each round's end.
-    pool_due: i64,
+    /// When each kind of work here is due, as the pool knew at the round's start (and the round
+    /// read again what it did: `found`).
+    dues: shmem::pool::Dues,
+    /// The moments this round read (pool_due.sql), published to the pool at its end; and when it
+    /// began, if it read them all.
+    found: [Option<i64>; shmem::pool::KINDS],
+    full_look: Option<i64>,
     /// When leases were last looked at (Postgres microseconds).
     leases_checked_us: i64,
     /// When the worker last found work here (or arrived): it lingers queue_ext.worker_linger after.
@@ -143,21 +146,10 @@ struct Worker {
     arrived_us: i64,
     /// When the current round began.
     round_started_us: i64,
-    /// When retention next has rows to delete (pool_due.sql); None: unknown, look.
-    retention_due: Option<i64>,
 }
 
 fn installed() -> Installed {
-    let version = in_transaction(|| {
-        Spi::connect_mut(|c| {
-            crate::spi::exec_one::<String>(
-                c,
-                "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'queue_ext'",
-                &[],
-            )
-        })
-    });
-    match version {
+    match in_transaction(|| Ok(installed_version())) {
         Ok(Some(v)) if v == env!("CARGO_PKG_VERSION") => Installed::Yes,
         Ok(Some(v)) => Installed::OtherVersion(v),
         Ok(None) => Installed::No,
@@ -166,6 +158,52 @@ fn installed() -> Installed {
             log!("queue_ext worker: could not read pg_extension: {e}");
             Installed::OtherVersion(String::from("unknown"))
         }
+    }
+}
+
+/// queue_ext's extversion in this database, read from pg_extension by its name index: a visit
+/// asks every round, and a catalog scan costs no parse or plan (a cold plan is most of an SPI
+/// query's cost in a process that lives for one visit). Needs a transaction.
+fn installed_version() -> Option<String> {
+    // SAFETY: a catalog scan in a transaction, as get_extension_oid() does it; the tuple is read
+    // before the scan ends and its text copied out.
+    unsafe {
+        let rel = pg_sys::table_open(pg_sys::ExtensionRelationId, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            pg_sys::Anum_pg_extension_extname as pg_sys::AttrNumber,
+            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+            pg_sys::F_NAMEEQ.into(),
+            pg_sys::Datum::from(c"queue_ext".as_ptr()),
+        );
+        let scan = pg_sys::systable_beginscan(
+            rel,
+            pg_sys::ExtensionNameIndexId.into(),
+            true,
+            std::ptr::null_mut(),
+            1,
+            &mut key,
+        );
+        let tuple = pg_sys::systable_getnext(scan);
+        let version = (!tuple.is_null())
+            .then(|| {
+                let mut isnull = false;
+                let datum = pg_sys::heap_getattr(
+                    tuple,
+                    pg_sys::Anum_pg_extension_extversion as i32,
+                    (*rel).rd_att,
+                    &mut isnull,
+                );
+                (!isnull).then(|| {
+                    let text = pg_sys::text_to_cstring(datum.cast_mut_ptr());
+                    std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()
+                })
+            })
+            .flatten();
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        version
     }
 }
 
@@ -322,6 +360,15 @@ impl Worker {
         self.schedules_held.retain(|_, until| *until > std::time::Instant::now());
         while started.elapsed() < budget && !self.stop_requested() {
             let held: Vec<String> = self.schedules_held.keys().cloned().collect();
+            let batch_held = held.clone();
+            // (Found and fired in one transaction: a visit for one schedule is one transaction.)
+            if let Ok(fired) = as_maintainer(move |c| schedules::fire(c, None, &batch_held, BATCH)) {
+                report.schedules_fired += fired.fired;
+                if fired.handled < BATCH {
+                    return;
+                }
+                continue;
+            }
             let names = match as_maintainer(move |c| schedules::due(c, BATCH, held)) {
                 Ok(names) if names.is_empty() => return,
                 Ok(names) => names,
@@ -330,23 +377,17 @@ impl Worker {
                     return;
                 }
             };
-            let batch = names.clone();
-            match as_maintainer(move |c| schedules::fire(c, &batch)) {
-                Ok(fired) => report.schedules_fired += fired.fired,
-                Err(_) => {
-                    for name in names {
-                        let one = vec![name.clone()];
-                        match as_maintainer(move |c| schedules::fire(c, &one)) {
-                            Ok(fired) => report.schedules_fired += fired.fired,
-                            Err(e) => {
-                                let (n, error) = (name.clone(), e.clone());
-                                if let Err(e2) = as_maintainer(move |c| schedules::record_failure(c, &n, &error)) {
-                                    log!("queue_ext worker: could not record the failure of schedule \"{name}\": {e2}");
-                                }
-                                report.error = Some(format!("schedule \"{name}\": {e}"));
-                                self.schedules_held.insert(name, std::time::Instant::now() + FAILED_HOLD_OFF);
-                            }
+            for name in names {
+                let one = vec![name.clone()];
+                match as_maintainer(move |c| schedules::fire(c, Some(&one), &[], 1)) {
+                    Ok(fired) => report.schedules_fired += fired.fired,
+                    Err(e) => {
+                        let (n, error) = (name.clone(), e.clone());
+                        if let Err(e2) = as_maintainer(move |c| schedules::record_failure(c, &n, &error)) {
+                            log!("queue_ext worker: could not record the failure of schedule \"{name}\": {e2}");
                         }
+                        report.error = Some(format!("schedule \"{name}\": {e}"));
+                        self.schedules_held.insert(name, std::time::Instant::now() + FAILED_HOLD_OFF);
                     }
                 }
             }
@@ -506,7 +547,9 @@ impl Worker {
         }
     }
 
-    fn record(&mut self, report: &TickReport) {
+    /// Record what the round did in queue.worker_report, and read again when the kinds of work in
+    /// `kinds` are next due.
+    fn record(&mut self, report: &TickReport, kinds: Vec<Work>) {
         let started_at = self.started_at;
         let counts = [
             report.leases_released,
@@ -519,20 +562,16 @@ impl Worker {
             report.backfill_jobs,
         ];
         let error = report.error.clone();
-        let lease_from = self.lease_scan.from;
-        let refresh_ahead = pgrx::datum::Interval::from_micros(guc::tick_micros());
         let (prune_ids, prune_from): (Vec<i32>, Vec<TimestampWithTimeZone>) =
             self.prune_bounds.iter().map(|(q, t)| (*q, *t)).unzip();
+        let positions = due::Positions {
+            lease_from: self.lease_scan.from,
+            refresh_ahead: pgrx::datum::Interval::from_micros(guc::tick_micros()),
+            prune_ids,
+            prune_from,
+        };
         let result = as_maintainer(move |c| {
-            let due = crate::heads::first_row(exec(
-                c,
-                crate::store::POOL_DUE,
-                &[lease_from.into(), refresh_ahead.into(), prune_ids.into(), prune_from.into()],
-            )?)?;
-            let at = |i: usize| -> Result<Option<i64>> {
-                Ok(due.get::<TimestampWithTimeZone>(i).map_err(crate::error::internal)?.map(pg_sys::TimestampTz::from))
-            };
-            let due = (at(1)?, at(2)?, at(3)?, at(4)?);
+            let found = due::read_dues(c, &kinds, &positions)?;
             // SAFETY: reads this process's pid.
             let pid = unsafe { pg_sys::MyProcPid };
             let row = exec(
@@ -565,26 +604,29 @@ impl Worker {
             } else {
                 row.first().get_one::<TimestampWithTimeZone>().map_err(crate::error::internal)?
             };
-            Ok((started, due))
+            Ok((started, found))
         });
         match result {
-            Ok((started, (sleep_due, lease_due, other_due, retention_due))) => {
-                self.retention_due = retention_due;
+            Ok((started, found)) => {
                 self.started_at = self.started_at.or(started);
-                self.next_due = sleep_due.and_then(|t| crate::clock::timestamp(t).ok());
-                // Leases are looked at once a second at most (LEASE_CHECK_EVERY).
-                let checked = self.leases_checked_us + LEASE_CHECK_EVERY.as_micros() as i64;
-                let lease_due = lease_due.map(|t| t.max(checked));
-                self.pool_due = [sleep_due, lease_due, other_due, retention_due]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .unwrap_or(shmem::pool::NEVER);
+                self.found = found;
             }
             Err(e) => {
                 log!("queue_ext worker: could not record its status: {e}");
-                // Unknown: come back soon rather than never.
-                self.pool_due = crate::clock::wall_micros() + guc::tick_micros();
+                // Unknown: come back soon rather than never, and look at everything then.
+                let soon = crate::clock::wall_micros() + guc::tick_micros();
+                self.found = [Some(soon); shmem::pool::KINDS];
+                self.full_look = None;
+                shmem::pool::due_at(self.db, soon, None);
+            }
+        }
+        // Leases are looked at once a second at most (LEASE_CHECK_EVERY).
+        let leases = &mut self.found[Work::Leases as usize];
+        let checked = self.leases_checked_us + LEASE_CHECK_EVERY.as_micros() as i64;
+        *leases = leases.map(|t| t.max(checked));
+        for (k, found) in self.found.iter().enumerate() {
+            if let Some(at) = found {
+                self.dues[k] = *at;
             }
         }
         if let Some(e) = &report.error {
@@ -597,10 +639,13 @@ impl Worker {
         // Before any snapshot of this round: what commits from now on is reported for its end.
         let round_started = crate::clock::wall_micros();
         self.round_started_us = round_started;
-        let reported = shmem::pool::round_begins(self.db, round_started);
+        let round = shmem::pool::round_begins(self.db, round_started);
+        self.dues = round.dues;
+        self.found = [None; shmem::pool::KINDS];
+        self.full_look = round.full.then_some(round_started);
         // A lease reported to expire before where lease expiry got to (its claim committed late):
         // look from there.
-        if let (Some(from), Ok(reported)) = (self.lease_scan.from, crate::clock::timestamp(reported)) {
+        if let (Some(from), Ok(reported)) = (self.lease_scan.from, crate::clock::timestamp(round.leases_reported)) {
             if reported < from {
                 self.lease_scan.from = Some(reported);
                 self.leases_checked = None;
@@ -619,7 +664,8 @@ impl Worker {
                 // ALTER EXTENSION ... UPDATE sends a worker at once; look again now and then (soon
                 // when pg_extension could not be read).
                 let again = if v == "unknown" { FAILED_HOLD_OFF } else { ABSENT_RECHECK };
-                self.pool_due = crate::clock::wall_micros() + again.as_micros() as i64;
+                self.found = [Some(crate::clock::wall_micros() + again.as_micros() as i64); shmem::pool::KINDS];
+                self.full_look = None;
                 return true;
             }
             Installed::Yes => self.skew_logged = false,
@@ -631,17 +677,26 @@ impl Worker {
         if check_leases && self.lease_scan.full_at.is_none_or(|t| t.elapsed() >= FULL_LEASE_SCAN_EVERY) {
             self.lease_scan = maintenance::LeaseScan { from: None, full_at: Some(std::time::Instant::now()) };
         }
-        let lease_from = self.lease_scan.from;
-        let refresh_until = crate::clock::timestamp(crate::clock::wall_micros() + guc::tick_micros());
-        let due = match refresh_until.map(|until| as_maintainer(move |c| due::probe(c, lease_from, until))) {
-            Ok(Ok(due)) => due,
-            Ok(Err(e)) => {
-                report.error = Some(e);
-                due::Due::everything()
+        let mut due = if self.full_look.is_some() {
+            let lease_from = self.lease_scan.from;
+            let refresh_until = crate::clock::timestamp(crate::clock::wall_micros() + guc::tick_micros());
+            match refresh_until.map(|until| as_maintainer(move |c| due::probe(c, lease_from, until))) {
+                Ok(Ok(due)) => due,
+                Ok(Err(e)) => {
+                    report.error = Some(e);
+                    due::Due::everything()
+                }
+                Err(_) => due::Due::everything(),
             }
-            Err(_) => due::Due::everything(),
+        } else {
+            due::Due::from_dues(&self.dues, round_started)
         };
-        self.recount(&mut report, due.queues);
+        // Retention only when it has rows due (as the last round here found, in this process or
+        // the one before it).
+        due.retention = self.dues[Work::Retention as usize] <= round_started;
+        if due.recount {
+            self.recount(&mut report, due.queues.take());
+        }
         if !self.stop_requested() && check_leases {
             self.leases_checked = Some(std::time::Instant::now());
             self.leases_checked_us = crate::clock::wall_micros();
@@ -667,13 +722,11 @@ impl Worker {
         if !self.stop_requested() && due.purge {
             report.jobs_purged = self.batches(&mut report, maintenance::purge_dropped);
         }
-        // Retention only when it has rows due (as the last round here found, in this process or
-        // the one before it).
-        let retention_due = self.retention_due.is_none_or(|at| at <= crate::clock::wall_micros());
-        if !self.stop_requested() && retention_due {
+        if !self.stop_requested() && due.retention {
             self.prune(&mut report);
         }
-        self.record(&report);
+        let kinds = if self.full_look.is_some() { Work::ALL.to_vec() } else { due.reads() };
+        self.record(&report, kinds);
         let worked = [
             report.leases_released,
             report.jobs_promoted,
@@ -693,8 +746,8 @@ impl Worker {
             // would send worker after worker for nothing.
             // (Only for what was due before the round began: what came due during it is done next.)
             let floor = crate::clock::wall_micros() + FAILED_HOLD_OFF.as_micros() as i64;
-            if self.pool_due < self.round_started_us {
-                self.pool_due = floor;
+            for at in self.found.iter_mut().flatten().filter(|at| **at < self.round_started_us) {
+                *at = floor;
             }
         }
         // Let autovacuum see our deletes: a background worker's statistics are flushed only when
@@ -710,27 +763,27 @@ impl Worker {
     /// sends one back when the published moment comes.
     fn stays(&mut self, sleep: Duration) -> bool {
         let now = crate::clock::wall_micros();
-        let retention_due = self.retention_due.unwrap_or(shmem::pool::NEVER);
-        let (due, others_wait) =
-            shmem::pool::round_done(self.db, self.pool_due, retention_due, now + sleep.as_micros() as i64);
+        let (dues, others_wait) =
+            shmem::pool::round_done(self.db, self.found, self.full_look, now + sleep.as_micros() as i64);
+        self.dues = dues;
         if self.stop_requested() || others_wait {
             return false;
         }
+        let due = dues.iter().copied().min().unwrap_or(shmem::pool::NEVER);
         let linger = guc::worker_linger();
         self.last_work.elapsed() < linger || due.saturating_sub(now) <= linger.as_micros() as i64
     }
 
-    /// How long to sleep: a tick at most, less when the earliest scheduled job comes due sooner.
+    /// How long to sleep: a tick at most, less when the earliest scheduled job or cron schedule
+    /// comes due sooner.
     fn sleep(&self) -> Duration {
         let tick = guc::tick();
-        match self.next_due {
-            Some(due) => {
-                let now = crate::clock::wall_micros();
-                let until = pg_sys::TimestampTz::from(due) - now;
-                tick.min(Duration::from_micros(until.max(0) as u64 + 1_000))
-            }
-            None => tick,
+        let due = self.dues[Work::Promote as usize].min(self.dues[Work::Cron as usize]);
+        if due == shmem::pool::NEVER {
+            return tick;
         }
+        let until = due - crate::clock::wall_micros();
+        tick.min(Duration::from_micros(until.max(0) as u64 + 1_000))
     }
 }
 
@@ -802,13 +855,13 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         started_at: None,
         skew_logged: false,
         stopping: false,
-        next_due: None,
-        pool_due: 0,
+        dues: [0; shmem::pool::KINDS],
+        found: [None; shmem::pool::KINDS],
+        full_look: None,
         leases_checked_us: 0,
         last_work: std::time::Instant::now(),
         arrived_us: crate::clock::wall_micros(),
         round_started_us: 0,
-        retention_due: shmem::pool::database(db).map(|s| s.retention_due_us),
     };
     let mut sleep = Duration::ZERO;
     while !worker.stop_requested() && BackgroundWorker::wait_latch(Some(sleep)) {
@@ -860,7 +913,7 @@ pub extern "C-unwind" fn queue_ext_database_worker_main(arg: pg_sys::Datum) {
         "queue_ext worker leaves database \"{name}\" after {} ms ({} ms to connect), next due in {} ms",
         (left_at - started_us) / 1000,
         (worker.arrived_us - started_us) / 1000,
-        worker.pool_due.saturating_sub(left_at) / 1000
+        worker.dues.iter().min().unwrap_or(&shmem::pool::NEVER).saturating_sub(left_at) / 1000
     );
     // SAFETY: flushes statistics and exits; the launcher sends a worker again when work is due.
     unsafe {

@@ -127,7 +127,7 @@ impl Launcher {
         if self.scanned_at_least_once {
             let now_us = crate::clock::wall_micros();
             for db in databases.iter().filter(|d| !self.databases.iter().any(|old| old.oid == d.oid)) {
-                shmem::pool::due_at(db.oid.to_u32(), now_us);
+                shmem::pool::due_at(db.oid.to_u32(), now_us, None);
             }
         }
         self.scanned_at_least_once = true;

@@ -18,13 +18,13 @@ const TICK: [(&str, &str, &str, &str); 8] = [
     ),
     ("expired_all", include_str!("../../src/store/sql/expired_all.sql"), "bigint, timestamptz", "1000, NULL"),
     ("promote_all", include_str!("../../src/store/sql/promote_all.sql"), "bigint", "1000"),
-    (
-        "pool_due",
-        include_str!("../../src/store/sql/pool_due.sql"),
-        "timestamptz, interval, integer[], timestamptz[]",
-        "NULL, interval '1 second', '{}', '{}'",
-    ),
     ("schedules_due", include_str!("../../src/store/sql/schedules_due.sql"), "bigint, text[]", "100, '{}'"),
+    (
+        "schedules_lock",
+        include_str!("../../src/store/sql/schedules_lock.sql"),
+        "text[], text[], bigint",
+        "NULL, '{}', 100",
+    ),
     ("prune", include_str!("../../src/store/sql/prune.sql"), "bigint, integer[], timestamptz[]", "1000, '{}', '{}'"),
     ("dropped_queues", include_str!("../../src/store/sql/dropped_queues.sql"), "", ""),
     ("purgeable", include_str!("../../src/store/sql/purgeable.sql"), "", ""),
@@ -145,6 +145,15 @@ fn a_tick_reads_bounded_buffers_after_a_burst_and_under_a_held_horizon() {
     assert!(pages > 1200, "the burst left {pages} pages of queue.running");
     for (name, sql, types, args) in TICK {
         assert_bounded(&mut c, name, sql, types, args);
+    }
+    // When each kind of work is next due: a statement per kind (the worker's `-- due:` sections).
+    let pool_due = include_str!("../../src/store/sql/pool_due.sql");
+    let sections: Vec<&str> = pool_due.split("\n-- due: ").skip(1).collect();
+    assert_eq!(sections.len(), 7, "pool_due.sql has a statement per kind of work");
+    for section in sections {
+        let (kind, sql) = section.split_once('\n').unwrap();
+        let types = "timestamptz, interval, integer[], timestamptz[]";
+        assert_bounded(&mut c, &format!("pool_due_{kind}"), sql, types, "NULL, interval '1 second', '{}', '{}'");
     }
     // A claim taking over its queue's expired leases (when no worker runs) reads the same index.
     let expired_queue = include_str!("../../src/store/sql/expired_queue.sql");

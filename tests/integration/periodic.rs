@@ -305,25 +305,27 @@ fn ten_thousand_idle_schedules_cost_a_tick_a_few_buffers() {
     )
     .unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM queue.schedules", &[]), 10_000);
-    // The worker's statements as it runs them: generic plans, no sequential scans.
+    // The worker's statements as it runs them: generic plans, no sequential scans. (When the
+    // cron schedules are next due: pool_due.sql's `cron` section.)
+    let pool_due = include_str!("../../src/store/sql/pool_due.sql");
+    let cron_due = pool_due.split("\n-- due: cron\n").nth(1).unwrap().split("\n-- due: ").next().unwrap();
     c.batch_execute(&format!(
         "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET jit = off;
          PREPARE due(bigint, text[]) AS {};
-         PREPARE pool_due(timestamptz, interval, integer[], timestamptz[]) AS {};",
+         PREPARE lock(text[], text[], bigint) AS {};
+         PREPARE pool_due(timestamptz, interval, integer[], timestamptz[]) AS {cron_due};",
         include_str!("../../src/store/sql/schedules_due.sql"),
-        include_str!("../../src/store/sql/pool_due.sql"),
+        include_str!("../../src/store/sql/schedules_lock.sql"),
     ))
     .unwrap();
-    for statement in ["due(100, '{}')", "pool_due(NULL, '1 second', '{}', '{}')"] {
+    for statement in ["due(100, '{}')", "lock(NULL, '{}', 100)", "pool_due(NULL, '1 second', '{}', '{}')"] {
         let plan: serde_json::Value =
             c.query_one(&format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE {statement}"), &[]).unwrap().get(0);
         let text = plan.to_string();
         assert!(text.contains("schedules_due_idx"), "{statement} does not use schedules_due_idx: {text}");
-        // (pool_due reads the small tables of refreshes and backfills whole: never schedules.)
         assert!(!seq_scans(&plan[0]["Plan"]).contains(&"schedules".to_owned()), "{text}");
         let top = &plan[0]["Plan"];
         let buffers = top["Shared Hit Blocks"].as_i64().unwrap() + top["Shared Read Blocks"].as_i64().unwrap();
-        // pool_due probes a handful of other (empty) tables besides.
         assert!(buffers <= 24, "{statement} touched {buffers} buffers with 10 000 idle schedules: {text}");
     }
     // And the worker keeps ticking, firing nothing.

@@ -91,13 +91,20 @@ fn retention_prunes_old_done_and_cancelled_jobs_only() {
         &[&q, &ids[1]],
     )
     .unwrap();
+    // Finished jobs report nothing to the pool: the worker hears of them when it next looks at
+    // everything, within FULL_LOOK_EVERY_US (10 s).
+    let left = |c: &mut postgres::Client| -> Vec<(i64, String)> {
+        c.query("SELECT id, state::text FROM queue.jobs WHERE queue = $1 ORDER BY id", &[&q])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    await_condition("retention to prune the old done and cancelled jobs", Duration::from_secs(30), || {
+        !left(&mut c).iter().any(|(id, _)| *id == ids[0] || *id == ids[2])
+    });
     await_worker_ticks(&mut c, 2);
-    let left: Vec<(i64, String)> = c
-        .query("SELECT id, state::text FROM queue.jobs WHERE queue = $1 ORDER BY id", &[&q])
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let left = left(&mut c);
     let states: Vec<&str> = left.iter().map(|(_, s)| s.as_str()).collect();
     assert!(!left.iter().any(|(id, _)| *id == ids[0] || *id == ids[2]), "old done/cancelled jobs survived: {left:?}");
     assert_eq!(states.iter().filter(|s| **s == "dead").count(), 1, "{left:?}");

@@ -1,23 +1,40 @@
--- When this database next has work for the background worker, published to the pool when the
--- worker leaves (src/shmem/pool.rs): the launcher sends a worker again then, and not before.
--- Each part is an index probe or a read of a small table of settings.
--- $1 where lease expiry got to (NULL: the first lease); $2 how far ahead spread refreshes
--- enqueue (a tick); $3, $4 where retention of each queue got to (prune.sql's bounds).
--- Returns: when the earliest scheduled job or cron schedule comes due (the worker's own sleep);
--- when the first lease expires; when a refresh, backfill or purge is next due; when retention is.
+-- When this database next has work of each kind for the background worker, published to the pool
+-- (src/shmem/pool.rs): the launcher sends a worker again then, and not before. One statement per
+-- kind of work (pool::Work), each an index probe or a read of a small table of settings: a round
+-- reads again only the kinds it worked on (src/worker/due.rs splits this file at the `-- due:`
+-- lines). Each returns one timestamptz, NULL when nothing of the kind is pending.
+
+-- due: promote
+-- The earliest scheduled job (scheduled_run_at_idx).
+SELECT min(run_at) FROM queue.scheduled WHERE queue_id > 0
+
+-- due: cron
+SELECT min(next_run_at) FROM queue.schedules WHERE NOT paused
+
+-- due: leases
+-- The first lease to expire from $1, where lease expiry got to (NULL: the first lease)
+-- (running_expiry_idx).
+SELECT min(lease_expires_at) FROM queue.running
+ WHERE lease_expires_at >= coalesce($1::timestamptz, '-infinity')
+
+-- due: refresh
+-- A spread refresh enqueues $2 (a tick) ahead of its slots.
+SELECT min(enqueued_until) - $2::interval FROM queue.refreshes WHERE NOT paused
+
+-- due: backfill
+SELECT min(next_due - lookahead) FROM queue.backfill_runs WHERE state IN ('running', 'draining')
+
+-- due: purge
+SELECT (SELECT now() FROM queue.dropped_queues LIMIT 1)
+
+-- due: retention
+-- $3, $4 where retention of each queue got to (prune.sql's bounds). Retention is not to the
+-- second: a database whose jobs finish now and then is visited once per hundredth of its
+-- retention (10 s at least), not at every job's.
 WITH bounds AS (
     SELECT * FROM unnest($3::integer[], $4::timestamptz[]) AS b(queue_id, from_at)
 )
-SELECT least((SELECT min(run_at) FROM queue.scheduled WHERE queue_id > 0), -- scheduled_run_at_idx
-             (SELECT min(next_run_at) FROM queue.schedules WHERE NOT paused)),
-       (SELECT min(lease_expires_at) FROM queue.running                  -- running_expiry_idx
-         WHERE lease_expires_at >= coalesce($1::timestamptz, '-infinity')),
-       least((SELECT min(enqueued_until) - $2::interval FROM queue.refreshes WHERE NOT paused),
-             (SELECT min(next_due - lookahead) FROM queue.backfill_runs WHERE state IN ('running', 'draining')),
-             (SELECT now() FROM queue.dropped_queues LIMIT 1)),
-       least(-- Retention is not to the second: a database whose jobs finish now and then is
-             -- visited once per hundredth of its retention (10 s at least), not at every job's.
-             (SELECT min(CASE WHEN first.at + q.retention <= now() THEN now()
+SELECT least((SELECT min(CASE WHEN first.at + q.retention <= now() THEN now()
                               ELSE greatest(first.at + q.retention, now() + greatest(q.retention / 100, interval '10 seconds'))
                          END)
                 FROM queue.queues q
