@@ -178,7 +178,9 @@ pub fn due_at(db: u32, at_us: i64, work: Option<Work>) {
         // Most reports change nothing (a lease that expires after one already known): a shared lock.
         let pool = POOL.share();
         // (While a worker looks, what it publishes next must hear of it too.)
-        if pool.dbs.get(&db).is_some_and(|s| s.dues[k] <= at_us && (s.pid == 0 || s.lowered[k] <= at_us)) {
+        // (next_due_us too: a database held off for want of the extension has it at NEVER.)
+        let known = |s: &DbSlot| s.dues[k] <= at_us && s.next_due_us <= at_us;
+        if pool.dbs.get(&db).is_some_and(|s| known(s) && (s.pid == 0 || s.lowered[k] <= at_us)) {
             return;
         }
     }
