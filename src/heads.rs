@@ -31,8 +31,7 @@ fn with_pending(f: impl FnOnce(&mut Pending)) {
     if !shmem::available() {
         return;
     }
-    // SAFETY: reads this backend's PGPROC.
-    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    let lxid = crate::compat::local_xid();
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         if p.lxid != lxid {

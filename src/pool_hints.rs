@@ -25,8 +25,7 @@ pub fn due_at_commit(at_us: i64, work: Option<Work>) {
         return;
     }
     let k = work.map_or(KINDS, |w| w as usize);
-    // SAFETY: reads this backend's PGPROC.
-    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    let lxid = crate::compat::local_xid();
     let (pending_lxid, mut earliest) = PENDING.get();
     if pending_lxid == lxid {
         earliest[k] = earliest[k].min(at_us);

@@ -35,8 +35,8 @@ thread_local! {
 /// The statement a visibility set is good for: the acting role, the local transaction and the
 /// client statement's start (grants read at one statement's start hold for all its rows).
 fn statement_key(role: pg_sys::Oid) -> (pg_sys::Oid, u32, i64) {
-    // SAFETY: backend globals; MyProc exists in every backend that runs SQL.
-    unsafe { (role, (*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp()) }
+    // SAFETY: reads the transaction state.
+    (role, crate::compat::local_xid(), unsafe { pg_sys::GetCurrentStatementStartTimestamp() })
 }
 
 /// Whether the acting role sees queue `queue_id`: its jobs and settings (`payloads`), or only its

@@ -16,6 +16,7 @@
 
 use crate::shmem::stats::{self, Delta};
 use pgrx::pg_sys;
+use pgrx::PgTupleDesc;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -73,8 +74,8 @@ fn record(f: impl FnOnce(&mut Pending, u32)) {
     if !crate::shmem::available() {
         return;
     }
-    // SAFETY: reads this backend's PGPROC and transaction state.
-    let (lxid, subid) = unsafe { ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentSubTransactionId()) };
+    // SAFETY: reads the transaction state.
+    let (lxid, subid) = (crate::compat::local_xid(), unsafe { pg_sys::GetCurrentSubTransactionId() });
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         if p.lxid != lxid {
@@ -156,11 +157,9 @@ struct Columns {
 
 fn columns(desc: pg_sys::TupleDesc) -> Columns {
     let mut c = Columns { queue_id: 0, run_at: 0, enqueued_at: 0, first_claimed_at: 0, claimed_at: 0 };
-    // SAFETY: the trigger's relation descriptor, valid for the call.
-    let natts = unsafe { (*desc).natts };
-    for i in 0..natts {
-        // SAFETY: i < natts.
-        let att = unsafe { &*(*desc).attrs.as_ptr().add(i as usize) };
+    // SAFETY: the trigger's relation descriptor, valid for the call; borrowed, not freed.
+    let desc = unsafe { PgTupleDesc::from_pg_unchecked(desc) };
+    for (i, att) in desc.iter().enumerate() {
         if att.attisdropped {
             continue;
         }
@@ -174,7 +173,7 @@ fn columns(desc: pg_sys::TupleDesc) -> Columns {
             b"claimed_at" => &mut c.claimed_at,
             _ => continue,
         };
-        *slot = i + 1;
+        *slot = i as i32 + 1;
     }
     c
 }

@@ -113,7 +113,7 @@ pub(crate) fn install(db: u32) {
     // SAFETY: installs handlers in this process; signals are still blocked (the caller unblocks
     // them), and the timeout module is initialized by the background worker's startup.
     unsafe {
-        pg_sys::pqsignal(pg_sys::SIGTERM as c_int, Some(on_sigterm));
+        crate::compat::set_signal_handler(pg_sys::SIGTERM as c_int, on_sigterm);
         DEADLINE.store(RegisterTimeout(USER_TIMEOUT, on_deadline), Ordering::SeqCst);
         // Registered before the connection: it runs after PostgreSQL's own exit callback has
         // aborted the transaction and released its locks.
