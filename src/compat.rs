@@ -1,4 +1,6 @@
-//! Reads of PostgreSQL's internals whose shape differs between server versions, kept in one place.
+//! The version shims: every access to PostgreSQL's internals whose shape differs between the
+//! server versions queue_ext builds for (15 to 18; docs/adr/007-postgres-versions.md). `cfg` on a
+//! version feature appears nowhere else.
 
 use pgrx::pg_sys;
 
@@ -28,6 +30,7 @@ pub fn background_workers_running() -> i32 {
 /// This backend's local transaction id: tells one top-level transaction from the next, to key
 /// what a backend gathers per transaction (commit reports, statement caches). PostgreSQL 17 moved
 /// it from `PGPROC.lxid` into `PGPROC.vxid`.
+#[inline]
 pub fn local_xid() -> pg_sys::LocalTransactionId {
     // SAFETY: MyProc is this backend's own PGPROC, set up before any SQL runs.
     unsafe {
