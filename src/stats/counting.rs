@@ -16,8 +16,8 @@
 
 use crate::shmem::stats::{self, Delta};
 use pgrx::pg_sys;
-use pgrx::PgTupleDesc;
 use pgrx::prelude::*;
+use pgrx::PgTupleDesc;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
