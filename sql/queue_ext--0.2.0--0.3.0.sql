@@ -291,7 +291,7 @@ DECLARE
     c record;
 BEGIN
     FOR c IN
-        SELECT con.conrelid::regclass AS rel, con.conname, n.name
+        SELECT t.relname, con.conname, n.name
           FROM pg_catalog.pg_constraint con
           JOIN pg_catalog.pg_class t ON t.oid = con.conrelid
          CROSS JOIN LATERAL (SELECT regexp_replace(con.conname, '_not_null[0-9]+$', '_not_null') AS unsuffixed) u
@@ -301,7 +301,7 @@ BEGIN
                     ELSE u.unsuffixed END AS name) n
          WHERE con.contype = 'n' AND t.relnamespace = 'queue'::regnamespace AND con.conname <> n.name
     LOOP
-        EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', c.rel, c.conname, c.name);
+        EXECUTE format('ALTER TABLE queue.%I RENAME CONSTRAINT %I TO %I', c.relname, c.conname, c.name);
     END LOOP;
 END
 $pg18$;
